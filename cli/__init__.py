@@ -1,0 +1,1 @@
+"""The `smartpay` command line: one command per lifecycle stage."""

@@ -1,0 +1,36 @@
+"""Entry point of `smartpay`. Each stage's module registers its own commands.
+
+Heavy libraries are imported inside the commands, never here, so `smartpay --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli import data_cmds, features_cmds
+from smartpay.errors import SmartPayError
+
+app = typer.Typer(
+    name="smartpay",
+    help="SmartPay: fraud scoring, gateway routing, payments and rewards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_cmds.register(app)
+app.add_typer(features_cmds.app, name="features")
+
+
+def run() -> None:
+    """Console-script entry: domain errors become one line on stderr and exit 2."""
+    try:
+        app()
+    except SmartPayError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()
