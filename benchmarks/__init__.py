@@ -1,0 +1,1 @@
+"""One-command benchmark programs: `python -m benchmarks.<name>`."""

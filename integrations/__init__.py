@@ -1,0 +1,1 @@
+"""One folder per external system. Knows nothing of models or serving."""

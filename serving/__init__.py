@@ -1,0 +1,1 @@
+"""BentoML services and the payment API: composes models and integrations."""
