@@ -1,0 +1,84 @@
+"""Assistant configuration: which embedder, vector store, cache and generator to use.
+
+The profile of `smartpay.settings` picks the defaults (local: MiniLM + FAISS + in-process
+cache; prod: OpenAI embeddings + OpenSearch + Redis); each choice can be overridden with
+`SMARTPAY_RAG_<FIELD>`. The OpenAI key and base URL also come from the standard
+`OPENAI_API_KEY` / `OPENAI_BASE_URL` variables. Reading this has no side effects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr
+
+from smartpay.errors import InputError
+from smartpay.settings import Settings
+
+DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "docs" / "kb"
+
+Embedder = Literal["minilm", "openai"]
+Store = Literal["faiss", "opensearch"]
+Cache = Literal["memory", "redis"]
+
+
+class RagConfig(BaseModel):
+    """Everything the assistant needs to know, resolved from settings and environment."""
+
+    kb_dir: Path = DEFAULT_KB_DIR
+    index_dir: Path
+    embedder: Embedder = "minilm"
+    store: Store = "faiss"
+    cache: Cache = "memory"
+    redis_url: str = ""
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_index: str = "smartpay-kb"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    chunk_words: int = 90
+    overlap_words: int = 25
+    top_k: int = 4
+    min_confidence: float = 0.40
+    cache_ttl_s: int = 3600
+    session_ttl_s: int = 1800
+    session_turns: int = 6
+
+    @property
+    def use_openai_chat(self) -> bool:
+        """Generate with the OpenAI client only when a key is configured."""
+        return self.openai_api_key is not None
+
+
+_PROFILE_DEFAULTS = {
+    "local": {"embedder": "minilm", "store": "faiss", "cache": "memory"},
+    "prod": {"embedder": "openai", "store": "opensearch", "cache": "redis"},
+}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, str]:
+    prefix = "SMARTPAY_RAG_"
+    fields = RagConfig.model_fields
+    out = {k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix)}
+    unknown = sorted(set(out) - set(fields))
+    if unknown:
+        raise InputError(prefix + unknown[0].upper(), out[unknown[0]], f"one of {sorted(fields)}")
+    return out
+
+
+def rag_config(settings: Settings, environ: dict[str, str] | None = None) -> RagConfig:
+    """Resolve the assistant configuration for a settings profile and an environment."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = dict(_PROFILE_DEFAULTS[settings.profile])
+    values["index_dir"] = settings.path("kb", "index")
+    values["redis_url"] = settings.redis_url or "redis://127.0.0.1:6379/0"
+    key = env.get("OPENAI_API_KEY") or (
+        settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    )
+    values["openai_api_key"] = key or None
+    values["openai_base_url"] = env.get("OPENAI_BASE_URL") or None
+    values.update(_env_overrides(env))
+    return RagConfig.model_validate(values)
