@@ -1,0 +1,22 @@
+"""Versioned FeatureServices: training and serving ask for these by name."""
+
+from feast import FeatureService
+
+from features.on_demand import transaction_context
+from features.views.card import card_profile
+from features.views.customer import customer_spending
+from features.views.terminal import terminal_risk
+
+# Everything the fraud detector v1 reads, in training and in serving alike.
+fraud_model_v1 = FeatureService(
+    name="fraud_model_v1",
+    features=[customer_spending, terminal_risk, transaction_context],
+    description="Inputs of fraud-detector v1.",
+)
+
+# Payment context the gateway router v1 reads about the card and the request.
+routing_v1 = FeatureService(
+    name="routing_v1",
+    features=[card_profile, transaction_context[["amount", "is_night", "is_weekend"]]],
+    description="Inputs of gateway-router v1.",
+)

@@ -1,0 +1,1 @@
+"""Feature views grouped by entity."""

@@ -1,0 +1,25 @@
+"""Terminal risk: how busy a terminal is and how much known fraud it has seen."""
+
+from datetime import timedelta
+
+from feast import FeatureView, Field
+from feast.types import Float64, Int64
+
+from features.entities import terminal
+from features.sources import terminal_risk_source
+
+WINDOWS_DAYS = (1, 7, 30)
+LABEL_DELAY_DAYS = 7
+
+# Windows end LABEL_DELAY_DAYS before the transaction: labels newer than that are unknown.
+terminal_risk = FeatureView(
+    name="terminal_risk",
+    entities=[terminal],
+    ttl=timedelta(days=30 + LABEL_DELAY_DAYS),
+    schema=[Field(name=f"term_tx_count_{w}d", dtype=Int64) for w in WINDOWS_DAYS]
+    + [Field(name=f"term_fraud_share_{w}d", dtype=Float64) for w in WINDOWS_DAYS],
+    source=terminal_risk_source,
+    online=True,
+    description="Terminal count and fraud share over 1/7/30 days, shifted by a 7-day delay.",
+    tags={"model": "fraud", "label_delay_days": str(LABEL_DELAY_DAYS)},
+)

@@ -1,0 +1,1 @@
+"""Batch feature pipeline: raw transactions -> Feast offline tables -> online store."""

@@ -1,0 +1,103 @@
+"""Wiring of the feature pipeline: build -> (validate) -> write; apply; materialize."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.store import definitions, open_store, tables_dir
+from pipelines.features import nodes
+from pipelines.io import check_writable, read_table
+from smartpay.errors import ValidationFailed
+from smartpay.settings import Settings
+
+TABLES = ("customer_spending", "terminal_risk", "card_profile")
+RAW_COLUMNS = ["transaction_id", "timestamp", "customer_id", "terminal_id", "card_id",
+               "amount_minor", "card_network", "issuing_country", "is_fraud"]
+
+
+@dataclass
+class BuildResult:
+    """What `features build` wrote."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def compute_tables(tx: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """All offline feature tables from raw transactions (pure)."""
+    return {
+        "customer_spending": nodes.customer_spending(tx),
+        "terminal_risk": nodes.terminal_risk(tx),
+        "card_profile": nodes.card_profile(tx),
+    }
+
+
+def build(settings: Settings, raw_path: Path, validate: bool = True) -> BuildResult:
+    """Compute, validate, then write every table; on any failure nothing is replaced."""
+    tx = read_table(raw_path, columns=RAW_COLUMNS)
+    tables = compute_tables(tx)
+    if validate:
+        from pipelines.validate.pipeline import validate_feature_tables
+
+        reports = validate_feature_tables(tables, settings)
+        bad = [r for r in reports if not r.success]
+        if bad:
+            raise ValidationFailed("; ".join(f"{r.suite}: {r.summary_line()}" for r in bad))
+    return _write_all(tables, tables_dir(settings))
+
+
+def _write_all(tables: dict[str, pd.DataFrame], folder: Path) -> BuildResult:
+    """Write every table to a temporary file first, then rename them all."""
+    result = BuildResult()
+    staged = []
+    try:
+        for name, df in tables.items():
+            final = folder / f"{name}.parquet"
+            check_writable(final)
+            tmp = final.with_suffix(".parquet.tmp")
+            df.to_parquet(tmp, index=False)
+            staged.append((tmp, final))
+            result.rows[name], result.paths[name] = len(df), final
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    return result
+
+
+def apply(settings: Settings) -> list[str]:
+    """Register every definition in the profile's registry; returns the object names."""
+    store = open_store(settings)
+    objects = definitions(settings)
+    store.apply(objects)
+    return [o.name for o in objects]
+
+
+def materialize(settings: Settings) -> dict[str, int]:
+    """Load the latest value of every entity into the online store."""
+    store = open_store(settings)
+    bounds = _time_bounds(settings)
+    store.materialize(start_date=bounds[0], end_date=bounds[1])
+    return {
+        name: int(pd.read_parquet(tables_dir(settings) / f"{name}.parquet",
+                                  columns=[key]).nunique().iloc[0])
+        for name, key in (("customer_spending", "customer_id"),
+                          ("terminal_risk", "terminal_id"), ("card_profile", "card_id"))
+    }
+
+
+def _time_bounds(settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The earliest and latest event time across the offline tables (UTC)."""
+    lo, hi = [], []
+    for name in TABLES:
+        ts = read_table(tables_dir(settings) / f"{name}.parquet", ["event_timestamp"])
+        lo.append(ts["event_timestamp"].min())
+        hi.append(ts["event_timestamp"].max())
+    start = (min(lo) - pd.Timedelta(seconds=1)).tz_localize("UTC")
+    end = (max(hi) + pd.Timedelta(seconds=1)).tz_localize("UTC")
+    return start.to_pydatetime(), end.to_pydatetime()

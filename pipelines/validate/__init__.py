@@ -1,0 +1,1 @@
+"""Great Expectations suites for raw transactions and every feature table."""
