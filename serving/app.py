@@ -1,0 +1,212 @@
+"""The payment API (FastAPI): what merchants call. Mounted into the BentoML `PaymentAPI`
+service with `@bentoml.asgi_app`, or served alone with a runtime built in-process.
+
+Only /health, /metrics and the docs are open; everything else needs a bearer JWT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Callable
+
+from fastapi import Depends, FastAPI, Header, Request, WebSocket
+from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from serving import aftercare, errors, flow
+from serving import observability as obs
+from serving.idempotency import body_hash, check_key
+from serving.runtime import Runtime
+from serving.schemas import (
+    BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
+    PaymentView, PayRequest, RefundRequest, RewardInfo, RewardRequest, RouteRequest,
+    RouteResult,
+)
+from serving.security import ApiError, Principal
+from serving.ws import Hub, ws_credentials
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from `smartpay token`")
+_ERRORS = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429, 503)}
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def rt_of(request: Request) -> Runtime:
+    return request.app.state.rt
+
+
+def _auth(scope: str):
+    def dep(request: Request,
+            cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        rt = rt_of(request)
+        who = rt.verifier.verify(request.headers.get("authorization"))
+        rt.limiter.check(who.subject)
+        who.require(scope)
+        return who
+    return dep
+
+
+Writer = Annotated[Principal, Depends(_auth("payments:write"))]
+Reader = Annotated[Principal, Depends(_auth("payments:read"))]
+Admin = Annotated[Principal, Depends(_auth("admin"))]
+RT = Annotated[Runtime, Depends(rt_of)]
+
+
+def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
+    """The ASGI app; `factory` (or `app.state.factory`) builds the runtime at start-up."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        make = getattr(app.state, "factory", None) or factory
+        if make is None:
+            raise RuntimeError("create_app needs a runtime factory (or app.state.factory)")
+        rt = app.state.rt = make()
+        app.state.hub = Hub()
+        rt.bus.subscribe("websocket", app.state.hub.deliver)
+        await rt.bus.start()
+        await aftercare.reconcile(rt)
+        try:
+            yield
+        finally:
+            await rt.aclose()
+
+    app = FastAPI(title="SmartPay payment API", version="1.0.0", lifespan=lifespan,
+                  description="Fraud scoring, gateway routing, payments, rewards, chat.")
+    app.add_middleware(obs.RequestContext)
+    errors.install(app)
+    _routes(app)
+    return app
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["ops"])
+    async def health(rt: RT) -> dict:
+        """Liveness plus which parts are wired (open, no auth)."""
+        return {"status": "ok", "gateways": {n: ("open" if g.breaker_open() else "closed")
+                                             for n, g in rt.gateways.items()},
+                "rewards": rt.rewards is not None, "assistant": rt.assistant is not None}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics(rt: RT) -> str:
+        """Prometheus text format."""
+        obs.DLQ_DEPTH.set(len(await rt.bus.dlq()))
+        for n, g in rt.gateways.items():
+            obs.BREAKER_OPEN.labels(n).set(int(g.breaker_open()))
+        return obs.metrics_text()
+
+    @app.post("/fraud", response_model=FraudResult, responses=_ERRORS, tags=["models"])
+    async def fraud(body: FraudRequest, who: Writer, rt: RT) -> FraudResult:
+        """Risk score, decision and top features of one transaction (cached 30 min)."""
+        return await flow.score(rt, body)
+
+    @app.post("/route", response_model=RouteResult, responses=_ERRORS, tags=["models"])
+    async def route(body: RouteRequest, who: Writer, rt: RT) -> RouteResult:
+        """The gateway the router picks for this payment context (cached 15 min)."""
+        eligible = flow.eligible_gateways(rt, body.payment_method_type, body.currency,
+                                          body.channel)
+        return await flow.route(rt, body, eligible)
+
+    @app.post("/pay", response_model=PaymentView, responses=_ERRORS, tags=["payments"])
+    async def pay(body: PayRequest, who: Writer, rt: RT,
+                  idempotency_key: IdemKey = None) -> dict:
+        """Score, route, charge with failover, record, reward, announce. Idempotent."""
+        key = check_key(idempotency_key)
+
+        async def work() -> tuple[int, dict]:
+            view = await flow.pay(rt, who, body, key)
+            return 200, view.model_dump(mode="json")
+
+        digest = body_hash("pay", body.model_dump(mode="json"))
+        _, answer = await rt.idem.run(who.merchant_id, key, digest, work)
+        return answer
+
+    @app.get("/payments/{payment_id}", response_model=PaymentView, responses=_ERRORS,
+             tags=["payments"])
+    async def get_payment(payment_id: str, who: Reader, rt: RT) -> PaymentView:
+        """One of this merchant's payments with attempts and status history."""
+        return flow.to_view(aftercare.visible_payment(rt, who, payment_id))
+
+    @app.post("/payments/{payment_id}/refund", response_model=PaymentView,
+              responses=_ERRORS, tags=["payments"])
+    async def refund(payment_id: str, body: RefundRequest, who: Writer, rt: RT,
+                     idempotency_key: IdemKey = None) -> dict:
+        """Refund all or part of a captured payment. Idempotent."""
+        key = check_key(idempotency_key)
+
+        async def work() -> tuple[int, dict]:
+            view = await aftercare.refund(rt, who, payment_id, body, key)
+            return 200, view.model_dump(mode="json")
+
+        digest = body_hash(f"refund:{payment_id}", body.model_dump(mode="json"))
+        _, answer = await rt.idem.run(who.merchant_id, f"refund:{key}", digest, work)
+        return answer
+
+    _reward_routes(app)
+    _admin_routes(app)
+
+
+def _reward_routes(app: FastAPI) -> None:
+    @app.post("/reward", response_model=RewardInfo, responses=_ERRORS, tags=["rewards"])
+    async def reward(body: RewardRequest, who: Writer, rt: RT) -> dict:
+        """Mint (or return) the reward of a captured payment; idempotent per payment."""
+        if rt.rewards is None:
+            raise ApiError(503, "rewards_unavailable", "the rewards minter is not wired")
+        p = aftercare.visible_payment(rt, who, body.payment_id)
+        if p["status"] != "captured":
+            raise ApiError(409, "not_rewardable", f"payment {p['id']} is {p['status']}; "
+                           "only captured payments earn rewards")
+        return p["reward"] or await flow.mint_reward(rt, p)
+
+    @app.get("/rewards/{user_id}/balance", response_model=BalanceView,
+             responses=_ERRORS, tags=["rewards"])
+    async def balance(user_id: str, who: Reader, rt: RT) -> dict:
+        """This merchant's user's token balance and escrow (cached 5 min)."""
+        if rt.rewards is None:
+            raise ApiError(503, "rewards_unavailable", "the rewards minter is not wired")
+        account = f"{who.merchant_id}:{user_id}"
+        hit = await rt.cache.get("balance", account)
+        if hit is not None:
+            return {**hit, "cached": True}
+        got = await rt.rewards.balance(account)
+        view = {"user_id": user_id, "balance": int(got.get("balance", 0)),
+                "escrow": int(got.get("escrow", 0))}
+        await rt.cache.set("balance", account, view)
+        return view
+
+    @app.post("/chat", response_model=ChatResponse, responses=_ERRORS, tags=["assistant"])
+    async def chat(body: ChatRequest, who: Reader, rt: RT) -> dict:
+        """Ask the payment assistant (answers cached 1 h)."""
+        if rt.assistant is None:
+            raise ApiError(503, "assistant_unavailable", "the assistant is not available "
+                           "in this deployment yet (integrations/rag is not wired); "
+                           "payments and every other endpoint work")
+        key = body_hash(who.merchant_id, {"m": body.message, "s": body.session_id})
+        hit = await rt.cache.get("chat", key)
+        if hit is not None:
+            return {**hit, "cached": True}
+        out = await rt.assistant.answer(who.merchant_id, body.message, body.session_id)
+        await rt.cache.set("chat", key, out)
+        return out
+
+
+def _admin_routes(app: FastAPI) -> None:
+    @app.get("/admin/dlq", tags=["ops"])
+    async def dlq(who: Admin, rt: RT) -> list[dict]:
+        """Events whose delivery failed after retries."""
+        return await rt.bus.dlq()
+
+    @app.post("/admin/dlq/replay", tags=["ops"])
+    async def replay(who: Admin, rt: RT) -> dict:
+        """Deliver the dead letters again; the ones that succeed leave the queue."""
+        return await rt.bus.replay()
+
+    @app.websocket("/ws")
+    async def events(ws: WebSocket) -> None:
+        """Live `payment_processed`, `reward_minted`, `fraud_detected` of this merchant."""
+        rt = ws.app.state.rt
+        try:
+            who = rt.verifier.verify(ws_credentials(ws))
+            who.require("payments:read")
+        except ApiError as exc:
+            await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
+            return
+        await ws.app.state.hub.serve(ws, who)

@@ -1,0 +1,43 @@
+"""Serving-only settings (rate limits, thresholds, auth) on top of `smartpay.settings`.
+
+Kept here rather than in the shared core because only `serving/` reads them. Every field
+can be set with `SMARTPAY_SERVING_<FIELD>`. Reading them has no side effects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The seed's cache TTLs, in seconds.
+TTL_S: dict[str, int] = {"risk": 30 * 60, "route": 15 * 60, "balance": 5 * 60, "chat": 60 * 60}
+
+
+class ServingConfig(BaseSettings):
+    """Knobs of the payment API."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTPAY_SERVING_", extra="ignore")
+
+    fraud_decline_threshold: float = 0.8
+    rate_limit_per_s: float = 2_000.0  # per client (JWT subject or address)
+    rate_limit_burst: int = 4_000
+    jwt_algorithm: str = "HS256"  # RS256 with jwks_url in prod (e.g. Cognito)
+    jwks_url: str = ""
+    jwt_issuer: str = "smartpay-local"
+    jwt_audience: str = "smartpay-api"
+    event_retries: int = 3
+    idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
+    model_reload_s: float = 30.0  # how often services look for a new champion
+    reward_bps: int = 100  # reward tokens minted per payment: 1 % of the amount
+
+
+@lru_cache(maxsize=1)
+def get_serving_config() -> ServingConfig:
+    """The process-wide serving config."""
+    return ServingConfig()
+
+
+def reset_serving_config() -> None:
+    """Forget the cached config (tests)."""
+    get_serving_config.cache_clear()

@@ -1,0 +1,206 @@
+"""The /pay sequence: fraud (cached) -> decline or route (cached) -> authorize+capture with
+failover -> ledger -> reward in escrow -> events -> answer, with router feedback."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from serving import observability as obs
+from serving.events import Event
+from serving.ports import GatewayResult
+from serving.runtime import Runtime
+from serving.schemas import (
+    FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult,
+)
+from serving.security import ApiError, Principal
+
+log = logging.getLogger("smartpay.flow")
+
+
+def risk_fingerprint(r: FraudRequest) -> str:
+    """Same customer, terminal, card, amount and hour -> same cached risk."""
+    hour = (r.tx_epoch_s or int(time.time())) // 3600
+    raw = f"{r.customer_id}|{r.terminal_id}|{r.card_id}|{r.amount_minor}|{r.currency}|{hour}"
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+def route_segment(r: RouteRequest, eligible: list[str]) -> str:
+    """Payments alike in method, money, card, category, channel and risk band."""
+    band = len(str(r.amount_minor))
+    return "|".join([r.payment_method_type, r.currency, r.card_network, r.issuing_country,
+                     r.merchant_category, r.channel, str(band),
+                     f"{min(int(r.risk_score * 10), 9)}", ",".join(sorted(eligible))])
+
+
+async def score(rt: Runtime, req: FraudRequest) -> FraudResult:
+    """Risk of one transaction, from the cache when seen in the last 30 minutes."""
+    key = risk_fingerprint(req)
+    hit = await rt.cache.get("risk", key)
+    if hit is not None:
+        return FraudResult.model_validate({**hit, "cached": True})
+    with obs.tracer.start_as_current_span("fraud.score"):
+        result = await rt.fraud.score(req)
+    obs.FRAUD_SCORE.observe(result.risk_score)
+    await rt.cache.set("risk", key, result.model_dump(exclude={"cached"}))
+    return result
+
+
+def eligible_gateways(rt: Runtime, method_type: str, currency: str, channel: str) -> list[str]:
+    return [n for n, g in rt.gateways.items() if g.accepts(method_type, currency, channel)]
+
+
+async def route(rt: Runtime, req: RouteRequest, eligible: list[str]) -> RouteResult:
+    """The router's choice for this segment, cached 15 minutes."""
+    if not eligible:
+        raise ApiError(422, "no_gateway", f"no gateway accepts {req.payment_method_type} "
+                       f"payments in {req.currency} ({req.channel})")
+    key = route_segment(req, eligible)
+    hit = await rt.cache.get("route", key)
+    if hit is not None:
+        return RouteResult.model_validate({**hit, "cached": True})
+    with obs.tracer.start_as_current_span("router.decide"):
+        result = await rt.router.decide(req, eligible)
+    await rt.cache.set("route", key, result.model_dump(exclude={"cached"}))
+    return result
+
+
+def _route_request(req: PayRequest, risk: float) -> RouteRequest:
+    return RouteRequest(amount_minor=req.amount_minor, currency=req.currency,
+                        payment_method_type=req.payment_method.type, risk_score=risk,
+                        **req.model_dump(include={"card_network", "issuing_country",
+                                                  "merchant_category", "channel",
+                                                  "device_id"}))
+
+
+async def pay(rt: Runtime, who: Principal, req: PayRequest, idem_key: str) -> PaymentView:
+    """Run the whole /pay sequence once (idempotency is handled by the caller)."""
+    fraud = await score(rt, FraudRequest(**req.model_dump(include=set(FraudRequest.model_fields))))
+    pid = rt.ledger.create_payment(
+        merchant_id=who.merchant_id, amount_minor=req.amount_minor, currency=req.currency,
+        method_type=req.payment_method.type, method_token=req.payment_method.token,
+        user_id=req.user_id or f"customer-{req.customer_id}", risk_score=fraud.risk_score,
+        fraud_decision=fraud.decision, idem_key=idem_key)
+    if fraud.decision == "decline" or fraud.risk_score >= rt.config.fraud_decline_threshold:
+        return await _decline_fraud(rt, who, pid, fraud)
+    eligible = eligible_gateways(rt, req.payment_method.type, req.currency, req.channel)
+    decision = await route(rt, _route_request(req, fraud.risk_score), eligible)
+    rt.ledger.update_fields(pid, route_decision_id=decision.decision_id)
+    ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
+    await charge(rt, pid, req, ranking, decision.decision_id)
+    return await finish(rt, pid)
+
+
+async def _decline_fraud(rt: Runtime, who: Principal, pid: str, fraud: FraudResult):
+    reason = (f"fraud risk {fraud.risk_score:.3f} >= threshold "
+              f"{rt.config.fraud_decline_threshold}")
+    rt.ledger.transition(pid, "declined", detail=reason, reason=reason)
+    top = [c.model_dump() for c in fraud.top_features[:3]]
+    await rt.bus.publish(Event(type="fraud_detected", merchant_id=who.merchant_id,
+                               payment_id=pid, data={"risk_score": fraud.risk_score,
+                                                     "top_features": top}))
+    return await finish(rt, pid)
+
+
+async def charge(rt: Runtime, pid: str, req: PayRequest, ranking: list[str],
+                 decision_id: str) -> None:
+    """Authorize+capture on the first gateway that takes it; fail over when retryable."""
+    seq, last = 0, None
+    for name in ranking:
+        gw = rt.gateways[name]  # an open breaker answers breaker_open, sending nothing
+        seq += 1
+        ref = rt.ledger.start_attempt(pid, seq, name)
+        t0 = time.perf_counter()
+        with obs.tracer.start_as_current_span("gateway.charge", attributes={"gateway": name}):
+            last = await _authorize_capture(rt, pid, gw, ref, req)
+        rt.ledger.finish_attempt(ref, last.state, last.gateway_ref, last.error_class)
+        obs.ATTEMPTS.labels(name, last.state).inc()
+        if seq == 1:
+            await _feedback(rt, decision_id, name, last, t0, req)
+        if last.state == "captured" or not last.retryable:
+            break
+    _settle(rt, pid, last)
+
+
+async def _authorize_capture(rt, pid, gw, ref, req) -> GatewayResult:
+    auth = await gw.authorize(ref, req.amount_minor, req.currency, req.payment_method.token)
+    if auth.state not in ("authorized", "captured"):
+        return auth
+    if auth.state == "authorized":
+        rt.ledger.transition(pid, "authorized", detail=f"{gw.name} {auth.gateway_ref}",
+                             gateway=gw.name, gateway_ref=auth.gateway_ref)
+        cap = await gw.capture(ref, auth.gateway_ref, req.amount_minor)
+        if cap.state != "captured":  # release the hold rather than leave it dangling
+            await gw.void(ref, auth.gateway_ref)
+            return GatewayResult("failed", auth.gateway_ref, cap.error_class or "gateway",
+                                 f"capture failed: {cap.message}")
+        return cap
+    return auth
+
+
+def _settle(rt: Runtime, pid: str, last: GatewayResult | None) -> None:
+    """Write the final status of a charge attempt sequence."""
+    current = rt.ledger.get(pid)["status"]
+    if last is not None and last.state == "captured":
+        if current == "created":
+            rt.ledger.transition(pid, "authorized", gateway_ref=last.gateway_ref)
+        gw = rt.ledger.get(pid)["attempts"][-1]["gateway"]
+        rt.ledger.transition(pid, "captured", detail=gw, gateway=gw,
+                             gateway_ref=last.gateway_ref)
+        return
+    status = "declined" if last is not None and last.error_class == "hard" else "failed"
+    reason = last.message if last is not None else "every eligible gateway's breaker is open"
+    rt.ledger.transition(pid, status, detail=reason[:250], reason=reason[:250])
+
+
+async def _feedback(rt, decision_id, name, result: GatewayResult, t0, req) -> None:
+    try:
+        await rt.router.feedback(decision_id, name, result.state == "captured",
+                                 (time.perf_counter() - t0) * 1000, req.amount_minor,
+                                 req.currency)
+    except Exception:  # learning must never fail a payment
+        log.exception("router feedback failed for decision %s", decision_id)
+
+
+async def finish(rt: Runtime, pid: str) -> PaymentView:
+    """Reward a captured payment, publish `payment_processed`, return the view."""
+    p = rt.ledger.get(pid)
+    if p["status"] == "captured" and rt.rewards is not None and not p["reward"]:
+        await mint_reward(rt, p)
+        p = rt.ledger.get(pid)
+    obs.PAYMENTS.labels(p["status"], p["gateway"] or "none").inc()
+    if p["status"] == "captured":
+        obs.APPROVALS.labels(p["gateway"]).inc()
+    view = to_view(p)
+    await rt.bus.publish(Event(type="payment_processed", merchant_id=p["merchant_id"],
+                               payment_id=pid, data=view.model_dump(
+                                   include={"status", "amount_minor", "currency",
+                                            "gateway", "risk_score"})))
+    return view
+
+
+async def mint_reward(rt: Runtime, p: dict) -> dict:
+    """Mint the payment's reward into escrow (idempotent per payment) and announce it."""
+    amount = max(1, p["amount_minor"] * rt.config.reward_bps // 10_000)
+    user = f"{p['merchant_id']}:{p['user_id']}"
+    with obs.tracer.start_as_current_span("rewards.mint"):
+        minted = await rt.rewards.mint(p["id"], user, amount)
+    reward = {"user_id": p["user_id"], "amount": amount,
+              "status": minted.get("status", "escrowed"), "signature": minted.get("signature")}
+    rt.ledger.update_fields(p["id"], reward=reward)
+    await rt.cache.delete("balance", user)
+    await rt.bus.publish(Event(type="reward_minted", merchant_id=p["merchant_id"],
+                               payment_id=p["id"], data=reward))
+    return reward
+
+
+def to_view(p: dict) -> PaymentView:
+    return PaymentView(
+        payment_id=p["id"], merchant_id=p["merchant_id"], status=p["status"],
+        amount_minor=p["amount_minor"], currency=p["currency"],
+        refunded_minor=p["refunded_minor"], gateway=p["gateway"],
+        risk_score=p["risk_score"], fraud_decision=p["fraud_decision"],
+        attempts=[{k: a[k] for k in ("gateway", "error_class", "gateway_ref")}
+                  | {"outcome": a["outcome"]} for a in p["attempts"]],
+        reward=p["reward"], history=p["history"], reason=p["reason"])

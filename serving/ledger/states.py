@@ -1,0 +1,37 @@
+"""The payment state machine as data: which status may follow which.
+
+created -> authorized -> captured -> refunded, with declined and failed as the other
+endings. A partial refund keeps a payment `captured` (recorded as captured -> captured).
+"""
+
+from __future__ import annotations
+
+from smartpay.errors import SmartPayError
+
+ALLOWED: dict[str, frozenset[str]] = {
+    "created": frozenset({"authorized", "declined", "failed"}),
+    "authorized": frozenset({"captured", "failed"}),
+    "captured": frozenset({"captured", "refunded"}),
+    "declined": frozenset(),
+    "failed": frozenset(),
+    "refunded": frozenset(),
+}
+FINAL = frozenset({"captured", "declined", "failed", "refunded"})
+IN_FLIGHT = frozenset({"created", "authorized"})
+
+
+class IllegalTransition(SmartPayError):
+    """A status change the state machine forbids (e.g. refunding a declined payment)."""
+
+    def __init__(self, payment_id: str, current: str, wanted: str) -> None:
+        self.payment_id, self.current, self.wanted = payment_id, current, wanted
+        allowed = ", ".join(sorted(ALLOWED.get(current, ()))) or "nothing (final)"
+        super().__init__(
+            f"payment {payment_id}: cannot go from {current} to {wanted}; "
+            f"expected one of: {allowed}"
+        )
+
+
+def can_move(current: str, wanted: str) -> bool:
+    """True when `wanted` may follow `current`."""
+    return wanted in ALLOWED.get(current, frozenset())

@@ -1,0 +1,64 @@
+"""The small typed protocols the payment flow composes. Each real piece (BentoML model
+services, gateway adapters, reward minter, assistant) is adapted to one of these in
+`serving/adapters.py`, so the flow never depends on another package's internals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
+
+GatewayState = Literal["authorized", "captured", "declined", "failed", "voided",
+                       "refunded", "pending", "not_found"]
+ErrorClass = Literal["hard", "soft", "timeout", "gateway", "breaker_open"]
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    """What a gateway said: its state for our reference, its id, and why it failed."""
+
+    state: GatewayState
+    gateway_ref: str | None = None
+    error_class: ErrorClass | None = None
+    message: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        """Soft declines, timeouts, gateway errors and open breakers go to the next one."""
+        return self.error_class in ("soft", "timeout", "gateway", "breaker_open")
+
+
+class FraudPort(Protocol):
+    async def score(self, request: FraudRequest) -> FraudResult: ...
+
+
+class RouterPort(Protocol):
+    async def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult: ...
+    async def feedback(self, decision_id: str, gateway: str, success: bool,
+                       latency_ms: float, amount_minor: int, currency: str) -> None: ...
+
+
+class GatewayPort(Protocol):
+    name: str
+
+    def breaker_open(self) -> bool: ...
+    def accepts(self, method_type: str, currency: str, channel: str) -> bool: ...
+    async def authorize(self, reference: str, amount_minor: int, currency: str,
+                        method_token: str) -> GatewayResult: ...
+    async def capture(self, reference: str, gateway_ref: str,
+                      amount_minor: int) -> GatewayResult: ...
+    async def void(self, reference: str, gateway_ref: str) -> GatewayResult: ...
+    async def refund(self, reference: str, gateway_ref: str, amount_minor: int,
+                     refund_key: str) -> GatewayResult: ...
+    async def status(self, reference: str, gateway_ref: str | None) -> GatewayResult: ...
+
+
+class RewardsPort(Protocol):
+    async def mint(self, payment_id: str, user_id: str, amount: int) -> dict: ...
+    async def balance(self, user_id: str) -> dict: ...
+
+
+class AssistantPort(Protocol):
+    async def answer(self, merchant_id: str, message: str,
+                     session_id: str | None) -> dict: ...
