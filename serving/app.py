@@ -7,6 +7,7 @@ Only /health, /metrics and the docs are open; everything else needs a bearer JWT
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Annotated, Callable
 
 from fastapi import Depends, FastAPI, Header, Request, WebSocket
@@ -59,7 +60,8 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
         make = getattr(app.state, "factory", None) or factory
         if make is None:
             raise RuntimeError("create_app needs a runtime factory (or app.state.factory)")
-        rt = app.state.rt = make()
+        rt = make()
+        rt = app.state.rt = (await rt) if inspect.isawaitable(rt) else rt
         app.state.hub = Hub()
         rt.bus.subscribe("websocket", app.state.hub.deliver)
         await rt.bus.start()

@@ -30,6 +30,18 @@ class ServingConfig(BaseSettings):
     idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
     model_reload_s: float = 30.0  # how often services look for a new champion
     reward_bps: int = 100  # reward tokens minted per payment: 1 % of the amount
+    # Factories (`module:function`) of the pieces a PaymentAPI process composes.
+    fraud_backend: str = "serving.backends_real:champion_fraud"
+    router_backend: str = "serving.backends_real:champion_router"
+    extras_factory: str = "serving.standins:runtime_from_environment"
+    # Where the gateways are (the local stand-ins' addresses are set by `smartpay serve`).
+    stripe_api_base: str = ""
+    amazon_pay_endpoint: str = ""
+    amazon_pay_key_id: str = ""
+    amazon_pay_key_path: str = ""
+    solana_backend: str = ""  # "litesvm" (in-process) or a JSON-RPC URL
+    gateway_timeout_s: float = 5.0
+    breaker_open_s: float = 10.0
 
 
 @lru_cache(maxsize=1)

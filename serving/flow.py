@@ -29,8 +29,9 @@ def risk_fingerprint(r: FraudRequest) -> str:
 def route_segment(r: RouteRequest, eligible: list[str]) -> str:
     """Payments alike in method, money, card, category, channel and risk band."""
     band = len(str(r.amount_minor))
+    hours = "night" if (r.hour or 12) < 6 else "evening" if (r.hour or 12) >= 18 else "day"
     return "|".join([r.payment_method_type, r.currency, r.card_network, r.issuing_country,
-                     r.merchant_category, r.channel, str(band),
+                     r.merchant_category, r.channel, str(band), hours,
                      f"{min(int(r.risk_score * 10), 9)}", ",".join(sorted(eligible))])
 
 
@@ -67,8 +68,10 @@ async def route(rt: Runtime, req: RouteRequest, eligible: list[str]) -> RouteRes
 
 
 def _route_request(req: PayRequest, risk: float) -> RouteRequest:
+    hour = (req.tx_epoch_s or int(time.time())) // 3600 % 24
     return RouteRequest(amount_minor=req.amount_minor, currency=req.currency,
                         payment_method_type=req.payment_method.type, risk_score=risk,
+                        hour=hour,
                         **req.model_dump(include={"card_network", "issuing_country",
                                                   "merchant_category", "channel",
                                                   "device_id"}))
@@ -124,7 +127,14 @@ async def charge(rt: Runtime, pid: str, req: PayRequest, ranking: list[str],
 
 
 async def _authorize_capture(rt, pid, gw, ref, req) -> GatewayResult:
-    auth = await gw.authorize(ref, req.amount_minor, req.currency, req.payment_method.token)
+    try:
+        token, pre_ref = await gw.prepare(ref, req.amount_minor, req.currency,
+                                          req.payment_method.type, req.payment_method.token)
+    except Exception as exc:  # nothing was charged: fail over like a gateway error
+        return GatewayResult("failed", None, "gateway", f"{gw.name} prepare: {exc}")
+    if pre_ref:  # known before the charge: lets status sync find it after a crash
+        rt.ledger.finish_attempt(ref, "pending", gateway_ref=pre_ref)
+    auth = await gw.authorize(ref, req.amount_minor, req.currency, token)
     if auth.state not in ("authorized", "captured"):
         return auth
     if auth.state == "authorized":
@@ -150,8 +160,11 @@ def _settle(rt: Runtime, pid: str, last: GatewayResult | None) -> None:
                              gateway_ref=last.gateway_ref)
         return
     status = "declined" if last is not None and last.error_class == "hard" else "failed"
-    reason = last.message if last is not None else "every eligible gateway's breaker is open"
-    rt.ledger.transition(pid, status, detail=reason[:250], reason=reason[:250])
+    reason = last.message if last is not None else "no gateway was tried"
+    attempts = rt.ledger.get(pid)["attempts"]
+    gateway = attempts[-1]["gateway"] if attempts else None
+    rt.ledger.transition(pid, status, detail=reason[:250], reason=reason[:250],
+                         gateway=gateway)
 
 
 async def _feedback(rt, decision_id, name, result: GatewayResult, t0, req) -> None:

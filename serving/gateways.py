@@ -47,11 +47,26 @@ def _error(e: GatewayError) -> GatewayResult:
     return GatewayResult(state, e.gateway_ref, kind, str(e))
 
 
-class GatewayPortAdapter:
-    """One resilient gateway seen through the flow's `GatewayPort`."""
+async def passthrough(reference: str, amount_minor: int, currency: str, method_type: str,
+                      token: str) -> tuple[str, str | None]:
+    """Most gateways take our payment-method token as it is."""
+    return token, None
 
-    def __init__(self, gw: ResilientGateway, accepts: Acceptance) -> None:
-        self.gw, self.name, self._accepts = gw, gw.name, accepts
+
+class GatewayPortAdapter:
+    """One resilient gateway seen through the flow's `GatewayPort`.
+
+    `prepare` turns our token into what the gateway charges (e.g. an approved Amazon
+    Pay checkout session) and may return a gateway reference known before the charge,
+    which the ledger keeps so status sync can find the payment after a crash.
+    """
+
+    def __init__(self, gw: ResilientGateway, accepts: Acceptance, prepare=passthrough) -> None:
+        self.gw, self.name, self._accepts, self._prepare = gw, gw.name, accepts, prepare
+
+    async def prepare(self, reference: str, amount_minor: int, currency: str,
+                      method_type: str, token: str) -> tuple[str, str | None]:
+        return await self._prepare(reference, amount_minor, currency, method_type, token)
 
     def breaker_open(self) -> bool:
         return self.gw.breaker.state == BreakerState.OPEN
@@ -88,7 +103,7 @@ class GatewayPortAdapter:
             r = await self.gw.refund(gateway_ref, amount_minor, refund_id=refund_key[:64])
         except GatewayError as e:
             return _error(e)
-        ok = r.status.value == "succeeded"
+        ok = r.status.value in ("succeeded", "pending")  # pending = accepted, settling
         return GatewayResult("refunded" if ok else "failed", r.refund_ref,
                              None if ok else "gateway", r.gateway_status)
 

@@ -98,6 +98,7 @@ class RouteRequest(RouteContext):
     currency: str
     payment_method_type: MethodType = "card"
     risk_score: float = Field(default=0.0, ge=0, le=1)
+    hour: int | None = Field(default=None, ge=0, le=23)
 
     _cur = field_validator("currency")(_currency)
 

@@ -38,7 +38,7 @@ class Hub:
 
     async def deliver(self, event: Event) -> None:
         text = event.model_dump_json()
-        for client in self._by_merchant.get(event.merchant_id, ()) | self._admins:
+        for client in self._by_merchant.get(event.merchant_id, set()) | self._admins:
             if event.type in client.types:
                 with contextlib.suppress(asyncio.QueueFull):
                     client.queue.put_nowait(text)

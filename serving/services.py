@@ -1,0 +1,129 @@
+"""BentoML 1.4 services: thin adapters over the model backends, composed by `PaymentAPI`.
+
+    bentoml serve serving.services:PaymentAPI --port 3000
+
+starts the payment API and, through `bentoml.depends`, the `FraudScorer` (adaptive
+batching) and `GatewayRouter` services. Instantiated in-process (`PaymentAPI()`), the
+dependencies are in-process objects instead, which is what the ASGI tests use.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import bentoml
+
+from serving import observability as obs
+from serving.app import create_app
+from serving.backends import Reloading, load_factory
+from serving.config import get_serving_config
+from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
+
+app = create_app()
+
+
+def _reloading(spec: str) -> Reloading:
+    factory = load_factory(spec)
+    probe = getattr(factory, "probe", None)
+    return Reloading(factory, probe, get_serving_config().model_reload_s)
+
+
+@bentoml.service(name="fraud_scorer", workers=1, traffic={"timeout": 30, "concurrency": 512})
+class FraudScorer:
+    """Scores transactions with `fraud-detector@champion` and Feast online features."""
+
+    def __init__(self) -> None:
+        obs.configure_logging()
+        self.model = _reloading(get_serving_config().fraud_backend)
+
+    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10)
+    def score(self, requests: list[FraudRequest]) -> list[FraudResult]:
+        """Risk in [0, 1], decision and top features, one per request."""
+        rows = [_fraud_row(r) for r in requests]
+        backend = self.model.current
+        return [FraudResult(model_version=backend.version, **out)
+                for out in backend.predict(rows)]
+
+
+def _fraud_row(r: FraudRequest) -> dict:
+    row = r.model_dump()
+    row["tx_epoch_s"] = r.tx_epoch_s or int(time.time())
+    return row
+
+
+@bentoml.service(name="gateway_router", workers=1, traffic={"timeout": 30, "concurrency": 512})
+class GatewayRouter:
+    """Picks a gateway with `gateway-router@champion`; learns online from outcomes."""
+
+    def __init__(self) -> None:
+        obs.configure_logging()
+        self.policy = _reloading(get_serving_config().router_backend)
+
+    @bentoml.api
+    def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult:
+        """The chosen gateway, its probability, the full ranking and a decision id."""
+        ctx = request.model_dump()
+        ctx["hour"] = request.hour if request.hour is not None else datetime.now(
+            timezone.utc).hour
+        gateway, p, ranking, decision_id = self.policy.current.decide(ctx, eligible)
+        return RouteResult(gateway=gateway, probability=p, ranking=ranking,
+                           decision_id=decision_id)
+
+    @bentoml.api
+    def feedback(self, decision_id: str, gateway: str, success: bool, latency_ms: float,
+                 amount_minor: int, currency: str) -> dict:
+        """Online learning from one payment outcome."""
+        self.policy.current.learn(decision_id, {
+            "gateway": gateway, "success": success, "latency_ms": latency_ms,
+            "amount_minor": amount_minor, "currency": currency})
+        return {"learned": True}
+
+
+class _FraudPort:
+    """The flow's FraudPort over the FraudScorer dependency (local or remote)."""
+
+    def __init__(self, dep) -> None:
+        self.dep = dep
+
+    async def score(self, request: FraudRequest) -> FraudResult:
+        out = (await self.dep.to_async.score([request]))[0]
+        return out if isinstance(out, FraudResult) else FraudResult.model_validate(out)
+
+
+class _RouterPort:
+    def __init__(self, dep) -> None:
+        self.dep = dep
+
+    async def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult:
+        out = await self.dep.to_async.decide(request=request, eligible=eligible)
+        return out if isinstance(out, RouteResult) else RouteResult.model_validate(out)
+
+    async def feedback(self, decision_id, gateway, success, latency_ms, amount_minor,
+                       currency) -> None:
+        await self.dep.to_async.feedback(
+            decision_id=decision_id, gateway=gateway, success=success,
+            latency_ms=latency_ms, amount_minor=amount_minor, currency=currency)
+
+
+@bentoml.service(name="payment_api", workers=1,
+                 traffic={"timeout": 60, "concurrency": 2048})
+@bentoml.asgi_app(app, path="/")
+class PaymentAPI:
+    """The merchant-facing API; composes the model services with `bentoml.depends`."""
+
+    fraud = bentoml.depends(FraudScorer)
+    router = bentoml.depends(GatewayRouter)
+
+    def __init__(self) -> None:
+        obs.configure_logging()
+        extras = load_factory(get_serving_config().extras_factory)
+        fraud, router = _FraudPort(self.fraud), _RouterPort(self.router)
+        app.state.factory = lambda: extras(fraud=fraud, router=router)
+
+    def __metrics__(self, content: str) -> str:
+        """Append the payment metrics to BentoML's /metrics (unless its multiprocess
+        collector already picked them up from PROMETHEUS_MULTIPROC_DIR)."""
+        if "smartpay_payments_total" in content:
+            return content
+        return content + obs.metrics_text()
