@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import data_cmds, features_cmds
+from cli import data_cmds, features_cmds, serve_cmds
 from smartpay.errors import SmartPayError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_cmds.register(app)
+serve_cmds.register(app)
 app.add_typer(features_cmds.app, name="features")
 
 

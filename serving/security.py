@@ -10,8 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import warnings
+
 import jwt
 from cachetools import TTLCache
+from jwt.warnings import InsecureKeyLengthWarning
+
+# The local profile's default secret is short on purpose (it is not a secret); prod uses
+# RS256 via JWKS or a long SMARTPAY_JWT_SECRET. Keep the CLI and logs free of the notice.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 SCOPES = ("payments:write", "payments:read", "admin")
 
