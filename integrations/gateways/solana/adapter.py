@@ -65,7 +65,8 @@ class SolanaAdapter:
         booked = self.ledger.insert_payment(
             payment_id=req.payment_id, gateway_ref=sig, payer=str(payer.pubkey()),
             amount_minor=req.amount_minor, currency=req.currency, capture_mode=req.capture,
-            status="pending", pending_op="authorize", pending_sig=sig, pending_amount=req.amount_minor)
+            status="pending", pending_op="authorize", pending_sig=sig, pending_tx=bytes(tx),
+            pending_amount=req.amount_minor)
         if not booked:
             return await self._refresh(self.ledger.get(req.payment_id))
         return await self._execute(req.payment_id, tx)
@@ -128,12 +129,15 @@ class SolanaAdapter:
         return row
 
     async def _tx(self, ixs: list[Instruction], signers: list[Keypair]) -> VersionedTransaction:
-        blockhash = await self.backend.latest_blockhash()
+        try:
+            blockhash = await self.backend.latest_blockhash()
+        except ChainError as exc:  # nothing was sent yet
+            raise tf.classify_chain_error(ChainError(exc.kind, str(exc), sent=False), "") from None
         return spl.build_tx(ixs, self._merchant, [*signers, self._escrow], blockhash)
 
     async def _claimed(self, row: dict, op: str, ixs: list[Instruction], amount: int) -> PaymentResult:
         tx = await self._tx(ixs, [])
-        if not self.ledger.claim(row["payment_id"], {"authorized"}, op, str(tx.signatures[0]), amount):
+        if not self.ledger.claim(row["payment_id"], {"authorized"}, op, bytes(tx), str(tx.signatures[0]), amount):
             raise invalid(self.name, f"cannot {op}: payment is {row['status']} ({row['pending_op'] or 'idle'})",
                           "invalid_state")
         return await self._execute(row["payment_id"], tx)
@@ -171,17 +175,33 @@ class SolanaAdapter:
         self.ledger.settle(row["payment_id"], sig, **values)
 
     async def _refresh(self, row: dict) -> PaymentResult:
-        if row["pending_op"]:
-            outcome = await self.backend.status(row["pending_sig"])
-            if outcome.state == "unknown" and time.time() - row["pending_since"] > self._expiry_s:
-                outcome = TxOutcome(outcome.signature, "failed", "BlockhashExpired")
-            if outcome.state != "unknown":
-                self._apply(row, outcome)
-        for refund in self.ledger.pending_refunds(row["payment_id"]):
-            outcome = await self.backend.status(refund["signature"])
-            if outcome.state != "unknown":
-                self.ledger.finish_refund(refund["refund_id"], outcome.state == "confirmed")
+        """Settle pending work from the chain; re-broadcast a pending, unexpired tx.
+
+        Re-broadcasting the identical signed bytes is safe: a signature lands at most once.
+        """
+        try:
+            if row["pending_op"]:
+                outcome = await self._pending_outcome(row)
+                if outcome.state != "unknown":
+                    self._apply(row, outcome)
+            for refund in self.ledger.pending_refunds(row["payment_id"]):
+                outcome = await self.backend.status(refund["signature"])
+                if outcome.state != "unknown":
+                    self.ledger.finish_refund(refund["refund_id"], outcome.state == "confirmed")
+        except ChainError as exc:
+            raise tf.classify_chain_error(exc, row["gateway_ref"]) from None
         return tf.to_result(self.ledger.get(row["payment_id"]))
+
+    async def _pending_outcome(self, row: dict) -> TxOutcome:
+        outcome = await self.backend.status(row["pending_sig"])
+        if outcome.state != "unknown":
+            return outcome
+        if time.time() - row["pending_since"] > self._expiry_s:
+            return TxOutcome(outcome.signature, "failed", "BlockhashExpired")
+        if row["pending_tx"]:
+            await self.backend.send(VersionedTransaction.from_bytes(row["pending_tx"]))
+            return await confirm(self.backend, row["pending_sig"], self._confirm_s)
+        return outcome
 
 
 _SUCCESS = {

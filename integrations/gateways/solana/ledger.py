@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import (
-    Boolean, Column, Float, Integer, MetaData, String, Table, create_engine, select, update,
+    Boolean, Column, Float, Integer, LargeBinary, MetaData, String, Table, create_engine, select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -32,6 +33,7 @@ payments = Table(
     Column("pending_op", String, nullable=True),
     Column("pending_sig", String, nullable=True),
     Column("pending_amount", Integer, default=0, nullable=False),
+    Column("pending_tx", LargeBinary, nullable=True),  # signed bytes, for re-broadcast
     Column("pending_since", Float, default=0.0, nullable=False),
     Column("decline_code", String, nullable=True),
 )
@@ -70,12 +72,13 @@ class Ledger:
             row = c.execute(select(payments).where(col == value)).mappings().first()
         return dict(row) if row else None
 
-    def claim(self, payment_id: str, statuses: set[str], op: str, sig: str, amount: int) -> bool:
+    def claim(self, payment_id: str, statuses: set[str], op: str, tx: bytes, sig: str, amount: int) -> bool:
         """Start `op` if the payment is in one of `statuses` with nothing pending."""
         stmt = (update(payments)
                 .where(payments.c.payment_id == payment_id, payments.c.status.in_(statuses),
                        payments.c.pending_op.is_(None))
-                .values(pending_op=op, pending_sig=sig, pending_amount=amount, pending_since=time.time()))
+                .values(pending_op=op, pending_sig=sig, pending_tx=tx, pending_amount=amount,
+                        pending_since=time.time()))
         with self.engine.begin() as c:
             return c.execute(stmt).rowcount == 1
 
@@ -83,7 +86,7 @@ class Ledger:
         """Finish the pending operation `sig` (if still pending), writing the new state."""
         with self.engine.begin() as c:
             c.execute(update(payments).where(payments.c.payment_id == payment_id, payments.c.pending_sig == sig)
-                      .values(pending_op=None, pending_sig=None, pending_amount=0, **values))
+                      .values(pending_op=None, pending_sig=None, pending_tx=None, pending_amount=0, **values))
 
     def abandon(self, payment_id: str, op: str) -> None:
         """Forget an operation that was certainly never sent."""
@@ -92,7 +95,7 @@ class Ledger:
                 c.execute(payments.delete().where(payments.c.payment_id == payment_id))
             else:
                 c.execute(update(payments).where(payments.c.payment_id == payment_id)
-                          .values(pending_op=None, pending_sig=None, pending_amount=0))
+                          .values(pending_op=None, pending_sig=None, pending_tx=None, pending_amount=0))
 
     def reserve_refund(self, refund_id: str, payment_id: str, amount: int, sig: str) -> bool:
         """Book a refund if it fits in captured - refunded; False otherwise."""
