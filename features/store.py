@@ -59,6 +59,10 @@ def open_store(settings: Settings | None = None) -> "FeatureStore":
 
     settings = settings or get_settings()
     store_dir(settings).mkdir(parents=True, exist_ok=True)
+    if settings.profile == "prod":
+        from smartpay.db import ensure_postgres_database
+
+        ensure_postgres_database(settings.postgres_url)
     return FeatureStore(config=repo_config(settings))
 
 

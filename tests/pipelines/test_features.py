@@ -36,6 +36,12 @@ def _recompute(row: pd.Series, tx: pd.DataFrame) -> dict[str, float]:
         k = term[(term["timestamp"] > t - DELAY - win) & (term["timestamp"] <= t - DELAY)]
         out[f"term_tx_count_{w}d"] = len(k)
         out[f"term_fraud_share_{w}d"] = k["is_fraud"].mean() if len(k) else 0.0
+    amount = row["amount_minor"] / 100
+    out["amount"] = amount
+    out["is_night"] = int(t.hour <= 6)
+    out["is_weekend"] = int(t.dayofweek >= 5)
+    avg = out["cust_avg_amount_30d"]
+    out["amount_to_cust_avg_30d"] = amount / avg if avg > 0 else 1.0
     return out
 
 

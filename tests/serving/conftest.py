@@ -1,0 +1,83 @@
+"""Fixtures for the serving tests: gateway stand-ins for the session, and an app client
+composed like `PaymentAPI` in-process (real FraudScorer/GatewayRouter service objects,
+real gateway adapters on localstripe, the Amazon Pay sandbox and LiteSVM)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.config import reset_serving_config
+from serving.security import issue_token
+from smartpay.settings import get_settings
+
+TEST_BACKENDS = {
+    "SMARTPAY_SERVING_FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
+    "SMARTPAY_SERVING_ROUTER_BACKEND": "serving.backends_real:ThompsonBackend",
+}
+
+
+@pytest.fixture(scope="session")
+def standins(tmp_path_factory):
+    """localstripe + Amazon Pay sandbox for the whole session; their env variables."""
+    from serving.standins import running_standins
+
+    with running_standins(tmp_path_factory.mktemp("standins")) as env:
+        yield env
+
+
+@pytest.fixture
+def serving_env(standins, data_dir, monkeypatch):
+    """Point settings and serving config at the stand-ins and the test backends."""
+    for k, v in {**standins, **TEST_BACKENDS}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SMARTPAY_SERVING_RATE_LIMIT_PER_S", "100000")
+    reset_serving_config()
+    yield monkeypatch
+    reset_serving_config()
+
+
+def token(merchant: str = "m1", scopes=("payments:write", "payments:read"), **kw) -> str:
+    return issue_token(get_settings().jwt_secret.get_secret_value(), merchant,
+                       list(scopes), **kw)
+
+
+def auth(merchant: str = "m1", scopes=("payments:write", "payments:read"), key=None) -> dict:
+    h = {"Authorization": f"Bearer {token(merchant, scopes)}"}
+    return h | ({"Idempotency-Key": key} if key else {})
+
+
+def pay_body(**over) -> dict:
+    body = {"amount_minor": 2_500, "currency": "USD", "customer_id": 7, "terminal_id": 11,
+            "card_id": 14, "tx_epoch_s": 1_795_000_000, "channel": "ecommerce",
+            "payment_method": {"type": "card", "token": "pm_card_visa"}}
+    return body | over
+
+
+@contextmanager
+def app_client(gateways=None, **overrides):
+    """A TestClient over `create_app` with the PaymentAPI composition built in-process."""
+    from serving.app import create_app
+    from serving.services import FraudScorer, GatewayRouter, _FraudPort, _RouterPort
+    from serving.standins import runtime_from_environment
+
+    fraud, router = _FraudPort(FraudScorer()), _RouterPort(GatewayRouter())
+
+    async def factory():
+        gws = gateways() if callable(gateways) else gateways
+        if hasattr(gws, "__await__"):
+            gws = await gws
+        return await runtime_from_environment(fraud=fraud, router=router,
+                                              **({"gateways": gws} if gws else {}),
+                                              **overrides)
+
+    with TestClient(create_app(factory)) as client:
+        yield client
+
+
+@pytest.fixture
+def client(serving_env):
+    with app_client() as c:
+        yield c
