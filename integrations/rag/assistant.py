@@ -112,7 +112,8 @@ class Assistant:
         result = self.index.search(query, "hybrid", self.config.top_k)
         confident = result.confidence >= self.config.min_confidence
         if self.generator is None:
-            return compose(query, result.hits, picked, about, confident)
+            scorer = lambda p: self.index.sentence_similarities(p, result.query_vector)  # noqa: E731
+            return compose(query, result.hits, picked, about, confident, scorer)
         if not confident and not picked:
             return Answer(text=DONT_KNOW, citations=[], confident=False)
         passages = [fact_passage(f) for f in picked]

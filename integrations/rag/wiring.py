@@ -30,7 +30,7 @@ def make_embedder(config: RagConfig) -> Embedder:
     """MiniLM offline, or OpenAI embeddings when configured."""
     if config.embedder == "openai":
         return OpenAIEmbedder(openai_client(config), config.embedding_model)
-    return MiniLMEmbedder()
+    return MiniLMEmbedder(config.torch_threads)
 
 
 def build_index(config: RagConfig, embedder: Embedder | None = None) -> KnowledgeIndex:

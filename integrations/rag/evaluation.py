@@ -1,0 +1,109 @@
+"""Evaluation of retrieval (hit@3, MRR for BM25, dense, hybrid) and of grounded answers.
+
+An answer to an answerable question counts as grounded when it is confident, cites a
+labelled passage, the labelled answer phrase is in both the answer and a cited passage,
+and every figure in the answer also appears in the cited sources. For a question the
+KB cannot answer, only "I don't know" with no citations counts as grounded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel
+
+from integrations.rag.index import KnowledgeIndex, Mode
+from integrations.rag.types import Answer
+
+QUESTIONS_FILE = Path(__file__).parent / "eval" / "questions.yaml"
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+_FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
+_MARKER = re.compile(r"\[\d+\]")
+
+
+class LabelledQuestion(BaseModel):
+    """A question with the sections that answer it and a phrase the answer must hold."""
+
+    q: str
+    passages: list[str]
+    answer: str | None = None  # quoted in YAML when it looks like a number
+
+
+def load_questions(path: Path = QUESTIONS_FILE) -> list[LabelledQuestion]:
+    """Read the labelled set."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [LabelledQuestion.model_validate(item) for item in raw["questions"]]
+
+
+def first_relevant_rank(ranked_sections: list[str], relevant: set[str]) -> int | None:
+    """1-based rank of the first relevant section, or None."""
+    for rank, section in enumerate(ranked_sections, start=1):
+        if section in relevant:
+            return rank
+    return None
+
+
+def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
+    """hit@3 and MRR (over the top 10) from first-relevant ranks."""
+    hits = [r is not None and r <= 3 for r in ranks]
+    rr = [1.0 / r if r is not None and r <= 10 else 0.0 for r in ranks]
+    return {"hit@3": round(float(np.mean(hits)), 4), "mrr": round(float(np.mean(rr)), 4)}
+
+
+def figures(text: str) -> set[str]:
+    """Numbers, amounts, dates and times written in a text ([n] citation markers aside)."""
+    return set(_FIGURE.findall(_MARKER.sub(" ", text)))
+
+
+def is_grounded(answer: Answer, item: LabelledQuestion, sources: dict[str, str]) -> bool:
+    """Apply the answer checks described in the module docstring."""
+    if not item.passages:
+        return not answer.confident and not answer.citations
+    cited = {c.id: sources.get(c.id, c.snippet) for c in answer.citations}
+    cited_sections = {cid.rsplit(":", 1)[0] for cid in cited}
+    phrase = (item.answer or "").lower()
+    text = " ".join(cited.values())
+    return (
+        answer.confident
+        and bool(cited_sections & set(item.passages))
+        and phrase in answer.text.lower()
+        and phrase in text.lower()
+        and figures(answer.text) <= figures(text)
+    )
+
+
+def evaluate_retrieval(index: KnowledgeIndex, items: list[LabelledQuestion]) -> dict:
+    """Metrics per retrieval mode over the answerable questions."""
+    answerable = [i for i in items if i.passages]
+    out = {}
+    for mode in MODES:
+        ranks = []
+        for item in answerable:
+            hits = index.search(item.q, mode, k=10).hits
+            ranks.append(first_relevant_rank([h.passage.section_id for h in hits],
+                                             set(item.passages)))
+        out[mode] = retrieval_metrics(ranks)
+    return out
+
+
+def evaluate_answers(answer_fn, index: KnowledgeIndex, items: list[LabelledQuestion]) -> dict:
+    """Grounded rate and latency of `answer_fn(question) -> Answer` over all questions."""
+    sources = {p.id: p.text for p in index.passages}
+    grounded, latencies, rows = 0, [], []
+    for item in items:
+        t0 = time.perf_counter()
+        answer = answer_fn(item.q)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        ok = is_grounded(answer, item, sources)
+        grounded += ok
+        rows.append({"q": item.q, "grounded": ok, "confident": answer.confident})
+    return {
+        "grounded_rate": round(grounded / len(items), 4),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+        "rows": rows,
+    }
