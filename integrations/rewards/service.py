@@ -1,0 +1,219 @@
+"""SmartReward: loyalty tokens minted per successful payment, escrowed, then released.
+
+On a successful payment the service mints the configured amount into escrow (the
+mint authority's own token account). Once the refund window has passed,
+`release_due` transfers it to the payer's associated token account, creating that
+account when missing. A refund during the window burns the matching share of the
+escrow (claw-back); a refund before anything was minted cancels the reward.
+
+Minting is idempotent per payment id: the ledger row is claimed atomically, with the
+signed transaction recorded before it is sent, so replays, retries and concurrent
+duplicates mint once. The same code runs on LiteSVM and on JSON-RPC back-ends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from pydantic import BaseModel
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+
+from integrations.gateways.solana import spl
+from integrations.gateways.solana.chain import ChainBackend, ChainError, TxOutcome, confirm
+from integrations.rewards.ledger import RewardLedger
+from smartpay.errors import SmartPayError
+from smartpay.money import CURRENCY_EXPONENT
+
+
+class RewardError(SmartPayError):
+    """The chain could not be reached or refused a reward transaction."""
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Which token, how much per payment, how long rewards stay in escrow."""
+
+    mint: Pubkey
+    decimals: int = 6
+    tokens_per_step: int = 1
+    step_major_units: int = 10
+    refund_window_s: float = 14 * 24 * 3600
+    balance_ttl_s: float = 300.0
+    confirm_timeout_s: float = 10.0
+    expiry_s: float = 120.0
+
+
+class RewardRecord(BaseModel):
+    """One payment's reward as the ledger knows it."""
+
+    payment_id: str
+    owner: str
+    state: str
+    units: int
+    clawed_units: int
+    release_after: float
+    mint_sig: str | None = None
+    release_sig: str | None = None
+
+
+def reward_units(amount_minor: int, currency: str, cfg: RewardConfig) -> int:
+    """Token base units earned by a payment (e.g. 1 token per 10 USD, pro rata)."""
+    per_minor = cfg.step_major_units * 10 ** CURRENCY_EXPONENT[currency]
+    return amount_minor * cfg.tokens_per_step * 10**cfg.decimals // per_minor
+
+
+def clawback_target(original_units: int, refunded_minor: int, amount_minor: int) -> int:
+    """Units that should be clawed back in total after `refunded_minor` was refunded."""
+    if amount_minor <= 0:
+        return original_units
+    return min(original_units, -(-original_units * refunded_minor // amount_minor))
+
+
+class RewardService:
+    """Mint, escrow, release and claw back SmartReward tokens."""
+
+    def __init__(self, backend: ChainBackend, ledger: RewardLedger, authority: Keypair,
+                 config: RewardConfig, clock: Callable[[], float] = time.time) -> None:
+        self.backend, self.ledger, self.config = backend, ledger, config
+        self._authority, self._clock = authority, clock
+        self._balances: dict[str, tuple[float, int]] = {}
+
+    async def reward_payment(self, payment_id: str, owner: str, amount_minor: int, currency: str) -> RewardRecord:
+        """Mint this payment's reward into escrow, once, however often it is called."""
+        if (row := self.ledger.get(payment_id)) is not None:
+            return await (self._retry_mint(row) if row["state"] == "failed" else self._settled(row))
+        units = reward_units(amount_minor, currency, self.config)
+        tx = await self._tx([spl.mint_ix(self.config.mint, self._authority.pubkey(), self._authority.pubkey(),
+                                         units, self.config.decimals)]) if units else None
+        created = self._clock()
+        claimed = self.ledger.claim(
+            payment_id=payment_id, owner=owner, amount_minor=amount_minor, units=units,
+            state="minting" if units else "nothing", pending_sig=_sig(tx), pending_tx=bytes(tx) if tx else None,
+            created_at=created, release_after=created + self.config.refund_window_s)
+        if not claimed or tx is None:
+            return await self._settled(self.ledger.get(payment_id))
+        return await self._run(payment_id, "minting", tx)
+
+    async def _retry_mint(self, row: dict) -> RewardRecord:
+        """A failed mint minted nothing, so a later replay may try again with a fresh tx."""
+        tx = await self._tx([spl.mint_ix(self.config.mint, self._authority.pubkey(), self._authority.pubkey(),
+                                         row["units"], self.config.decimals)])
+        if not self.ledger.transition(row["payment_id"], "failed", state="minting", pending_sig=_sig(tx),
+                                      pending_tx=bytes(tx)):
+            return await self._settled(self.ledger.get(row["payment_id"]))
+        return await self._run(row["payment_id"], "minting", tx)
+
+    async def on_refund(self, payment_id: str, refunded_minor: int, owner: str = "") -> RewardRecord:
+        """Claw back the refunded share of an escrowed reward; cancel one not minted yet."""
+        row = self.ledger.get(payment_id)
+        if row is None:
+            self.ledger.claim(payment_id=payment_id, owner=owner, amount_minor=0, units=0, state="canceled",
+                              created_at=self._clock(), release_after=self._clock())
+            return _record(self.ledger.get(payment_id))
+        row = self.ledger.get((await self._settled(row)).payment_id)
+        original = row["units"] + row["clawed_units"]
+        delta = clawback_target(original, refunded_minor, row["amount_minor"]) - row["clawed_units"]
+        if row["state"] != "escrowed" or delta <= 0:
+            return _record(row)
+        tx = await self._tx([spl.burn_ix(self.config.mint, self._authority.pubkey(), delta, self.config.decimals)])
+        if not self.ledger.transition(payment_id, "escrowed", state="clawing", pending_sig=_sig(tx),
+                                      pending_tx=bytes(tx), pending_units=delta):
+            return _record(self.ledger.get(payment_id))
+        return await self._run(payment_id, "clawing", tx)
+
+    async def release_due(self) -> list[RewardRecord]:
+        """Move every reward whose refund window has passed from escrow to its owner."""
+        released = []
+        for row in self.ledger.due(self._clock()):
+            owner = Pubkey.from_string(row["owner"])
+            ixs = [spl.ensure_ata_ix(self._authority.pubkey(), owner, self.config.mint),
+                   spl.token_transfer_ix(self.config.mint, self._authority.pubkey(), owner, row["units"],
+                                         self.config.decimals)]
+            tx = await self._tx(ixs)
+            if self.ledger.transition(row["payment_id"], "escrowed", state="releasing", pending_sig=_sig(tx),
+                                      pending_tx=bytes(tx)):
+                released.append(await self._run(row["payment_id"], "releasing", tx))
+                self._balances.pop(row["owner"], None)
+        return released
+
+    async def balance(self, owner: str) -> int:
+        """Released tokens (base units) in the owner's wallet; cached for `balance_ttl_s`."""
+        cached = self._balances.get(owner)
+        if cached and cached[0] > self._clock():
+            return cached[1]
+        value = await spl.token_balance(self.backend, Pubkey.from_string(owner), self.config.mint)
+        self._balances[owner] = (self._clock() + self.config.balance_ttl_s, value)
+        return value
+
+    def escrowed(self, owner: str) -> int:
+        """Units still in escrow for the owner."""
+        return self.ledger.escrowed_units(owner)
+
+    async def settle_pending(self) -> int:
+        """Resolve entries left pending by a crash or timeout; returns how many settled."""
+        settled = 0
+        for row in self.ledger.pending():
+            before = row["state"]
+            settled += (await self._settled(row)).state != before
+        return settled
+
+    # --- internals -----------------------------------------------------------------
+
+    async def _tx(self, ixs: list[Instruction]) -> VersionedTransaction:
+        try:
+            blockhash = await self.backend.latest_blockhash()
+        except ChainError as exc:
+            raise RewardError(f"chain unavailable: {exc.kind}") from None
+        return spl.build_tx(ixs, self._authority, [], blockhash)
+
+    async def _run(self, payment_id: str, state: str, tx: VersionedTransaction) -> RewardRecord:
+        try:
+            await self.backend.send(tx)
+            outcome = await confirm(self.backend, _sig(tx), self.config.confirm_timeout_s)
+        except ChainError as exc:
+            raise RewardError(f"reward transaction for {payment_id} not confirmed: {exc.kind}") from None
+        self._apply(self.ledger.get(payment_id), outcome)
+        return _record(self.ledger.get(payment_id))
+
+    async def _settled(self, row: dict) -> RewardRecord:
+        """The entry with any pending transaction settled (re-broadcast while valid)."""
+        if row["pending_sig"]:
+            try:
+                outcome = await self.backend.status(row["pending_sig"])
+                if outcome.state == "unknown" and self._clock() - row["created_at"] < self.config.expiry_s:
+                    await self.backend.send(VersionedTransaction.from_bytes(row["pending_tx"]))
+                    outcome = await confirm(self.backend, row["pending_sig"], self.config.confirm_timeout_s)
+            except ChainError:
+                return _record(row)
+            self._apply(row, outcome)
+        return _record(self.ledger.get(row["payment_id"]))
+
+    def _apply(self, row: dict, outcome: TxOutcome) -> None:
+        """Write a pending transaction's outcome into the ledger."""
+        if outcome.state == "unknown":
+            return
+        ok, state = outcome.state == "confirmed", row["state"]
+        clear = {"pending_sig": None, "pending_tx": None, "pending_units": 0}
+        if state == "minting":
+            values = {"state": "escrowed", "mint_sig": outcome.signature} if ok else {"state": "failed"}
+        elif state == "releasing":
+            values = {"state": "released", "release_sig": outcome.signature} if ok else {"state": "escrowed"}
+        elif state == "clawing" and ok:
+            units, clawed = row["units"] - row["pending_units"], row["clawed_units"] + row["pending_units"]
+            values = {"state": "escrowed" if units else "clawed_back", "units": units, "clawed_units": clawed}
+        else:
+            values = {"state": "escrowed"}
+        self.ledger.transition(row["payment_id"], state, **clear, **values)
+
+
+def _sig(tx: VersionedTransaction | None) -> str | None:
+    return str(tx.signatures[0]) if tx is not None else None
+
+
+def _record(row: dict) -> RewardRecord:
+    return RewardRecord(**{k: row[k] for k in RewardRecord.model_fields})
