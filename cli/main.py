@@ -11,6 +11,7 @@ import sys
 import typer
 
 from cli import data_cmds, features_cmds, serve_cmds
+from cli import assistant_cmds, evaluate_cmds
 from smartpay.errors import SmartPayError
 
 app = typer.Typer(
@@ -22,6 +23,8 @@ app = typer.Typer(
 data_cmds.register(app)
 serve_cmds.register(app)
 app.add_typer(features_cmds.app, name="features")
+assistant_cmds.register(app)
+app.add_typer(evaluate_cmds.app, name="evaluate")
 
 
 def run() -> None:
