@@ -46,11 +46,26 @@ async def refund(rt: Runtime, who: Principal, pid: str, body: RefundRequest,
     to = "refunded" if total == p["amount_minor"] else "captured"
     rt.ledger.transition(pid, to, detail=f"refund {amount} ({res.gateway_ref})",
                          refunded_minor=total)
+    if rt.rewards is not None and p["reward"]:
+        await _claw_back(rt, p, total)
     view = to_view(rt.ledger.get(pid))
     await rt.bus.publish(Event(type="payment_processed", merchant_id=p["merchant_id"],
                                payment_id=pid, data={"status": view.status,
                                                      "refunded_minor": total}))
     return view
+
+
+async def _claw_back(rt: Runtime, p: dict, refunded_minor: int) -> None:
+    """Burn the refunded share of an escrowed reward (a refund must not earn tokens)."""
+    user = f"{p['merchant_id']}:{p['user_id']}"
+    try:
+        out = await rt.rewards.on_refund(p["id"], refunded_minor, user)
+    except Exception as exc:
+        log.warning("reward claw-back for %s failed: %s", p["id"], exc)
+        return
+    rt.ledger.update_fields(p["id"], reward={**p["reward"], "amount": out["units"],
+                                             "status": out["status"]})
+    await rt.cache.delete("balance", user)
 
 
 async def reconcile(rt: Runtime) -> dict[str, int]:

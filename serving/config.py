@@ -29,7 +29,7 @@ class ServingConfig(BaseSettings):
     event_retries: int = 3
     idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
     model_reload_s: float = 30.0  # how often services look for a new champion
-    reward_bps: int = 100  # reward tokens minted per payment: 1 % of the amount
+    rewards_backend: str = ""  # "litesvm" = a SmartReward mint on an in-process chain
     # Factories (`module:function`) of the pieces a PaymentAPI process composes.
     fraud_backend: str = "serving.backends_real:champion_fraud"
     router_backend: str = "serving.backends_real:champion_router"

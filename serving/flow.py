@@ -194,17 +194,23 @@ async def finish(rt: Runtime, pid: str) -> PaymentView:
 
 
 async def mint_reward(rt: Runtime, p: dict) -> dict:
-    """Mint the payment's reward into escrow (idempotent per payment) and announce it."""
-    amount = max(1, p["amount_minor"] * rt.config.reward_bps // 10_000)
+    """Mint the payment's reward into escrow (idempotent per payment) and announce it.
+    A chain failure leaves the payment captured; POST /reward retries the mint."""
     user = f"{p['merchant_id']}:{p['user_id']}"
-    with obs.tracer.start_as_current_span("rewards.mint"):
-        minted = await rt.rewards.mint(p["id"], user, amount)
-    reward = {"user_id": p["user_id"], "amount": amount,
-              "status": minted.get("status", "escrowed"), "signature": minted.get("signature")}
+    try:
+        with obs.tracer.start_as_current_span("rewards.mint"):
+            minted = await rt.rewards.mint(p["id"], user, p["amount_minor"], p["currency"])
+    except Exception as exc:
+        log.warning("reward mint for %s failed: %s", p["id"], exc)
+        return {"user_id": p["user_id"], "amount": 0, "status": "failed"}
+    reward = {"user_id": p["user_id"], "amount": minted["units"],
+              "status": minted["status"], "signature": minted.get("signature")}
     rt.ledger.update_fields(p["id"], reward=reward)
     await rt.cache.delete("balance", user)
-    await rt.bus.publish(Event(type="reward_minted", merchant_id=p["merchant_id"],
-                               payment_id=p["id"], data=reward))
+    if minted["status"] == "escrowed":
+        obs.REWARDS.inc()
+        await rt.bus.publish(Event(type="reward_minted", merchant_id=p["merchant_id"],
+                                   payment_id=p["id"], data=reward))
     return reward
 
 

@@ -33,6 +33,8 @@ DLQ_DEPTH = Gauge("smartpay_dlq_depth", "Events parked in the dead-letter queue"
                   registry=REGISTRY)
 MODEL_UP = Gauge("smartpay_model_up", "1 when a model service answers", ["model"],
                  registry=REGISTRY)
+REWARDS = Counter("smartpay_rewards_minted_total", "Rewards minted into escrow",
+                  registry=REGISTRY)
 WS_CLIENTS = Gauge("smartpay_ws_clients", "Connected WebSocket clients", registry=REGISTRY)
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

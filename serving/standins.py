@@ -119,8 +119,15 @@ async def runtime_from_environment(*, fraud, router, **overrides) -> Runtime:
     """The default PaymentAPI runtime: configured gateways, rewards and assistant."""
     from serving.wiring import build_runtime
 
-    gateways = overrides.pop("gateways", None) or await gateways_from_config()
+    cfg = get_serving_config()
+    gateways = overrides.pop("gateways", None) or await gateways_from_config(cfg)
     closers = [g.aclose for g in gateways.values()]
+    if "rewards" not in overrides and cfg.rewards_backend == "litesvm":
+        from serving.rewards import local_rewards
+
+        path = get_settings().path("ledger", "rewards.db")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        overrides["rewards"] = await local_rewards(f"sqlite:///{path}")
     return build_runtime(fraud=fraud, router=router, gateways=gateways,
                          closers=closers, **overrides)
 
@@ -145,4 +152,5 @@ def running_standins(data_dir: Path | None = None) -> Iterator[dict[str, str]]:
                "SMARTPAY_SERVING_AMAZON_PAY_ENDPOINT": amazon,
                "SMARTPAY_SERVING_AMAZON_PAY_KEY_ID": "SMARTPAY-LOCAL",
                "SMARTPAY_SERVING_AMAZON_PAY_KEY_PATH": str(key_path),
-               "SMARTPAY_SERVING_SOLANA_BACKEND": "litesvm"}
+               "SMARTPAY_SERVING_SOLANA_BACKEND": "litesvm",
+               "SMARTPAY_SERVING_REWARDS_BACKEND": "litesvm"}

@@ -14,15 +14,25 @@ def test_a_card_payment_goes_through_the_bentoml_composition_and_is_announced(se
         with c.websocket_connect(f"/ws?token={token('m1')}") as ws:
             assert ws.receive_json()["type"] == "subscribed"
             r = c.post("/pay", json=pay_body(), headers=auth(key="flow-1"))
-            event = ws.receive_json()
+            events = [ws.receive_json(), ws.receive_json()]
         assert r.status_code == 200, r.text
         p = r.json()
         assert p["status"] == "captured" and p["gateway"] in ("stripe", "amazon_pay", "solana")
         assert p["history"] == ["created", "authorized", "captured"]
         assert 0 <= p["risk_score"] < 0.8 and p["fraud_decision"] != "decline"
-        assert event["type"] == "payment_processed" and event["payment_id"] == p["payment_id"]
+        assert [e["type"] for e in events] == ["reward_minted", "payment_processed"]
+        assert {e["payment_id"] for e in events} == {p["payment_id"]}
+        # 1 SmartReward per 10 USD, 6 decimals: 25.00 USD earns 2.5 tokens, in escrow
+        assert p["reward"]["status"] == "escrowed" and p["reward"]["amount"] == 2_500_000
         got = c.get(f"/payments/{p['payment_id']}", headers=auth()).json()
         assert got["status"] == "captured" and got["attempts"][0]["gateway_ref"]
+        bal = c.get("/rewards/customer-7/balance", headers=auth()).json()
+        assert bal == {"user_id": "customer-7", "balance": 0, "escrow": 2_500_000,
+                       "cached": False}
+        again = c.post("/reward", json={"payment_id": p["payment_id"]}, headers=auth())
+        assert again.json()["amount"] == 2_500_000  # idempotent: no second mint
+        other = c.get("/rewards/customer-7/balance", headers=auth("m2")).json()
+        assert other["escrow"] == 0  # another merchant's customer-7 is someone else
 
 
 def test_fraud_and_route_endpoints_answer_with_a_score_and_a_ranking(client):
@@ -89,6 +99,7 @@ def test_a_refund_returns_the_money_and_a_second_refund_is_refused(client):
     again = client.post(f"/payments/{pid}/refund", json={}, headers=auth(key="r3"))
     assert again.status_code == 409 and "refunded" in again.json()["message"]
     assert rest["history"][-3:] == ["captured", "captured", "refunded"]
+    assert rest["reward"]["amount"] == 0 and rest["reward"]["status"] == "clawed_back"
 
 
 def test_chat_answers_503_with_a_clear_message_while_no_assistant_is_wired(client):

@@ -51,6 +51,14 @@ def test_fifty_concurrent_duplicates_make_exactly_one_charge(client):
     p = _ledger(client).get(ids.pop())
     assert p["status"] == "captured" and len(p["attempts"]) == 1
     assert _ledger(client).count_by_status() == {"captured": 1}
+    rewards = client.app.state.rt.rewards
+    assert rewards.service.escrowed(p["reward"] and _wallet("m1", p["user_id"])) == 2_500_000  # one mint
+
+
+def _wallet(merchant: str, user: str) -> str:
+    from serving.rewards import wallet_of
+
+    return wallet_of(f"{merchant}:{user}")
 
 
 def test_a_refund_replayed_with_its_key_refunds_only_once(client):

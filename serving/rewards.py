@@ -1,0 +1,52 @@
+"""Adapter from `integrations.rewards.RewardService` to the flow's `RewardsPort`.
+
+Users are `<merchant>:<user>` strings; each gets a custodial reward wallet whose address
+is derived from that name (a stable key per user; no secret is stored for it because
+SmartPay only ever sends tokens *to* it). Mints are idempotent per payment id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from solders.keypair import Keypair
+
+
+def wallet_of(user: str) -> str:
+    """The reward wallet address of a merchant's user."""
+    seed = hashlib.sha256(f"smartpay-reward-wallet:{user}".encode()).digest()
+    return str(Keypair.from_seed(seed).pubkey())
+
+
+class RewardsAdapter:
+    """SmartReward minting into escrow, claw-back on refunds, balances."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+
+    async def mint(self, payment_id: str, user: str, amount_minor: int, currency: str) -> dict:
+        rec = await self.service.reward_payment(payment_id, wallet_of(user), amount_minor,
+                                                currency)
+        return {"units": rec.units, "status": rec.state, "signature": rec.mint_sig,
+                "wallet": rec.owner}
+
+    async def on_refund(self, payment_id: str, refunded_minor: int, user: str) -> dict:
+        rec = await self.service.on_refund(payment_id, refunded_minor, wallet_of(user))
+        return {"units": rec.units, "status": rec.state}
+
+    async def balance(self, user: str) -> dict:
+        owner = wallet_of(user)
+        return {"balance": await self.service.balance(owner),
+                "escrow": self.service.escrowed(owner), "wallet": owner}
+
+
+async def local_rewards(ledger_url: str, backend=None) -> RewardsAdapter:
+    """A SmartReward mint on an in-process LiteSVM chain (the local stand-in)."""
+    from integrations.gateways.solana.chain import LiteSvmBackend
+    from integrations.rewards import RewardConfig, RewardLedger, RewardService, create_reward_mint
+
+    backend = backend or LiteSvmBackend()
+    authority = Keypair()
+    mint = await create_reward_mint(backend, authority)
+    service = RewardService(backend, RewardLedger(ledger_url), authority, RewardConfig(mint))
+    return RewardsAdapter(service)
