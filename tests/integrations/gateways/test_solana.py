@@ -1,0 +1,99 @@
+"""Solana specifics on the default in-process LiteSVM back-end."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from solders.keypair import Keypair
+
+from integrations.gateways.base import AuthorizeRequest, ErrorKind, GatewayError, PaymentStatus
+from integrations.gateways.solana import Ledger, LiteSvmBackend, SolanaAdapter, SolanaAsset, setup_localnet, spl
+from integrations.gateways.solana.localnet import SOL
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _litesvm():
+    chain = await setup_localnet(LiteSvmBackend())
+    return chain, SolanaAdapter(chain.backend, Ledger(), **chain.adapter_kwargs())
+
+
+def _req(pid: str, wallet: str, amount: int, capture: bool = True) -> AuthorizeRequest:
+    return AuthorizeRequest(payment_id=pid, amount_minor=amount, currency="USD", payment_method=wallet, capture=capture)
+
+
+def test_litesvm_payment_should_move_stablecoin_from_payer_to_merchant():
+    async def scenario():
+        chain, adapter = await _litesvm()
+        wallet = await chain.new_wallet(5_000)
+        result = await adapter.authorize(_req("p1", wallet, 1_250))
+        payer = await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+        merchant = await spl.token_balance(chain.backend, chain.merchant.pubkey(), chain.asset.mint)
+        return result, payer, merchant
+
+    result, payer, merchant = run(scenario())
+    assert result.status == PaymentStatus.CAPTURED
+    assert (payer, merchant) == (3_750 * 10**4, 1_250 * 10**4)  # 6-decimal token, cents
+
+
+def test_replaying_an_authorize_should_return_the_first_result_without_paying_twice():
+    async def scenario():
+        chain, adapter = await _litesvm()
+        wallet = await chain.new_wallet(5_000)
+        first = await adapter.authorize(_req("p1", wallet, 1_000))
+        second = await adapter.authorize(_req("p1", wallet, 1_000))
+        return first, second, await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+
+    first, second, left = run(scenario())
+    assert second.gateway_ref == first.gateway_ref and left == 4_000 * 10**4
+
+
+def test_partial_capture_should_return_the_uncaptured_rest_to_the_payer():
+    async def scenario():
+        chain, adapter = await _litesvm()
+        wallet = await chain.new_wallet(5_000)
+        auth = await adapter.authorize(_req("p1", wallet, 2_000, capture=False))
+        held = await spl.token_balance(chain.backend, chain.escrow.pubkey(), chain.asset.mint)
+        cap = await adapter.capture(auth.gateway_ref, 1_500, payment_id="p1")
+        left = await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+        return held, cap, left
+
+    held, cap, left = run(scenario())
+    assert held == 2_000 * 10**4 and cap.captured_minor == 1_500 and left == 3_500 * 10**4
+
+
+def test_sol_payments_should_transfer_lamports_at_the_configured_quote():
+    async def scenario():
+        chain = await setup_localnet(LiteSvmBackend())
+        payer = Keypair()
+        await chain.backend.airdrop(payer.pubkey(), 2 * SOL)
+        asset = SolanaAsset("sol", units_per_minor=100_000)
+        adapter = SolanaAdapter(chain.backend, Ledger(), merchant=chain.merchant, escrow=chain.escrow, asset=asset,
+                                wallets={str(payer.pubkey()): payer}.get)
+        before = await chain.backend.lamports(chain.merchant.pubkey())
+        result = await adapter.authorize(_req("p1", str(payer.pubkey()), 1_000))
+        after = await chain.backend.lamports(chain.merchant.pubkey())
+        return result, after - before, await chain.backend.lamports(payer.pubkey())
+
+    result, gained, payer_left = run(scenario())
+    assert result.status == PaymentStatus.CAPTURED
+    # the merchant pays the fee: 5000 lamports per signature (merchant + payer)
+    assert gained == 1_000 * 100_000 - 2 * 5_000 and payer_left == 2 * SOL - 10**8
+
+
+def test_an_unknown_wallet_or_currency_should_be_refused_before_anything_is_sent():
+    async def scenario():
+        chain, adapter = await _litesvm()
+        errors = []
+        for req in (_req("p1", str(Keypair().pubkey()), 100),
+                    AuthorizeRequest(payment_id="p2", amount_minor=1, currency="EUR", payment_method="x")):
+            with pytest.raises(GatewayError) as info:
+                await adapter.authorize(req)
+            errors.append((info.value.kind, info.value.code, info.value.sent))
+        return errors
+
+    assert run(scenario()) == [(ErrorKind.INVALID_REQUEST, "unknown_wallet", False),
+                               (ErrorKind.INVALID_REQUEST, "currency", False)]
