@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import data_cmds, features_cmds, serve_cmds
+from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
 from smartpay.errors import SmartPayError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_cmds.register(app)
+demo_cmds.register(app)
 serve_cmds.register(app)
 app.add_typer(features_cmds.app, name="features")
 assistant_cmds.register(app)
