@@ -18,15 +18,44 @@ class ModelUnavailable(SmartPayError):
     """A champion the service needs is not in the registry."""
 
 
-def champion_fraud():
-    """The fraud backend over models.fraud's champion loader."""
+class FeastFraudBackend:
+    """`fraud-detector@champion` fed by the Feast FeatureService `fraud_model_v1`:
+    online features by customer/terminal/card plus the request's amount and time."""
+
+    def __init__(self, predictor, store, service: str = "fraud_model_v1") -> None:
+        self.predictor, self.store = predictor, store
+        self.version = str(predictor.version)
+        self.service = store.get_feature_service(service)
+
+    def predict(self, rows: list[dict]) -> list[dict]:
+        keys = ("customer_id", "terminal_id", "card_id", "amount_minor", "tx_epoch_s")
+        entity_rows = [{k: int(r[k]) for k in keys} for r in rows]
+        df = self.store.get_online_features(features=self.service,
+                                            entity_rows=entity_rows).to_df()
+        return [{"risk_score": min(max(score, 0.0), 1.0), "decision": decision,
+                 "top_features": [{"feature": f, "contribution": c} for f, c in top]}
+                for score, decision, top in self.predictor.predict(df)]
+
+
+def champion_fraud() -> FeastFraudBackend:
+    """The fraud backend: the registry's champion and the profile's Feast store."""
+    from features.store import open_store
+    from models.fraud.registry import RegistryError, load_predictor
+
     try:
-        from models.fraud.serve import load_champion  # provided by the fraud model
-    except ImportError as exc:
-        raise ModelUnavailable(
-            "fraud-detector@champion cannot be loaded: models.fraud.serve is not "
-            f"available ({exc}); train and register the fraud model first") from None
-    return load_champion()
+        predictor = load_predictor("champion")
+    except RegistryError as exc:
+        raise ModelUnavailable(str(exc)) from None
+    return FeastFraudBackend(predictor, open_store())
+
+
+def _fraud_champion_version() -> str | None:
+    from models.fraud.registry import connect, version_for_alias
+
+    return version_for_alias(connect(), "champion")
+
+
+champion_fraud.probe = _fraud_champion_version  # type: ignore[attr-defined]
 
 
 def champion_router():

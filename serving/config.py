@@ -27,6 +27,7 @@ class ServingConfig(BaseSettings):
     jwt_issuer: str = "smartpay-local"
     jwt_audience: str = "smartpay-api"
     event_retries: int = 3
+    redis_prefix: str = "smartpay"  # keys and streams of cache and bus in prod
     idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
     model_reload_s: float = 30.0  # how often services look for a new champion
     rewards_backend: str = ""  # "litesvm" = a SmartReward mint on an in-process chain

@@ -48,8 +48,8 @@ def build_runtime(*, fraud: FraudPort, router: RouterPort,
     """Compose one API process's runtime from its ports and the profile's stores."""
     settings, cfg = settings or get_settings(), config or get_serving_config()
     prod = settings.profile == "prod"
-    cache = RedisCache(settings.redis_url) if prod else LocalCache()
-    bus = (RedisStreamBus(settings.redis_url, retries=cfg.event_retries) if prod
+    cache = RedisCache(settings.redis_url, cfg.redis_prefix) if prod else LocalCache()
+    bus = (RedisStreamBus(settings.redis_url, cfg.redis_prefix, cfg.event_retries) if prod
            else LocalBus(cfg.event_retries))
     return Runtime(config=cfg, ledger=open_ledger(settings), cache=cache, bus=bus,
                    verifier=verifier(settings, cfg),

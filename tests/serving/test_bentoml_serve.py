@@ -1,0 +1,39 @@
+"""Once through a real `bentoml serve` (three services, stand-ins), torn down after."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from serving.config import reset_serving_config
+from tests.serving.conftest import TEST_BACKENDS, auth, pay_body, token
+
+pytestmark = pytest.mark.slow
+
+
+def test_bentoml_serve_runs_the_composed_flow_and_serves_metrics(data_dir, monkeypatch):
+    from serving.launcher import running_service
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**TEST_BACKENDS, "PYTHONPATH": root}
+    reset_serving_config()
+    with running_service(extra_env=env) as url:
+        ws_url = url.replace("http", "ws") + f"/ws?token={token('m1')}"
+        with connect(ws_url) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+            r = httpx.post(f"{url}/pay", json=pay_body(), headers=auth(key="serve-1"),
+                           timeout=30)
+            kinds = {json.loads(ws.recv(timeout=10))["type"] for _ in range(2)}
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "captured" and r.json()["reward"]["status"] == "escrowed"
+        assert kinds == {"payment_processed", "reward_minted"}
+        declined = httpx.post(f"{url}/pay", json=pay_body(amount_minor=900_000),
+                              headers=auth(key="serve-2"), timeout=30).json()
+        assert declined["status"] == "declined"
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        assert "smartpay_payments_total" in metrics and "smartpay_request_seconds" in metrics
+        assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "ok"
