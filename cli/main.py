@@ -12,6 +12,7 @@ import typer
 
 from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
+from cli import fraud_cmds, promote_cmds, train_cmds
 from smartpay.errors import SmartPayError
 
 app = typer.Typer(
@@ -26,6 +27,10 @@ serve_cmds.register(app)
 app.add_typer(features_cmds.app, name="features")
 assistant_cmds.register(app)
 app.add_typer(evaluate_cmds.app, name="evaluate")
+fraud_cmds.register(app)
+app.add_typer(train_cmds.app, name="train")
+app.add_typer(promote_cmds.app, name="promote")
+app.add_typer(promote_cmds.retrain_app, name="retrain")
 
 
 def run() -> None:

@@ -1,0 +1,136 @@
+"""`smartpay train|promote|retrain fraud` and `smartpay ui`: the fraud model lifecycle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli import promote_cmds, train_cmds
+from cli._ui import console, spinner
+from smartpay.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the fraud commands to the shared groups and `ui` to the root app."""
+    train_cmds.app.command("fraud")(train_fraud)
+    promote_cmds.app.command("fraud")(promote_fraud)
+    promote_cmds.retrain_app.command("fraud")(retrain_fraud)
+    app.command("ui")(ui)
+
+
+def _config(trials: int, seed: int, review_fp: float, decline_fp: float):
+    from models.fraud.thresholds import FpBudget
+    from models.fraud.train import TrainConfig
+
+    return TrainConfig(n_trials=trials, seed=seed,
+                       budget=FpBudget(review_fp_rate=review_fp, decline_fp_rate=decline_fp))
+
+
+def _print_outcome(out, json_out: bool) -> None:
+    from pipelines.fraud.nodes import comparison_rows
+
+    console.print(f"{'model':<22}{'AUC':>8}{'AP':>8}{'CP@100':>8}")
+    for name, auc, ap, cp in comparison_rows(out.metrics):
+        console.print(f"{name:<22}{auc:>8}{ap:>8}{cp:>8}")
+    verdict = "promoted" if out.decision.promote else "not promoted"
+    console.print(f"registered fraud-detector v{out.version} ({verdict}); "
+                  f"champion = v{out.champion}; {out.rows:,} rows, "
+                  f"{out.seconds.get('total', 0):.0f} s")
+    for reason in out.decision.reasons:
+        console.print(f"  - {reason}")
+    if json_out:
+        print(json.dumps({"models": out.metrics, "champion": out.champion}))
+
+
+def train_fraud(
+    table: Path = typer.Option(None, help="Bring-your-own parquet/CSV table."),
+    label: str = typer.Option(None, help="Label column of --table (0/1)."),
+    time_col: str = typer.Option(None, "--time", help="Time column of --table."),
+    id_col: str = typer.Option(None, "--id", help="Card/entity column of --table (CP@100)."),
+    trials: int = typer.Option(20, help="Optuna trials for the tuned XGBoost."),
+    seed: int = typer.Option(0, help="Random seed of models and search."),
+    review_fp: float = typer.Option(0.01, help="False-positive budget of 'review'."),
+    decline_fp: float = typer.Option(0.001, help="False-positive budget of 'decline'."),
+    tolerance: float = typer.Option(0.01, help="AP the challenger may lose and pass."),
+    json_out: bool = typer.Option(False, "--json", help="Last line: metrics as JSON."),
+) -> None:
+    """Train baselines and a tuned XGBoost, register it, gate it against the champion."""
+    from pipelines.fraud import pipeline as fp
+    from smartpay.errors import InputError
+
+    cfg = _config(trials, seed, review_fp, decline_fp)
+    settings = get_settings()
+    if table is not None:
+        for name, value in (("--label", label), ("--time", time_col)):
+            if not value:
+                raise InputError(name, value, "a column name when --table is given")
+        spec = fp.TableSpec(Path(table), label, time_col, id_col)
+        with spinner(f"Training on {table}"):
+            out = fp.train_table(settings, spec, cfg, tolerance)
+    else:
+        with spinner("Training fraud models on the fraud_model_v1 features"):
+            out = fp.train_reference(settings, cfg, tolerance=tolerance)
+    _print_outcome(out, json_out)
+
+
+def promote_fraud(
+    tolerance: float = typer.Option(0.01, help="AP the challenger may lose and pass."),
+    json_out: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+) -> None:
+    """Apply the gate to fraud-detector@challenger; promote it if it passes."""
+    from pipelines.fraud import pipeline as fp
+
+    version, decision = fp.promote(get_settings(), tolerance)
+    if json_out:
+        print(json.dumps({"version": version, **decision.model_dump()}))
+        return
+    verdict = "[green]promoted[/]" if decision.promote else "[yellow]not promoted[/]"
+    console.print(f"fraud-detector v{version}: {verdict}")
+    for reason in decision.reasons:
+        console.print(f"  - {reason}")
+
+
+def retrain_fraud(
+    every: str = typer.Option(None, help="Repeat forever at this interval, e.g. 24h."),
+    trials: int = typer.Option(20, help="Optuna trials for the tuned XGBoost."),
+    seed: int = typer.Option(0, help="Random seed of models and search."),
+    tolerance: float = typer.Option(0.01, help="AP the challenger may lose and pass."),
+    json_out: bool = typer.Option(False, "--json", help="Last line: metrics as JSON."),
+) -> None:
+    """Newest window: drift report, challenger, gate. Safe to run from cron."""
+    from pipelines.fraud import nodes, pipeline as fp
+
+    cfg = _config(trials, seed, 0.01, 0.001)
+
+    def once() -> None:
+        out = fp.retrain(get_settings(), cfg, tolerance=tolerance)
+        if out.drift:
+            shifted = {k: v for k, v in out.drift["psi"].items() if v["status"] != "stable"}
+            console.print(f"drift vs champion v{out.drift['champion']}: "
+                          f"{len(shifted)} of {len(out.drift['psi'])} columns shifted "
+                          f"{sorted(shifted)}")
+        _print_outcome(out, json_out)
+
+    if every is None:
+        once()
+        return
+    fp.every(nodes.parse_interval(every), once)
+
+
+def ui(
+    port: int = typer.Option(5000, help="Port of the MLflow UI (127.0.0.1)."),
+) -> None:
+    """Start the MLflow UI on the embedded tracking store (the experiment dashboard)."""
+    import os
+    import sys
+
+    settings = get_settings()
+    settings.path("mlflow").mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri",
+            settings.tracking_uri, "--host", "127.0.0.1", "--port", str(port)]
+    if not settings.mlflow_tracking_uri:
+        argv += ["--default-artifact-root", settings.path("mlflow", "artifacts").as_uri()]
+    console.print(f"MLflow UI on http://127.0.0.1:{port} ({settings.tracking_uri})")
+    os.execv(sys.executable, argv)

@@ -1,0 +1,58 @@
+"""The online face of `fraud-detector@champion` for the serving layer.
+
+`load_champion()` returns an object with `version` and `predict(rows)`: rows are raw
+transaction facts (customer_id, terminal_id, card_id, amount_minor, tx_epoch_s); their
+features come from the Feast online store through the same `fraud_model_v1`
+FeatureService used in training, in the model's feature order. `load_champion.probe()`
+names the version the alias points at, so a server can hot-reload when it moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from models.fraud.predictor import FraudPredictor
+from models.fraud.registry import connect, load_predictor, version_for_alias
+
+FEATURE_SERVICE = "fraud_model_v1"
+REQUEST_KEYS = ("customer_id", "terminal_id", "amount_minor", "tx_epoch_s")
+
+
+class OnlineFraudModel:
+    """Predictor + Feast online features: raw transactions in, decisions out."""
+
+    def __init__(self, predictor: FraudPredictor, store: Any) -> None:
+        self.predictor, self.store = predictor, store
+        self.service = store.get_feature_service(FEATURE_SERVICE)
+        self.version = str(predictor.version)
+
+    def features(self, rows: list[dict]) -> pd.DataFrame:
+        """Online feature values of each row (missing history stays NaN)."""
+        entity_rows = [{k: r[k] for k in REQUEST_KEYS} for r in rows]
+        got = self.store.get_online_features(features=self.service,
+                                             entity_rows=entity_rows).to_dict()
+        return pd.DataFrame(got)
+
+    def predict(self, rows: list[dict]) -> list[dict]:
+        """risk_score, decision and top_features for each raw transaction."""
+        out = self.predictor.predict(self.features(rows))
+        return [{"risk_score": s, "decision": d,
+                 "top_features": [{"feature": f, "contribution": c} for f, c in top]}
+                for s, d, top in out]
+
+
+def load_champion(alias: str = "champion") -> OnlineFraudModel:
+    """`fraud-detector@<alias>` wired to the profile's Feast online store."""
+    from features.store import open_store
+
+    return OnlineFraudModel(load_predictor(alias), open_store())
+
+
+def _probe(alias: str = "champion") -> str | None:
+    """Version currently behind the alias (None if unset)."""
+    return version_for_alias(connect(), alias)
+
+
+load_champion.probe = _probe  # type: ignore[attr-defined]

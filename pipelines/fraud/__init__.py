@@ -1,0 +1,1 @@
+"""Fraud model pipelines: train, promote and scheduled retrain."""

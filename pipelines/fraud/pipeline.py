@@ -1,0 +1,267 @@
+"""Wiring of the fraud pipelines: train, promote, retrain. I/O and MLflow live here.
+
+Training rows come from Feast `get_historical_features` with the `fraud_model_v1`
+FeatureService (point-in-time joins); labels are joined by transaction id. Alias moves
+happen last, in single registry calls, under an exclusive file lock: a run that fails
+or finds the lock taken leaves `champion` and `challenger` as they were.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from models.fraud import behaviour, drift, registry
+from models.fraud.dataset import prepare_table
+from models.fraud.gate import GateDecision, decide
+from models.fraud.metrics import average_precision
+from models.fraud.protocol import Columns, Windows
+from models.fraud.tracking import log_training_run, predictor_of
+from models.fraud.train import Comparison, TrainConfig, compare_models
+from pipelines.fraud import nodes
+from pipelines.io import read_table
+from smartpay.errors import SmartPayError
+from smartpay.settings import Settings
+
+FEATURE_SERVICE = "fraud_model_v1"
+log = logging.getLogger(__name__)
+
+
+class LockBusy(SmartPayError):
+    """Another fraud retrain or promotion holds the lock."""
+
+
+@dataclass
+class TableSpec:
+    """A bring-your-own table and the roles of its columns."""
+
+    path: Path
+    label: str
+    time: str
+    id: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What a train or retrain run did."""
+
+    metrics: dict[str, dict[str, float | None]]
+    version: str
+    champion: str | None
+    decision: GateDecision
+    run_id: str
+    features: list[str]
+    rows: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    drift: dict | None = None
+    predictor: Any = None
+
+
+def lock_path(settings: Settings) -> Path:
+    """The lock file every promotion takes."""
+    return settings.path("locks", "fraud-detector.lock")
+
+
+def decisions_path(settings: Settings) -> Path:
+    """One JSON line per gate decision."""
+    return settings.path("fraud", "gate_decisions.jsonl")
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking lock on `path`; LockBusy if someone holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockBusy(f"{path}: another fraud retrain/promotion is running") from None
+        try:
+            fh.truncate(0)
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def feature_frame(settings: Settings, w: Windows) -> tuple[pd.DataFrame, list[str], dict]:
+    """Newest protocol window of labelled rows, features from the FeatureService."""
+    from features.store import open_store
+    from pipelines.features.nodes import entity_rows
+
+    tx = read_table(settings.path("raw", "transactions.parquet"))
+    win = nodes.protocol_window(tx, w)
+    tx = nodes.rows_between(tx, win["first_day"], win["end"])
+    store = open_store(settings)
+    try:
+        service = store.get_feature_service(FEATURE_SERVICE)
+    except Exception as exc:  # Feast raises its own not-found types
+        raise SmartPayError(f"FeatureService {FEATURE_SERVICE} not found ({exc}); run "
+                            "`smartpay features build` and `smartpay features apply`") from None
+    job = store.get_historical_features(entity_df=entity_rows(tx), features=service)
+    return nodes.join_labels(job.to_df(), tx), nodes.service_features(service), win
+
+
+def _context(win: dict | None, split, test: pd.DataFrame, cols: Columns, source: str
+             ) -> dict[str, Any]:
+    ctx = {"feature_service": FEATURE_SERVICE if win else "", "source": source,
+           **nodes.window_summary(split, test, cols)}
+    return ctx
+
+
+def train_reference(settings: Settings, cfg: TrainConfig, w: Windows = Windows(),
+                    tolerance: float = 0.01, run_name: str = "train") -> Outcome:
+    """Train on the newest Feast window, register, then gate against the champion."""
+    t0 = time.perf_counter()
+    df, feats, win = feature_frame(settings, w)
+    cols = Columns()
+    test, folds = nodes.reference_splits(df, win["train_start"], w, cols)
+    t_data = time.perf_counter() - t0
+    comp = compare_models(df, feats, cols, test, folds, cfg)
+    ctx = {**_context(win, test, comp.test_frame, cols, "feast"), "run_name": run_name}
+    return _finish(settings, comp, cfg, cols, ctx, tolerance, {"data": t_data}, t0, len(df))
+
+
+def train_table(settings: Settings, spec: TableSpec, cfg: TrainConfig,
+                tolerance: float = 0.01) -> Outcome:
+    """Train on a bring-your-own table with a time-ordered split; same reports."""
+    t0 = time.perf_counter()
+    cols = Columns(time=spec.time, label=spec.label, card=spec.id)
+    df, feats = prepare_table(read_table(spec.path), cols)
+    test, folds = nodes.table_splits(df, cols)
+    comp = compare_models(df, feats, cols, test, folds, cfg)
+    ctx = {**_context(None, test, comp.test_frame, cols, f"table:{spec.path}"),
+           "run_name": "train-table"}
+    return _finish(settings, comp, cfg, cols, ctx, tolerance, {}, t0, len(df))
+
+
+def _finish(settings, comp: Comparison, cfg, cols, ctx, tolerance, seconds, t0, rows,
+            extra_json=None, drift_report=None) -> Outcome:
+    """Log, register, gate and move aliases (under the lock)."""
+    client = registry.connect(settings)
+    with exclusive(lock_path(settings)):
+        run_id, uri = log_training_run(comp, cfg, cols, ctx, extra_json)
+        version = registry.register(uri, {"source": ctx["source"]})
+        decision = gate_and_move(settings, client, version, tolerance)
+    seconds = {**seconds, **comp.seconds, "total": time.perf_counter() - t0}
+    return Outcome(comp.metrics, version, registry.version_for_alias(client, "champion"),
+                   decision, run_id, comp.features, rows, seconds, drift_report,
+                   predictor_of(comp))
+
+
+def evaluate_gate(client, version: str, tolerance: float) -> GateDecision:
+    """Compare `version` with the champion on the version's own test window."""
+    challenger = registry.load_predictor(version)
+    meta_label = _label_of(client, version)
+    window = registry.load_frame(client, version)
+    y = window[meta_label].to_numpy()
+    champ_v = registry.version_for_alias(client, "champion")
+    champ_ap, problem = None, None
+    if champ_v is not None and champ_v != version:
+        champion = registry.load_predictor(champ_v)
+        missing = [f for f in champion.features if f not in window.columns]
+        if missing:
+            problem = f"its features {missing[:3]} are not in the challenger's window"
+        else:
+            champ_ap = average_precision(y, champion.scores(window))
+    sample = behaviour.genuine_sample(window, meta_label)
+    checks = behaviour.run_all(challenger.scores, sample, challenger.features)
+    return decide(average_precision(y, challenger.scores(window)), champ_ap, checks,
+                  tolerance, problem)
+
+
+def _label_of(client, version: str) -> str:
+    import mlflow
+
+    meta = mlflow.models.get_model_info(f"models:/{registry.MODEL_NAME}/{version}").metadata
+    return (meta or {}).get("label", "is_fraud")
+
+
+def gate_and_move(settings: Settings, client, version: str, tolerance: float
+                  ) -> GateDecision:
+    """Apply the gate, record the decision, then move aliases (caller holds the lock)."""
+    decision = evaluate_gate(client, version, tolerance)
+    registry.record_decision(client, version, decision.model_dump(),
+                             decisions_path(settings))
+    registry.set_alias(client, "challenger", version)
+    if decision.promote:
+        registry.set_alias(client, "champion", version)
+    return decision
+
+
+def promote(settings: Settings, tolerance: float = 0.01) -> tuple[str, GateDecision]:
+    """Gate the current challenger against the champion; promote if it passes."""
+    client = registry.connect(settings)
+    version = registry.version_for_alias(client, "challenger")
+    if version is None:
+        raise registry.RegistryError("no fraud-detector@challenger; run `smartpay train "
+                                     "fraud` first")
+    if version == registry.version_for_alias(client, "champion"):
+        return version, GateDecision(promote=False, reasons=[f"v{version} is already "
+                                     "champion"], challenger_ap=None, champion_ap=None,
+                                     tolerance=tolerance, checks={})
+    with exclusive(lock_path(settings)):
+        return version, gate_and_move(settings, client, version, tolerance)
+
+
+def drift_against_champion(client, df: pd.DataFrame) -> dict | None:
+    """PSI per feature and of the champion's scores: newest window vs its training."""
+    champ_v = registry.version_for_alias(client, "champion")
+    if champ_v is None:
+        return None
+    champion = registry.load_predictor(champ_v)
+    reference = registry.load_json(client, champ_v, registry.PROFILE_ARTIFACT)
+    present = {k: v for k, v in reference.items() if k == "__score__" or k in df.columns}
+    return {"champion": champ_v, "rows": len(df),
+            "psi": drift.report(present, df, champion.scores(df))}
+
+
+def retrain(settings: Settings, cfg: TrainConfig, w: Windows = Windows(),
+            tolerance: float = 0.01) -> Outcome:
+    """Newest window -> drift report -> challenger -> gate, all under the lock."""
+    with exclusive(lock_path(settings).with_suffix(".retrain")):
+        t0 = time.perf_counter()
+        df, feats, win = feature_frame(settings, w)
+        cols = Columns()
+        test, folds = nodes.reference_splits(df, win["train_start"], w, cols)
+        report = drift_against_champion(registry.connect(settings), df.iloc[test.test])
+        comp = compare_models(df, feats, cols, test, folds, cfg)
+        ctx = {**_context(win, test, comp.test_frame, cols, "feast"), "run_name": "retrain"}
+        extra = {"drift/drift_report.json": report} if report else None
+        out = _finish(settings, comp, cfg, cols, ctx, tolerance, {}, t0, len(df), extra,
+                      report)
+        if report:
+            _write_json(settings.path("fraud", "drift", f"v{out.version}.json"), report)
+        return out
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def every(interval_s: float, job: Callable[[], Any], sleep: Callable[[float], None] = time.sleep,
+          max_runs: int | None = None) -> int:
+    """Run `job` now and then every interval; a failed run is logged, the loop goes on."""
+    runs = 0
+    while max_runs is None or runs < max_runs:
+        try:
+            job()
+        except Exception:  # one failed run must not end the scheduler
+            log.exception("scheduled fraud retrain failed; nothing was changed")
+        runs += 1
+        if max_runs is None or runs < max_runs:
+            sleep(interval_s)
+    return runs
