@@ -111,14 +111,26 @@ class Assistant:
     def _generate(self, question, query, history, about, picked) -> Answer:
         result = self.index.search(query, "hybrid", self.config.top_k)
         confident = result.confidence >= self.config.min_confidence
+        pinned = self._code_passages(picked)
         if self.generator is None:
             scorer = lambda p: self.index.sentence_similarities(p, result.query_vector)  # noqa: E731
-            return compose(query, result.hits, picked, about, confident, scorer)
+            return compose(query, result.hits, picked, about, confident, scorer, pinned)
         if not confident and not picked:
             return Answer(text=DONT_KNOW, citations=[], confident=False)
-        passages = [fact_passage(f) for f in picked]
-        passages += [h.passage for h in result.hits] if confident else []
+        passages = [fact_passage(f) for f in picked] + pinned
+        passages += [h.passage for h in result.hits if h.passage not in pinned] if confident else []
         return self.generator.generate(question, passages, history)
+
+    def _code_passages(self, picked: list[TransactionFact]) -> list:
+        """Guide sections titled with the reason code of the facts (first token that matches)."""
+        out = []
+        for fact in picked:
+            for term in (fact.reason_code or "").split():
+                found = self.index.titled(term)
+                if found:
+                    out += [p for p in found[:1] if p not in out]
+                    break
+        return out
 
     def _history(self, session: str | None) -> list[dict]:
         if session is None:

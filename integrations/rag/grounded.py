@@ -71,9 +71,13 @@ def _kb_parts(query: str, hits: list[Hit], scorer: SentenceScorer | None) -> lis
 
 def compose(
     query: str, hits: list[Hit], facts: list[TransactionFact], about_payments: bool,
-    confident: bool, scorer: SentenceScorer | None = None,
+    confident: bool, scorer: SentenceScorer | None = None, pinned: list[Passage] = (),
 ) -> Answer:
-    """Answer text with [n] markers from facts and passages; DONT_KNOW when not confident."""
+    """Answer text with [n] markers from facts and passages; DONT_KNOW when not confident.
+
+    `pinned` passages (the guide sections of the facts' reason codes) replace the
+    retrieved ones: they explain exactly the code the user's payment carries.
+    """
     parts, cites = [], []
     for fact in facts if about_payments else []:
         cites.append(citation(len(cites) + 1, fact_passage(fact)))
@@ -82,7 +86,11 @@ def compose(
         parts.append(NO_MATCHING_PAYMENT)
     if not confident and not cites:
         return Answer(text=DONT_KNOW, citations=[], confident=False)
-    for passage, chosen in _kb_parts(query, hits, scorer) if confident else []:
+    kb_parts = [(p, best_sentences(sentence_scores(p, query, scorer), p, MAIN_SENTENCES))
+                for p in pinned]
+    if not kb_parts and confident:
+        kb_parts = _kb_parts(query, hits, scorer)
+    for passage, chosen in kb_parts:
         cites.append(citation(len(cites) + 1, passage))
         parts.append(" ".join(chosen) + f" [{len(cites)}]")
     return Answer(text=" ".join(parts), citations=cites, confident=bool(cites))

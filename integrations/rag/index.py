@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -127,6 +128,11 @@ class KnowledgeIndex:
         hits = [Hit(passage=self.passages[r], score=s) for r, s in ranked[:k]]
         confidence = max((cosine.get(r, 0.0) for r, _ in ranked[:k]), default=0.0)
         return SearchResult(hits=hits, confidence=confidence, query_vector=vector)
+
+    def titled(self, term: str) -> list[Passage]:
+        """Passages whose section title names a term, e.g. a reason code like `D01`."""
+        pattern = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
+        return [p for p in self.passages if pattern.search(p.title.split(": ", 1)[-1])]
 
     def save(self, folder: Path) -> None:
         """Write passages, the FAISS index and metadata into a folder."""
