@@ -34,7 +34,7 @@ _CITE = re.compile(r"\[(\d+)\]")
 
 def neutralise(text: str) -> str:
     """Drop sentences that try to instruct the model; keep the rest of the data."""
-    return _INJECTION.sub("[instruction-like text removed]", text)
+    return _INJECTION.sub(" [instruction-like text removed]", text).strip()
 
 
 def build_messages(question: str, passages: list[Passage], history: list[dict]) -> list[dict]:

@@ -58,9 +58,11 @@ class RewardLedger:
             row = c.execute(select(entries).where(entries.c.payment_id == payment_id)).mappings().first()
         return dict(row) if row else None
 
-    def transition(self, payment_id: str, from_state: str, **values) -> bool:
-        """Move an entry out of `from_state`; False if it was not in that state."""
+    def transition(self, payment_id: str, from_state: str, *, pending_of: str | None = None, **values) -> bool:
+        """Move an entry out of `from_state` (and, if given, pending tx `pending_of`)."""
         stmt = update(entries).where(entries.c.payment_id == payment_id, entries.c.state == from_state)
+        if pending_of is not None:
+            stmt = stmt.where(entries.c.pending_sig == pending_of)
         with self.engine.begin() as c:
             return c.execute(stmt.values(**values)).rowcount == 1
 

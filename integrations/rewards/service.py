@@ -208,7 +208,8 @@ class RewardService:
             values = {"state": "escrowed" if units else "clawed_back", "units": units, "clawed_units": clawed}
         else:
             values = {"state": "escrowed"}
-        self.ledger.transition(row["payment_id"], state, **clear, **values)
+        # Guarded by the signature: a stale snapshot must not settle a newer attempt.
+        self.ledger.transition(row["payment_id"], state, pending_of=outcome.signature, **clear, **values)
 
 
 def _sig(tx: VersionedTransaction | None) -> str | None:
