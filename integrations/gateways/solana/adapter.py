@@ -60,7 +60,9 @@ class SolanaAdapter:
         if (row := self.ledger.get(req.payment_id)) is not None:
             return await self._refresh(row)  # a replay never pays twice
         dst = self._merchant if req.capture else self._escrow
-        tx = await self._tx([tf.transfer_ix(self.asset, payer.pubkey(), dst.pubkey(), req.amount_minor)], [payer])
+        ixs = [tf.transfer_ix(self.asset, payer.pubkey(), dst.pubkey(), req.amount_minor),
+               self._memo("authorize", req.payment_id)]
+        tx = await self._tx(ixs, [payer])
         sig = str(tx.signatures[0])
         booked = self.ledger.insert_payment(
             payment_id=req.payment_id, gateway_ref=sig, payer=str(payer.pubkey()),
@@ -77,7 +79,8 @@ class SolanaAdapter:
         amount = row["amount_minor"] if amount_minor is None else amount_minor
         if not 0 < amount <= row["amount_minor"]:
             raise invalid(self.name, f"capture {amount} of {row['amount_minor']}", "amount_invalid")
-        ixs = [tf.transfer_ix(self.asset, self._escrow.pubkey(), self._merchant.pubkey(), amount)]
+        ixs = [tf.transfer_ix(self.asset, self._escrow.pubkey(), self._merchant.pubkey(), amount),
+               self._memo("capture", row["payment_id"])]
         if amount < row["amount_minor"]:
             ixs.append(tf.transfer_ix(self.asset, self._escrow.pubkey(), _pk(row["payer"]), row["amount_minor"] - amount))
         return await self._claimed(row, "capture", ixs, amount)
@@ -85,7 +88,8 @@ class SolanaAdapter:
     async def void(self, gateway_ref: str, *, payment_id: str) -> PaymentResult:
         """Return the escrowed funds to the payer."""
         row = self._row(payment_id, gateway_ref)
-        ixs = [tf.transfer_ix(self.asset, self._escrow.pubkey(), _pk(row["payer"]), row["amount_minor"])]
+        ixs = [tf.transfer_ix(self.asset, self._escrow.pubkey(), _pk(row["payer"]), row["amount_minor"]),
+               self._memo("void", row["payment_id"])]
         return await self._claimed(row, "void", ixs, 0)
 
     async def refund(self, gateway_ref: str, amount_minor: int | None = None, *, refund_id: str) -> RefundResult:
@@ -97,7 +101,7 @@ class SolanaAdapter:
             raise invalid(self.name, f"payment is {row['status']}, not captured", "not_captured")
         amount = row["captured_minor"] - row["refunded_minor"] if amount_minor is None else amount_minor
         ix = tf.transfer_ix(self.asset, self._merchant.pubkey(), _pk(row["payer"]), amount)
-        tx = await self._tx([ix], [])
+        tx = await self._tx([ix, self._memo("refund", refund_id)], [])
         sig = str(tx.signatures[0])
         if amount <= 0 or not self.ledger.reserve_refund(refund_id, row["payment_id"], amount, sig):
             left = row["captured_minor"] - row["refunded_minor"]
@@ -121,6 +125,9 @@ class SolanaAdapter:
         await self.backend.aclose()
 
     # --- internals -----------------------------------------------------------------
+
+    def _memo(self, op: str, ref: str) -> Instruction:
+        return spl.memo_ix(self._merchant.pubkey(), f"smartpay:{op}:{ref}")
 
     def _row(self, payment_id: str | None, gateway_ref: str) -> dict:
         row = self.ledger.get(payment_id) if payment_id else self.ledger.get(gateway_ref=gateway_ref)

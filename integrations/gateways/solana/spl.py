@@ -17,6 +17,9 @@ from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, TransferParams, create_account, transfer
 from solders.token.state import Mint, TokenAccount
 from solders.transaction import VersionedTransaction
+from spl.memo.constants import MEMO_PROGRAM_ID
+from spl.memo.instructions import create_memo
+from spl.memo.models import MemoParams
 from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import (
     burn_checked,
@@ -95,6 +98,16 @@ def burn_ix(mint: Pubkey, owner: Pubkey, amount: int, decimals: int) -> Instruct
     """Burn tokens from the owner's associated token account."""
     return burn_checked(BurnCheckedParams(program_id=TOKEN_PROGRAM_ID, account=ata(owner, mint), mint=mint,
                                           owner=owner, amount=amount, decimals=decimals))
+
+
+def memo_ix(signer: Pubkey, text: str) -> Instruction:
+    """A memo naming the business operation.
+
+    It makes every transaction unique (two equal transfers in one blockhash would
+    otherwise be byte-identical and the chain would run only one) and lets anyone
+    reconcile chain history with our payment ids.
+    """
+    return create_memo(MemoParams(program_id=MEMO_PROGRAM_ID, signer=signer, message=text.encode()))
 
 
 def sol_transfer_ix(src: Pubkey, dst: Pubkey, lamports: int) -> Instruction:

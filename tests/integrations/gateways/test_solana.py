@@ -97,3 +97,15 @@ def test_an_unknown_wallet_or_currency_should_be_refused_before_anything_is_sent
 
     assert run(scenario()) == [(ErrorKind.INVALID_REQUEST, "unknown_wallet", False),
                                (ErrorKind.INVALID_REQUEST, "currency", False)]
+
+
+def test_two_equal_payments_by_one_payer_in_one_blockhash_should_both_be_charged():
+    async def scenario():
+        chain, adapter = await _litesvm()
+        wallet = await chain.new_wallet(5_000)
+        results = [await adapter.authorize(_req(pid, wallet, 1_000)) for pid in ("p1", "p2")]
+        return results, await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+
+    results, left = run(scenario())
+    assert results[0].gateway_ref != results[1].gateway_ref
+    assert left == 3_000 * 10**4

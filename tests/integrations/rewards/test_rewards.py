@@ -213,3 +213,14 @@ def test_building_the_service_without_an_authority_file_should_name_the_setting(
     with pytest.raises(InputError) as info:
         build_reward_service(Settings(), GatewaySettings(reward_mint=str(Keypair().pubkey())))
     assert "REWARD_AUTHORITY_KEYPAIR_FILE" in str(info.value)
+
+
+def test_two_payments_with_equal_rewards_should_each_mint():
+    async def scenario():
+        svc = await _service()
+        owner = str(Keypair().pubkey())
+        for pid in ("p1", "p2"):
+            await svc.reward_payment(pid, owner, 1000, "USD")
+        return await spl.mint_supply(svc.backend, svc.config.mint)
+
+    assert run(scenario()) == 2_000_000
