@@ -13,6 +13,7 @@ import typer
 from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
 from cli import fraud_cmds, promote_cmds, train_cmds
+from cli import gateways_cmds
 from smartpay.errors import SmartPayError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ fraud_cmds.register(app)
 app.add_typer(train_cmds.app, name="train")
 app.add_typer(promote_cmds.app, name="promote")
 app.add_typer(promote_cmds.retrain_app, name="retrain")
+gateways_cmds.register(app)
 
 
 def run() -> None:

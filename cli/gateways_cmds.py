@@ -1,0 +1,116 @@
+"""`smartpay gateways ...` and `smartpay rewards ...`: payments and loyalty tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+
+from cli._ui import console
+from smartpay.errors import InputError
+
+gateways_app = typer.Typer(help="Payment gateways (Stripe, Amazon Pay, Solana).", no_args_is_help=True)
+rewards_app = typer.Typer(help="SmartReward tokens: mint, release, balance.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `gateways` and `rewards` command groups to the root app."""
+    app.add_typer(gateways_app, name="gateways")
+    app.add_typer(rewards_app, name="rewards")
+
+
+@gateways_app.command("try")
+def try_gateways(
+    amount: int = typer.Option(2_500, help="Amount in minor units (cents)."),
+    currency: str = typer.Option("USD", help="ISO-4217 currency."),
+    json_out: bool = typer.Option(False, "--json", help="Print results as JSON."),
+) -> None:
+    """Pay, partially refund and reward once per gateway against the local stand-ins."""
+    from smartpay.money import check_currency
+
+    if amount <= 0:
+        raise InputError("amount", amount, "a positive number of minor units")
+    rows = asyncio.run(_try_all(amount, check_currency(currency)))
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        console.print(f"{r['gateway']:<10} {r['status']:<18} captured={r['captured']} refunded={r['refunded']} "
+                      f"{r['ms']:.0f}ms reward={r['reward_units']} ({r['reward_state']})")
+
+
+async def _try_all(amount: int, currency: str) -> list[dict]:
+    import time
+
+    from solders.keypair import Keypair
+
+    from integrations.gateways import AuthorizeRequest
+    from integrations.gateways.local import local_gateways
+    from integrations.rewards import RewardConfig, RewardLedger, RewardService, create_reward_mint
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        async with local_gateways(Path(tmp)) as local:
+            authority = Keypair()
+            mint = await create_reward_mint(local.chain.backend, authority)
+            rewards = RewardService(local.chain.backend, RewardLedger(), authority, RewardConfig(mint))
+            for name, gateway in local.gateways.items():
+                pid = f"try-{name}"
+                method = await local.payment_method(name, pid, amount, currency)
+                t0 = time.perf_counter()
+                paid = await gateway.authorize(AuthorizeRequest(payment_id=pid, amount_minor=amount,
+                                                                currency=currency, payment_method=method))
+                ms = (time.perf_counter() - t0) * 1000
+                await gateway.refund(paid.gateway_ref, amount // 5, refund_id=f"{pid}-r1")
+                now = await gateway.sync(pid, paid.gateway_ref)
+                reward = await rewards.reward_payment(pid, str(Keypair().pubkey()), amount, currency)
+                rows.append({"gateway": name, "status": now.status.value, "captured": now.captured_minor,
+                             "refunded": now.refunded_minor, "ms": round(ms, 1),
+                             "reward_units": reward.units, "reward_state": reward.state})
+    return rows
+
+
+@rewards_app.command("create-mint")
+def create_mint(
+    authority_file: Path = typer.Option(..., help="Where to write the new mint authority keypair (secret)."),
+) -> None:
+    """Create the SmartReward mint on the configured chain (SMARTPAY_SOLANA_BACKEND=rpc)."""
+    from integrations.gateways.config import GatewaySettings
+    from integrations.gateways.registry import solana_backend
+    from integrations.rewards import create_reward_mint, new_authority_file
+
+    if authority_file.exists():
+        raise InputError("authority_file", str(authority_file), "a path that does not exist yet")
+    gw = GatewaySettings()
+    if gw.solana_backend != "rpc":
+        raise InputError("SMARTPAY_SOLANA_BACKEND", gw.solana_backend, "'rpc' (an in-process chain would vanish)")
+    authority = new_authority_file(authority_file)
+    mint = asyncio.run(create_reward_mint(solana_backend(gw), authority, fund=False))
+    console.print(f"SMARTPAY_REWARD_MINT={mint}\nSMARTPAY_REWARD_AUTHORITY_KEYPAIR_FILE={authority_file}")
+
+
+@rewards_app.command("release")
+def release() -> None:
+    """Release every escrowed reward whose refund window has passed."""
+    from integrations.rewards import build_reward_service
+
+    released = asyncio.run(build_reward_service().release_due())
+    console.print(f"released {len(released)} rewards")
+
+
+@rewards_app.command("balance")
+def balance(wallet: str = typer.Argument(..., help="Wallet address (base58).")) -> None:
+    """Released and escrowed SmartReward base units of one wallet."""
+    from solders.pubkey import Pubkey
+
+    from integrations.rewards import build_reward_service
+
+    try:
+        Pubkey.from_string(wallet)
+    except ValueError:
+        raise InputError("wallet", wallet, "a base58 Solana address") from None
+    svc = build_reward_service()
+    console.print(f"released={asyncio.run(svc.balance(wallet))} escrowed={svc.escrowed(wallet)}")
