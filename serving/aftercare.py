@@ -86,9 +86,7 @@ async def _reconcile_one(rt: Runtime, p: dict) -> str:
         res = await _synced(rt, p, last)
         if res.state == "pending":
             return "still_pending"
-        rt.ledger.finish_attempt(last["reference"], res.state, res.gateway_ref,
-                                 res.error_class)
-        _settle(rt, p["id"], res)
+        _settle(rt, p["id"], res, last["reference"], last["gateway"])
     view = await finish(rt, p["id"])
     if p["idem_key"]:
         rt.ledger.finish(p["merchant_id"], p["idem_key"], 200, view.model_dump(mode="json"))

@@ -31,14 +31,15 @@ _ERRORS = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429, 503)}
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def rt_of(request: Request) -> Runtime:
+async def rt_of(request: Request) -> Runtime:
     return request.app.state.rt
 
 
 def _auth(scope: str):
-    def dep(request: Request,
-            cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
-        rt = rt_of(request)
+    # async dependencies run on the event loop; sync ones would hop to a thread pool
+    async def dep(request: Request,
+                  cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        rt = request.app.state.rt
         who = rt.verifier.verify(request.headers.get("authorization"))
         rt.limiter.check(who.subject)
         who.require(scope)

@@ -77,20 +77,25 @@ def _route_request(req: PayRequest, risk: float) -> RouteRequest:
                                                   "device_id"}))
 
 
+def _payment_fields(who: Principal, req: PayRequest, fraud: FraudResult, key: str) -> dict:
+    return dict(merchant_id=who.merchant_id, amount_minor=req.amount_minor,
+                currency=req.currency, method_type=req.payment_method.type,
+                method_token=req.payment_method.token,
+                user_id=req.user_id or f"customer-{req.customer_id}",
+                risk_score=fraud.risk_score, fraud_decision=fraud.decision, idem_key=key)
+
+
 async def pay(rt: Runtime, who: Principal, req: PayRequest, idem_key: str) -> PaymentView:
     """Run the whole /pay sequence once (idempotency is handled by the caller)."""
     fraud = await score(rt, FraudRequest(**req.model_dump(include=set(FraudRequest.model_fields))))
-    pid = rt.ledger.create_payment(
-        merchant_id=who.merchant_id, amount_minor=req.amount_minor, currency=req.currency,
-        method_type=req.payment_method.type, method_token=req.payment_method.token,
-        user_id=req.user_id or f"customer-{req.customer_id}", risk_score=fraud.risk_score,
-        fraud_decision=fraud.decision, idem_key=idem_key)
+    fields = _payment_fields(who, req, fraud, idem_key)
     if fraud.decision == "decline" or fraud.risk_score >= rt.config.fraud_decline_threshold:
-        return await _decline_fraud(rt, who, pid, fraud)
+        return await _decline_fraud(rt, who, rt.ledger.create_payment(**fields), fraud)
     eligible = eligible_gateways(rt, req.payment_method.type, req.currency, req.channel)
     decision = await route(rt, _route_request(req, fraud.risk_score), eligible)
-    rt.ledger.update_fields(pid, route_decision_id=decision.decision_id)
     ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
+    pid = rt.ledger.create_payment(first_gateway=ranking[0],
+                                   route_decision_id=decision.decision_id, **fields)
     await charge(rt, pid, req, ranking, decision.decision_id)
     return await finish(rt, pid)
 
@@ -108,22 +113,23 @@ async def _decline_fraud(rt: Runtime, who: Principal, pid: str, fraud: FraudResu
 
 async def charge(rt: Runtime, pid: str, req: PayRequest, ranking: list[str],
                  decision_id: str) -> None:
-    """Authorize+capture on the first gateway that takes it; fail over when retryable."""
-    seq, last = 0, None
-    for name in ranking:
+    """Authorize+capture on the first gateway that takes it; fail over when retryable.
+    Each attempt is in the ledger before its call (the first one with the payment)."""
+    last, ref, name = None, None, None
+    for seq, name in enumerate(ranking, start=1):
         gw = rt.gateways[name]  # an open breaker answers breaker_open, sending nothing
-        seq += 1
-        ref = rt.ledger.start_attempt(pid, seq, name)
+        ref = f"{pid}-1" if seq == 1 else rt.ledger.start_attempt(pid, seq, name)
         t0 = time.perf_counter()
         with obs.tracer.start_as_current_span("gateway.charge", attributes={"gateway": name}):
             last = await _authorize_capture(rt, pid, gw, ref, req)
-        rt.ledger.finish_attempt(ref, last.state, last.gateway_ref, last.error_class)
         obs.ATTEMPTS.labels(name, last.state).inc()
         if seq == 1:
             await _feedback(rt, decision_id, name, last, t0, req)
         if last.state == "captured" or not last.retryable:
             break
-    _settle(rt, pid, last)
+        if seq < len(ranking):
+            rt.ledger.finish_attempt(ref, last.state, last.gateway_ref, last.error_class)
+    _settle(rt, pid, last, ref, name)
 
 
 async def _authorize_capture(rt, pid, gw, ref, req) -> GatewayResult:
@@ -135,36 +141,30 @@ async def _authorize_capture(rt, pid, gw, ref, req) -> GatewayResult:
     if pre_ref:  # known before the charge: lets status sync find it after a crash
         rt.ledger.finish_attempt(ref, "pending", gateway_ref=pre_ref)
     auth = await gw.authorize(ref, req.amount_minor, req.currency, token)
-    if auth.state not in ("authorized", "captured"):
+    if auth.state != "authorized":
         return auth
-    if auth.state == "authorized":
-        rt.ledger.transition(pid, "authorized", detail=f"{gw.name} {auth.gateway_ref}",
-                             gateway=gw.name, gateway_ref=auth.gateway_ref)
-        cap = await gw.capture(ref, auth.gateway_ref, req.amount_minor)
-        if cap.state != "captured":  # release the hold rather than leave it dangling
-            await gw.void(ref, auth.gateway_ref)
-            return GatewayResult("failed", auth.gateway_ref, cap.error_class or "gateway",
-                                 f"capture failed: {cap.message}")
-        return cap
-    return auth
+    rt.ledger.transition(pid, "authorized", detail=f"{gw.name} {auth.gateway_ref}",
+                         gateway=gw.name, gateway_ref=auth.gateway_ref)
+    cap = await gw.capture(ref, auth.gateway_ref, req.amount_minor)
+    if cap.state != "captured":  # release the hold rather than leave it dangling
+        await gw.void(ref, auth.gateway_ref)
+        return GatewayResult("failed", auth.gateway_ref, cap.error_class or "gateway",
+                             f"capture failed: {cap.message}")
+    return cap
 
 
-def _settle(rt: Runtime, pid: str, last: GatewayResult | None) -> None:
-    """Write the final status of a charge attempt sequence."""
-    current = rt.ledger.get(pid)["status"]
+def _settle(rt: Runtime, pid: str, last: GatewayResult | None, ref: str | None,
+            gateway: str | None) -> None:
+    """Write the last attempt's outcome and the payment's final status together."""
+    attempt = None if ref is None or last is None else (
+        ref, last.state, last.gateway_ref, last.error_class)
     if last is not None and last.state == "captured":
-        if current == "created":
-            rt.ledger.transition(pid, "authorized", gateway_ref=last.gateway_ref)
-        gw = rt.ledger.get(pid)["attempts"][-1]["gateway"]
-        rt.ledger.transition(pid, "captured", detail=gw, gateway=gw,
-                             gateway_ref=last.gateway_ref)
+        rt.ledger.record(pid, "captured", gateway, attempt, gateway=gateway,
+                         gateway_ref=last.gateway_ref)
         return
     status = "declined" if last is not None and last.error_class == "hard" else "failed"
-    reason = last.message if last is not None else "no gateway was tried"
-    attempts = rt.ledger.get(pid)["attempts"]
-    gateway = attempts[-1]["gateway"] if attempts else None
-    rt.ledger.transition(pid, status, detail=reason[:250], reason=reason[:250],
-                         gateway=gateway)
+    reason = (last.message if last is not None else "no gateway was tried")[:250]
+    rt.ledger.record(pid, status, reason, attempt, reason=reason, gateway=gateway)
 
 
 async def _feedback(rt, decision_id, name, result: GatewayResult, t0, req) -> None:
@@ -180,8 +180,7 @@ async def finish(rt: Runtime, pid: str) -> PaymentView:
     """Reward a captured payment, publish `payment_processed`, return the view."""
     p = rt.ledger.get(pid)
     if p["status"] == "captured" and rt.rewards is not None and not p["reward"]:
-        await mint_reward(rt, p)
-        p = rt.ledger.get(pid)
+        p["reward"] = await mint_reward(rt, p)
     obs.PAYMENTS.labels(p["status"], p["gateway"] or "none").inc()
     if p["status"] == "captured":
         obs.APPROVALS.labels(p["gateway"]).inc()

@@ -48,5 +48,9 @@ async def local_rewards(ledger_url: str, backend=None) -> RewardsAdapter:
     backend = backend or LiteSvmBackend()
     authority = Keypair()
     mint = await create_reward_mint(backend, authority)
-    service = RewardService(backend, RewardLedger(ledger_url), authority, RewardConfig(mint))
+    from serving.ledger.store import tune_sqlite
+
+    book = RewardLedger(ledger_url)
+    tune_sqlite(book.engine)
+    service = RewardService(backend, book, authority, RewardConfig(mint))
     return RewardsAdapter(service)

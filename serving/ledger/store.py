@@ -39,6 +39,15 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def tune_sqlite(engine) -> None:
+    """WAL + synchronous=NORMAL on another component's SQLite engine (its books sit on
+    the payment path; the default rollback journal costs several fsyncs per commit)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    event.listen(engine, "connect", _sqlite_pragmas)
+    engine.dispose()
+
+
 class Ledger:
     """Payments, their transitions and gateway attempts, plus idempotency keys."""
 
@@ -105,8 +114,9 @@ class Ledger:
                 s.delete(row)
 
     # -- payments ----------------------------------------------------------------
-    def create_payment(self, **fields: Any) -> str:
-        """Insert a payment in `created` (and its first transition); returns its id."""
+    def create_payment(self, first_gateway: str | None = None, **fields: Any) -> str:
+        """Insert a payment in `created` (and its first transition, and the first
+        gateway attempt when known) in one transaction; returns its id."""
         pid = fields.pop("id", None) or f"pay_{uuid.uuid4().hex[:24]}"
         now = utcnow()
         with self._session.begin() as s:
@@ -114,18 +124,38 @@ class Ledger:
                           created_at=now, updated_at=now, **fields))
             s.flush()
             s.add(Transition(payment_id=pid, from_status=None, to_status="created", at=now))
+            if first_gateway:
+                s.add(GatewayAttempt(payment_id=pid, seq=1, gateway=first_gateway,
+                                     reference=f"{pid}-1", outcome="pending"))
         return pid
 
     def transition(self, payment_id: str, to: str, detail: str | None = None,
                    **fields: Any) -> None:
         """Move a payment to `to` if the state machine allows it; record the step."""
+        self.record(payment_id, to, detail, **fields)
+
+    def record(self, payment_id: str, to: str, detail: str | None = None,
+               attempt: tuple[str, str, str | None, str | None] | None = None,
+               **fields: Any) -> None:
+        """One transaction: an attempt's outcome, the status change and its fields.
+        A capture of a payment still `created` records `authorized` first (a gateway
+        that captures at once has authorized too)."""
         with self._session.begin() as s:
             row = s.get(Payment, payment_id, with_for_update=True)
-            if row is None or not can_move(row.status, to):
-                raise IllegalTransition(payment_id, row.status if row else "missing", to)
-            s.add(Transition(payment_id=payment_id, from_status=row.status,
-                             to_status=to, detail=detail))
-            row.status, row.updated_at = to, utcnow()
+            if attempt is not None:
+                ref, outcome, gateway_ref, error_class = attempt
+                s.execute(update(GatewayAttempt).where(GatewayAttempt.reference == ref)
+                          .values(outcome=outcome, gateway_ref=gateway_ref,
+                                  error_class=error_class))
+            steps = ["authorized", to] if (row is not None and to == "captured"
+                                           and row.status == "created") else [to]
+            for step in steps:
+                if row is None or not can_move(row.status, step):
+                    raise IllegalTransition(payment_id, row.status if row else "missing", step)
+                s.add(Transition(payment_id=payment_id, from_status=row.status,
+                                 to_status=step, detail=detail))
+                row.status = step
+            row.updated_at = utcnow()
             for name, value in fields.items():
                 setattr(row, name, value)
 

@@ -18,13 +18,14 @@ def test_a_failing_subscriber_is_retried_then_parked_and_replay_delivers_it(clie
     client.portal.call(rt.bus.drain)
     admin = auth("ops", ["admin"])
     dlq = client.get("/admin/dlq", headers=admin).json()
-    assert [d["handler"] for d in dlq] == ["flaky"]
-    assert dlq[0]["event"]["type"] == "payment_processed" and seen == []
-    assert "smartpay_dlq_depth 1.0" in client.get("/metrics").text
+    assert [d["handler"] for d in dlq] == ["flaky", "flaky"]
+    assert [d["event"]["type"] for d in dlq] == ["reward_minted", "payment_processed"]
+    assert seen == [] and "smartpay_dlq_depth 2.0" in client.get("/metrics").text
     broken[0] = False
     assert client.post("/admin/dlq/replay", headers=admin).json() == {
-        "replayed": 1, "still_failing": 0}
-    assert seen == ["payment_processed"] and client.get("/admin/dlq", headers=admin).json() == []
+        "replayed": 2, "still_failing": 0}
+    assert seen == ["reward_minted", "payment_processed"]
+    assert client.get("/admin/dlq", headers=admin).json() == []
 
 
 def _approvals() -> dict[str, float]:

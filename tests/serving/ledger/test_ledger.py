@@ -36,7 +36,13 @@ def test_every_transition_is_recorded_in_order(ledger):
     assert ledger.get(pid)["history"] == ["created", "authorized", "captured", "refunded"]
 
 
-@pytest.mark.parametrize("path", [["captured"], ["declined", "authorized"],
+def test_capturing_a_created_payment_records_the_authorization_first(ledger):
+    pid = _payment(ledger)
+    ledger.record(pid, "captured", "stripe", gateway="stripe")
+    assert ledger.get(pid)["history"] == ["created", "authorized", "captured"]
+
+
+@pytest.mark.parametrize("path", [["refunded"], ["declined", "authorized"],
                                   ["authorized", "refunded"], ["failed", "captured"]])
 def test_a_transition_the_state_machine_forbids_is_refused_and_not_recorded(ledger, path):
     pid = _payment(ledger)
