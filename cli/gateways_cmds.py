@@ -65,7 +65,7 @@ async def _try_all(amount: int, currency: str) -> list[dict]:
                                                                 currency=currency, payment_method=method))
                 ms = (time.perf_counter() - t0) * 1000
                 await gateway.refund(paid.gateway_ref, amount // 5, refund_id=f"{pid}-r1")
-                now = await gateway.sync(pid, paid.gateway_ref)
+                now = await gateway.sync(pid, paid.gateway_ref) or paid
                 reward = await rewards.reward_payment(pid, str(Keypair().pubkey()), amount, currency)
                 rows.append({"gateway": name, "status": now.status.value, "captured": now.captured_minor,
                              "refunded": now.refunded_minor, "ms": round(ms, 1),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from integrations.gateways.config import GatewaySettings
 from integrations.gateways.resilience import BreakerConfig, CircuitBreaker, ResilientGateway, RetryPolicy
 from smartpay.errors import InputError
 from smartpay.money import CURRENCY_EXPONENT
 from smartpay.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from solders.keypair import Keypair
 
 
 def resilient(adapter, gw: GatewaySettings) -> ResilientGateway:
@@ -54,7 +57,7 @@ def solana_backend(gw: GatewaySettings):
 
 
 def build_solana(settings: Settings, gw: GatewaySettings, backend=None,
-                 wallets: Callable[[str], object] | None = None):
+                 wallets: Callable[[str], Keypair | None] | None = None):
     """The Solana adapter from keypair files, the mint and the custodial wallet dir."""
     from solders.pubkey import Pubkey
 
@@ -73,11 +76,11 @@ def build_solana(settings: Settings, gw: GatewaySettings, backend=None,
                          wallets=wallets or wallet_directory(gw.solana_wallets_dir), currency=gw.solana_currency)
 
 
-def wallet_directory(folder: Path | None) -> Callable[[str], object]:
+def wallet_directory(folder: Path | None) -> Callable[[str], Keypair | None]:
     """Custodial wallets: `<folder>/<address>.json` keypair files."""
     from integrations.gateways.solana.spl import load_keypair
 
-    def lookup(address: str):
+    def lookup(address: str) -> Keypair | None:
         path = Path(folder or "/nonexistent") / f"{address}.json"
         return load_keypair(path) if path.is_file() and path.parent == Path(folder or "/nonexistent") else None
 

@@ -8,4 +8,4 @@ Importing this package is cheap: torch, faiss and the model load on first use.
 from integrations.rag.assistant import Assistant
 from integrations.rag.types import Answer, Citation, TransactionFact
 
-__all__ = ["Assistant", "Answer", "Citation", "TransactionFact"]
+__all__ = ["Answer", "Assistant", "Citation", "TransactionFact"]

@@ -23,7 +23,11 @@ from integrations.rag.llm import OpenAIGenerator
 from integrations.rag.memory import MemoryTTLStore, TTLStore
 from integrations.rag.redact import redact
 from integrations.rag.transactions import (
-    TransactionsProvider, asks_about_own_payments, fact_passage, own_facts, pick_facts,
+    TransactionsProvider,
+    asks_about_own_payments,
+    fact_passage,
+    own_facts,
+    pick_facts,
 )
 from integrations.rag.types import Answer, TransactionFact
 from smartpay.errors import InputError
@@ -31,7 +35,9 @@ from smartpay.settings import Settings, get_settings
 
 log = logging.getLogger("integrations.rag")
 MAX_QUESTION_CHARS = 2000
-_FOLLOW_UP = re.compile(r"\b(it|that|this|they|them|those|these|there)\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"\b(it|that|this|they|them|those|these|there)\b", re.IGNORECASE
+)
 
 
 def _key(*parts: object) -> str:
@@ -40,7 +46,9 @@ def _key(*parts: object) -> str:
 
 def _check(field: str, value: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InputError(field, value, f"a non-empty string of at most {limit} characters")
+        raise InputError(
+            field, value, f"a non-empty string of at most {limit} characters"
+        )
     return value.strip()
 
 
@@ -48,10 +56,13 @@ class Assistant:
     """Retrieval-augmented answers over the KB and the asker's own transactions."""
 
     def __init__(
-        self, index: KnowledgeIndex, config: RagConfig,
+        self,
+        index: KnowledgeIndex,
+        config: RagConfig,
         transactions_provider: TransactionsProvider | None = None,
         generator: OpenAIGenerator | None = None,
-        cache: TTLStore | None = None, sessions: TTLStore | None = None,
+        cache: TTLStore | None = None,
+        sessions: TTLStore | None = None,
     ) -> None:
         self.index, self.config, self.provider = index, config, transactions_provider
         self.generator = generator
@@ -60,48 +71,77 @@ class Assistant:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None,
+        cls,
+        settings: Settings | None = None,
         transactions_provider: TransactionsProvider | None = None,
-    ) -> "Assistant":
+    ) -> Assistant:
         """Wire the configured embedder, index, generator and stores (loads MiniLM once)."""
         from integrations.rag import wiring
 
         config = rag_config(settings or get_settings())
         cache, sessions = wiring.make_stores(config)
-        return cls(wiring.load_or_build_index(config), config, transactions_provider,
-                   wiring.make_generator(config), cache, sessions)
+        return cls(
+            wiring.load_or_build_index(config),
+            config,
+            transactions_provider,
+            wiring.make_generator(config),
+            cache,
+            sessions,
+        )
 
     def answer(
-        self, question: str, user_id: str, merchant_id: str, session_id: str | None = None
+        self,
+        question: str,
+        user_id: str,
+        merchant_id: str,
+        session_id: str | None = None,
     ) -> Answer:
         """Answer one question for one authenticated user, with citations."""
         question = redact(_check("question", question, MAX_QUESTION_CHARS))
-        user_id, merchant_id = _check("user_id", user_id, 200), _check("merchant_id", merchant_id, 200)
+        user_id, merchant_id = (
+            _check("user_id", user_id, 200),
+            _check("merchant_id", merchant_id, 200),
+        )
         session = _key(merchant_id, user_id, session_id) if session_id else None
         history = self._history(session)
         facts = self._facts(user_id, merchant_id)
         about = asks_about_own_payments(question, facts)
         picked = pick_facts(question, facts) if about else []
         query = self._query(question, history, picked)
-        key = _key(merchant_id, user_id, query, about, [f.model_dump_json() for f in facts])
+        key = _key(
+            merchant_id, user_id, query, about, [f.model_dump_json() for f in facts]
+        )
         cached = self.cache.get(key)
         if cached is not None:
-            answer = Answer.model_validate_json(cached).model_copy(update={"cached": True})
+            answer = Answer.model_validate_json(cached).model_copy(
+                update={"cached": True}
+            )
         else:
             answer = self._generate(question, query, history, about, picked)
             self.cache.set(key, answer.model_dump_json())
         self._remember(session, history, question, answer)
-        log.info("chat merchant=%s user=%s question=%r confident=%s cached=%s",
-                 merchant_id, user_id, question, answer.confident, answer.cached)
+        log.info(
+            "chat merchant=%s user=%s question=%r confident=%s cached=%s",
+            merchant_id,
+            user_id,
+            question,
+            answer.confident,
+            answer.cached,
+        )
         return answer
 
     def _facts(self, user_id: str, merchant_id: str) -> list[TransactionFact]:
         if self.provider is None:
             return []
-        return own_facts(self.provider(user_id=user_id, merchant_id=merchant_id),
-                         user_id, merchant_id)
+        return own_facts(
+            self.provider(user_id=user_id, merchant_id=merchant_id),
+            user_id,
+            merchant_id,
+        )
 
-    def _query(self, question: str, history: list[dict], picked: list[TransactionFact]) -> str:
+    def _query(
+        self, question: str, history: list[dict], picked: list[TransactionFact]
+    ) -> str:
         parts = [question]
         if history and (_FOLLOW_UP.search(question) or len(question.split()) <= 4):
             parts.insert(0, history[-1]["q"])
@@ -113,12 +153,16 @@ class Assistant:
         confident = result.confidence >= self.config.min_confidence
         pinned = self._code_passages(picked)
         if self.generator is None:
-            scorer = lambda p: self.index.sentence_similarities(p, result.query_vector)  # noqa: E731
+            scorer = lambda p: self.index.sentence_similarities(p, result.query_vector)
             return compose(query, result.hits, picked, about, confident, scorer, pinned)
         if not confident and not picked:
             return Answer(text=DONT_KNOW, citations=[], confident=False)
         passages = [fact_passage(f) for f in picked] + pinned
-        passages += [h.passage for h in result.hits if h.passage not in pinned] if confident else []
+        passages += (
+            [h.passage for h in result.hits if h.passage not in pinned]
+            if confident
+            else []
+        )
         return self.generator.generate(question, passages, history)
 
     def _code_passages(self, picked: list[TransactionFact]) -> list:
@@ -141,5 +185,7 @@ class Assistant:
     def _remember(self, session, history, question: str, answer: Answer) -> None:
         if session is None:
             return
-        turns = (history + [{"q": question, "a": answer.text}])[-self.config.session_turns:]
+        turns = (history + [{"q": question, "a": answer.text}])[
+            -self.config.session_turns :
+        ]
         self.sessions.set(session, json.dumps(turns))

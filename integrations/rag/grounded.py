@@ -21,7 +21,9 @@ DONT_KNOW = (
     "I don't know: I could not find this in the SmartPay guides or your recent payments. "
     "Please rephrase the question or contact support."
 )
-NO_MATCHING_PAYMENT = "I could not find a matching payment among your recent transactions."
+NO_MATCHING_PAYMENT = (
+    "I could not find a matching payment among your recent transactions."
+)
 SentenceScorer = Callable[[Passage], list[float]]
 LEXICAL_WEIGHT = 0.3
 SECOND_SOURCE_MARGIN = 0.05
@@ -29,13 +31,17 @@ MAIN_SENTENCES = 3  # guide sections are short; three sentences keep the answer 
 RANK_BONUS = (0.1, 0.05, 0.0)  # retrieval order still counts when sentences tie
 
 
-def sentence_scores(passage: Passage, query: str, scorer: SentenceScorer | None) -> list[float]:
+def sentence_scores(
+    passage: Passage, query: str, scorer: SentenceScorer | None
+) -> list[float]:
     """Per-sentence score: dense similarity (if a scorer is given) + word-overlap share."""
     query_terms = set(tokens(query))
     sents = sentences(passage.text)
     dense = scorer(passage) if scorer else []
     dense = dense if len(dense) == len(sents) else [0.0] * len(sents)
-    overlap = [len(set(tokens(s)) & query_terms) / max(1, len(query_terms)) for s in sents]
+    overlap = [
+        len(set(tokens(s)) & query_terms) / max(1, len(query_terms)) for s in sents
+    ]
     return [d + LEXICAL_WEIGHT * o for d, o in zip(dense, overlap)]
 
 
@@ -48,11 +54,18 @@ def best_sentences(scores: list[float], passage: Passage, limit: int) -> list[st
 
 def citation(n: int, passage: Passage) -> Citation:
     """A numbered citation with a short snippet of the passage."""
-    return Citation(n=n, id=passage.id, title=passage.title, kind=passage.kind,
-                    snippet=passage.text[:300])
+    return Citation(
+        n=n,
+        id=passage.id,
+        title=passage.title,
+        kind=passage.kind,
+        snippet=passage.text[:300],
+    )
 
 
-def _kb_parts(query: str, hits: list[Hit], scorer: SentenceScorer | None) -> list[tuple]:
+def _kb_parts(
+    query: str, hits: list[Hit], scorer: SentenceScorer | None
+) -> list[tuple]:
     scored = [
         (h.passage, [x + bonus for x in sentence_scores(h.passage, query, scorer)])
         for h, bonus in zip(hits, RANK_BONUS)
@@ -70,8 +83,13 @@ def _kb_parts(query: str, hits: list[Hit], scorer: SentenceScorer | None) -> lis
 
 
 def compose(
-    query: str, hits: list[Hit], facts: list[TransactionFact], about_payments: bool,
-    confident: bool, scorer: SentenceScorer | None = None, pinned: list[Passage] = (),
+    query: str,
+    hits: list[Hit],
+    facts: list[TransactionFact],
+    about_payments: bool,
+    confident: bool,
+    scorer: SentenceScorer | None = None,
+    pinned: list[Passage] = (),
 ) -> Answer:
     """Answer text with [n] markers from facts and passages; DONT_KNOW when not confident.
 
@@ -86,8 +104,10 @@ def compose(
         parts.append(NO_MATCHING_PAYMENT)
     if not confident and not cites:
         return Answer(text=DONT_KNOW, citations=[], confident=False)
-    kb_parts = [(p, best_sentences(sentence_scores(p, query, scorer), p, MAIN_SENTENCES))
-                for p in pinned]
+    kb_parts = [
+        (p, best_sentences(sentence_scores(p, query, scorer), p, MAIN_SENTENCES))
+        for p in pinned
+    ]
     if not kb_parts and confident:
         kb_parts = _kb_parts(query, hits, scorer)
     for passage, chosen in kb_parts:

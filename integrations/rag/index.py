@@ -23,7 +23,12 @@ from typing import Literal
 
 import numpy as np
 
-from integrations.rag.chunking import chunk_documents, sentences
+from integrations.rag.chunking import (
+    CHUNK_WORDS,
+    OVERLAP_WORDS,
+    chunk_documents,
+    sentences,
+)
 from integrations.rag.embeddings import Embedder
 from integrations.rag.lexical import BM25Index
 from integrations.rag.redact import redact
@@ -58,9 +63,13 @@ def rrf(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def kb_digest(docs: dict[str, str]) -> str:
-    """A fingerprint of the knowledge base text, to detect a stale index."""
-    payload = json.dumps(docs, sort_keys=True).encode()
+def kb_digest(
+    docs: dict[str, str],
+    chunk_words: int = CHUNK_WORDS,
+    overlap_words: int = OVERLAP_WORDS,
+) -> str:
+    """A fingerprint of the KB text and chunking, to detect a stale index."""
+    payload = json.dumps([docs, chunk_words, overlap_words], sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
@@ -68,7 +77,9 @@ def read_kb(kb_dir: Path) -> dict[str, str]:
     """{doc_id: markdown} for every `*.md` under the knowledge-base folder, redacted."""
     files = sorted(Path(kb_dir).glob("*.md"))
     if not files:
-        raise DataFileError(kb_dir, "no markdown files: expected the knowledge base (*.md)")
+        raise DataFileError(
+            kb_dir, "no markdown files: expected the knowledge base (*.md)"
+        )
     return {p.stem: redact(p.read_text(encoding="utf-8")) for p in files}
 
 
@@ -76,31 +87,48 @@ class KnowledgeIndex:
     """Searchable passages of the knowledge base."""
 
     def __init__(
-        self, passages: list[Passage], embedder: Embedder, store: VectorStore, digest: str,
+        self,
+        passages: list[Passage],
+        embedder: Embedder,
+        store: VectorStore,
+        digest: str,
         sentence_vectors: np.ndarray,
     ) -> None:
-        self.passages, self.embedder, self.store, self.digest = passages, embedder, store, digest
+        self.passages, self.embedder, self.store, self.digest = (
+            passages,
+            embedder,
+            store,
+            digest,
+        )
         self.bm25 = BM25Index([p.search_text for p in passages])
         self.rows = {p.id: i for i, p in enumerate(passages)}
         counts = [len(sentences(p.text)) for p in passages]
         if sum(counts) != len(sentence_vectors):
-            raise DataFileError("sentences.npy", f"{len(sentence_vectors)} rows, expected {sum(counts)}")
+            raise DataFileError(
+                "sentences.npy", f"{len(sentence_vectors)} rows, expected {sum(counts)}"
+            )
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
         self.sentence_vectors = sentence_vectors
 
-    def sentence_similarities(self, passage: Passage, query_vector: np.ndarray) -> list[float]:
+    def sentence_similarities(
+        self, passage: Passage, query_vector: np.ndarray
+    ) -> list[float]:
         """Cosine similarity of each sentence of a KB passage to the query."""
         row = self.rows.get(passage.id)
         if row is None or query_vector is None:
             return []
-        block = self.sentence_vectors[self._offsets[row]: self._offsets[row + 1]]
+        block = self.sentence_vectors[self._offsets[row] : self._offsets[row + 1]]
         return [float(x) for x in block @ query_vector]
 
     @classmethod
     def build(
-        cls, docs: dict[str, str], embedder: Embedder, store: VectorStore | None = None,
-        chunk_words: int = 60, overlap_words: int = 15,
-    ) -> "KnowledgeIndex":
+        cls,
+        docs: dict[str, str],
+        embedder: Embedder,
+        store: VectorStore | None = None,
+        chunk_words: int = CHUNK_WORDS,
+        overlap_words: int = OVERLAP_WORDS,
+    ) -> KnowledgeIndex:
         """Chunk, embed and index a knowledge base given as {doc_id: markdown}."""
         docs = {k: redact(v) for k, v in docs.items()}
         passages = chunk_documents(docs, chunk_words, overlap_words)
@@ -110,7 +138,8 @@ class KnowledgeIndex:
         )
         store = store if store is not None else FaissStore(vectors.shape[1])
         store.add(vectors)
-        return cls(passages, embedder, store, kb_digest(docs), sentence_vectors)
+        digest = kb_digest(docs, chunk_words, overlap_words)
+        return cls(passages, embedder, store, digest, sentence_vectors)
 
     def search(self, query: str, mode: Mode = "hybrid", k: int = 4) -> SearchResult:
         """Top-k passages for a query by BM25, dense similarity or both fused."""
@@ -124,14 +153,16 @@ class KnowledgeIndex:
         elif mode == "dense":
             ranked = dense
         else:
-            ranked = rrf([[r for r, _ in lexical], [r for r, _ in dense]], [BM25_WEIGHT, 1.0])
+            ranked = rrf(
+                [[r for r, _ in lexical], [r for r, _ in dense]], [BM25_WEIGHT, 1.0]
+            )
         hits = [Hit(passage=self.passages[r], score=s) for r, s in ranked[:k]]
         confidence = max((cosine.get(r, 0.0) for r, _ in ranked[:k]), default=0.0)
         return SearchResult(hits=hits, confidence=confidence, query_vector=vector)
 
     def titled(self, term: str) -> list[Passage]:
         """Passages whose section title names a term, e.g. a reason code like `D01`."""
-        pattern = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
+        pattern = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.IGNORECASE)
         return [p for p in self.passages if pattern.search(p.title.split(": ", 1)[-1])]
 
     def save(self, folder: Path) -> None:
@@ -142,8 +173,11 @@ class KnowledgeIndex:
         if isinstance(self.store, FaissStore):
             self.store.save(folder / "dense.faiss")
         np.save(folder / "sentences.npy", self.sentence_vectors)
-        meta = {"embedder": self.embedder.name, "passages": len(self.passages),
-                "digest": self.digest}
+        meta = {
+            "embedder": self.embedder.name,
+            "passages": len(self.passages),
+            "digest": self.digest,
+        }
         (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
     @classmethod
@@ -155,10 +189,13 @@ class KnowledgeIndex:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta["embedder"] != embedder.name:
             raise DataFileError(
-                folder, f"built with embedder {meta['embedder']!r}, expected {embedder.name!r}"
+                folder,
+                f"built with embedder {meta['embedder']!r}, expected {embedder.name!r}",
             )
         text = (folder / "passages.jsonl").read_text(encoding="utf-8")
-        passages = [Passage.model_validate_json(line) for line in text.splitlines() if line]
+        passages = [
+            Passage.model_validate_json(line) for line in text.splitlines() if line
+        ]
         store = store if store is not None else FaissStore.load(folder / "dense.faiss")
         sentence_vectors = np.load(folder / "sentences.npy")
         return cls(passages, embedder, store, meta["digest"], sentence_vectors)

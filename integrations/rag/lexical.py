@@ -13,11 +13,99 @@ import numpy as np
 
 _WORD = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does doing for from had has have
-    how i if in into is it its me my of on or our should so than that the their them then
-    there these they this those to too up us was we were what when where which while who
-    why will with would you your yours mine am any about after again all also just more
-    most not no only other out over same some such very get got""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "too",
+        "up",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "mine",
+        "am",
+        "any",
+        "about",
+        "after",
+        "again",
+        "all",
+        "also",
+        "just",
+        "more",
+        "most",
+        "not",
+        "no",
+        "only",
+        "other",
+        "out",
+        "over",
+        "same",
+        "some",
+        "such",
+        "very",
+        "get",
+        "got",
+    ]
 )
 _SUFFIXES = ("ing", "ed", "es", "s")
 
@@ -65,5 +153,7 @@ class BM25Index:
             [query_tokens], k=min(k, self.size), show_progress=False
         )
         return [
-            (int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0 and np.isfinite(s)
+            (int(r), float(s))
+            for r, s in zip(rows[0], scores[0])
+            if s > 0 and np.isfinite(s)
         ]

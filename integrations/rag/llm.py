@@ -27,7 +27,7 @@ _INJECTION = re.compile(
     r"[^.!?\n]*\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,40}"
     r"instructions|system prompt|you are now|show all (payments|transactions|users)|"
     r"reveal .{0,30}(secret|key|prompt))\b[^.!?\n]*[.!?]?",
-    re.I,
+    re.IGNORECASE,
 )
 _CITE = re.compile(r"\[(\d+)\]")
 
@@ -37,7 +37,9 @@ def neutralise(text: str) -> str:
     return _INJECTION.sub(" [instruction-like text removed]", text).strip()
 
 
-def build_messages(question: str, passages: list[Passage], history: list[dict]) -> list[dict]:
+def build_messages(
+    question: str, passages: list[Passage], history: list[dict]
+) -> list[dict]:
     """Chat messages: system rules, prior turns, then sources and the question."""
     blocks = "\n".join(
         f'<source n="{i}" title="{p.title}">{neutralise(redact(p.text))}</source>'
@@ -45,8 +47,10 @@ def build_messages(question: str, passages: list[Passage], history: list[dict]) 
     )
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     for turn in history:
-        messages += [{"role": "user", "content": turn["q"]},
-                     {"role": "assistant", "content": turn["a"]}]
+        messages += [
+            {"role": "user", "content": turn["q"]},
+            {"role": "assistant", "content": turn["a"]},
+        ]
     user = f"<sources>\n{blocks}\n</sources>\n\nQuestion: {redact(question)}"
     return messages + [{"role": "user", "content": user}]
 
@@ -54,7 +58,9 @@ def build_messages(question: str, passages: list[Passage], history: list[dict]) 
 def parse_answer(text: str, passages: list[Passage]) -> Answer:
     """Answer with citations for the [n] markers that name a real source."""
     text = redact(text.strip())
-    numbers = sorted({int(n) for n in _CITE.findall(text) if 1 <= int(n) <= len(passages)})
+    numbers = sorted(
+        {int(n) for n in _CITE.findall(text) if 1 <= int(n) <= len(passages)}
+    )
     cites = [citation(n, passages[n - 1]) for n in numbers]
     confident = bool(cites) and DONT_KNOW not in text
     return Answer(text=text, citations=cites, confident=confident)
@@ -66,10 +72,13 @@ class OpenAIGenerator:
     def __init__(self, client, model: str) -> None:
         self.client, self.model = client, model
 
-    def generate(self, question: str, passages: list[Passage], history: list[dict]) -> Answer:
+    def generate(
+        self, question: str, passages: list[Passage], history: list[dict]
+    ) -> Answer:
         """One chat completion; temperature 0 for repeatable support answers."""
         reply = self.client.chat.completions.create(
-            model=self.model, temperature=0,
+            model=self.model,
+            temperature=0,
             messages=build_messages(question, passages, history),
         )
         return parse_answer(reply.choices[0].message.content or "", passages)

@@ -25,7 +25,10 @@ class MemoryTTLStore:
     """Thread-safe in-process TTL store; evicts the oldest entry beyond `maxsize`."""
 
     def __init__(
-        self, ttl_s: float, maxsize: int = 10_000, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl_s: float,
+        maxsize: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s, self.maxsize, self.clock = ttl_s, maxsize, clock
         self._data: OrderedDict[str, tuple[float, str]] = OrderedDict()
@@ -58,7 +61,7 @@ class RedisTTLStore:
         self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
 
     @classmethod
-    def from_url(cls, url: str, prefix: str, ttl_s: int) -> "RedisTTLStore":
+    def from_url(cls, url: str, prefix: str, ttl_s: int) -> RedisTTLStore:
         """Connect lazily to a Redis URL."""
         import redis
 

@@ -14,7 +14,7 @@ _PAN = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 _SECRETS = [
     re.compile(
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
-        re.S,
+        re.DOTALL,
     ),
     re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}\b"),
     re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{16,}\b"),

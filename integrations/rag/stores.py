@@ -50,7 +50,7 @@ class FaissStore:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> "FaissStore":
+    def load(cls, path: Path) -> FaissStore:
         """Read an index written by `save`."""
         import faiss
 
@@ -68,7 +68,11 @@ def opensearch_mapping(dim: int) -> dict:
                 "embedding": {
                     "type": "knn_vector",
                     "dimension": dim,
-                    "method": {"name": "hnsw", "space_type": "cosinesimil", "engine": "lucene"},
+                    "method": {
+                        "name": "hnsw",
+                        "space_type": "cosinesimil",
+                        "engine": "lucene",
+                    },
                 },
             }
         },
@@ -101,7 +105,7 @@ class OpenSearchStore:
         self._count = 0
 
     @classmethod
-    def connect(cls, url: str, index: str, dim: int) -> "OpenSearchStore":
+    def connect(cls, url: str, index: str, dim: int) -> OpenSearchStore:
         """Client for a cluster URL (auth, if any, in the URL or the environment)."""
         from opensearchpy import OpenSearch
 
@@ -117,8 +121,12 @@ class OpenSearchStore:
         from opensearchpy.helpers import bulk
 
         actions = [
-            {"_index": self.index, "_id": str(self._count + i), "row": self._count + i,
-             "embedding": [float(x) for x in v]}
+            {
+                "_index": self.index,
+                "_id": str(self._count + i),
+                "row": self._count + i,
+                "embedding": [float(x) for x in v],
+            }
             for i, v in enumerate(vectors)
         ]
         bulk(self.client, actions)
@@ -127,7 +135,9 @@ class OpenSearchStore:
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top-k rows with cosine similarity recovered from the OpenSearch score."""
-        reply = self.client.search(index=self.index, body=opensearch_knn_query(vector, k))
+        reply = self.client.search(
+            index=self.index, body=opensearch_knn_query(vector, k)
+        )
         return [
             (int(h["_source"]["row"]), opensearch_score_to_cosine(float(h["_score"])))
             for h in reply["hits"]["hits"]

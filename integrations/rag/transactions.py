@@ -32,18 +32,25 @@ _OWN_PAYMENT = re.compile(
     r"refunds?|cards?)\b"
     r"|\b(was|were|did|have|got|get) (i|we)( been)? (charged|refunded|paid|declined|billed)\b"
     r"|\b(i|we) (was|were|got|have been) (charged|refunded|declined|billed)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _TX_ID = re.compile(r"\b[a-z]{2,5}_[A-Za-z0-9]{4,}\b")
 
 
-def own_facts(rows: Iterable[TransactionFact | Mapping], user_id: str, merchant_id: str):
+def own_facts(
+    rows: Iterable[TransactionFact | Mapping], user_id: str, merchant_id: str
+):
     """Validated rows of this user at this merchant only, newest first, descriptions redacted."""
-    facts = [r if isinstance(r, TransactionFact) else TransactionFact.model_validate(r)
-             for r in rows]
+    facts = [
+        r if isinstance(r, TransactionFact) else TransactionFact.model_validate(r)
+        for r in rows
+    ]
     mine = [f for f in facts if f.user_id == user_id and f.merchant_id == merchant_id]
     mine.sort(key=lambda f: f.created_at, reverse=True)
-    return [f.model_copy(update={"description": redact(f.description)}) for f in mine[:MAX_FACTS]]
+    return [
+        f.model_copy(update={"description": redact(f.description)})
+        for f in mine[:MAX_FACTS]
+    ]
 
 
 def asks_about_own_payments(question: str, facts: list[TransactionFact]) -> bool:
@@ -56,7 +63,9 @@ def asks_about_own_payments(question: str, facts: list[TransactionFact]) -> bool
 
 def _wanted_statuses(question: str) -> set[str]:
     q = question.lower()
-    return {status for status, words in _STATUS_WORDS.items() if any(w in q for w in words)}
+    return {
+        status for status, words in _STATUS_WORDS.items() if any(w in q for w in words)
+    }
 
 
 def pick_facts(question: str, facts: list[TransactionFact], limit: int = 1):
@@ -85,5 +94,10 @@ def fact_sentence(fact: TransactionFact) -> str:
 
 def fact_passage(fact: TransactionFact) -> Passage:
     """The transaction as a citable passage."""
-    return Passage(id=f"txn:{fact.id}", section_id=f"txn:{fact.id}",
-                   title=f"Your payment {fact.id}", text=fact_sentence(fact), kind="transaction")
+    return Passage(
+        id=f"txn:{fact.id}",
+        section_id=f"txn:{fact.id}",
+        title=f"Your payment {fact.id}",
+        text=fact_sentence(fact),
+        kind="transaction",
+    )

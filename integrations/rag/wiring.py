@@ -23,7 +23,9 @@ def openai_client(config: RagConfig):
     from openai import OpenAI
 
     key = config.openai_api_key.get_secret_value() if config.openai_api_key else "unset"
-    return OpenAI(api_key=key, base_url=config.openai_base_url, max_retries=1, timeout=30)
+    return OpenAI(
+        api_key=key, base_url=config.openai_base_url, max_retries=1, timeout=30
+    )
 
 
 def make_embedder(config: RagConfig) -> Embedder:
@@ -40,7 +42,9 @@ def build_index(config: RagConfig, embedder: Embedder | None = None) -> Knowledg
     store = None
     if config.store == "opensearch":
         dim = embedder.embed(["dimension probe"]).shape[1]
-        store = OpenSearchStore.connect(config.opensearch_url, config.opensearch_index, dim)
+        store = OpenSearchStore.connect(
+            config.opensearch_url, config.opensearch_index, dim
+        )
         store.recreate()
     return KnowledgeIndex.build(
         docs, embedder, store, config.chunk_words, config.overlap_words
@@ -54,11 +58,16 @@ def load_or_build_index(config: RagConfig, embedder: Embedder | None = None):
     if meta.exists():
         store = None
         if config.store == "opensearch":
-            store = OpenSearchStore.connect(config.opensearch_url, config.opensearch_index, 0)
+            store = OpenSearchStore.connect(
+                config.opensearch_url, config.opensearch_index, 0
+            )
         index = KnowledgeIndex.load(config.index_dir, embedder, store)
-        if index.digest == kb_digest(read_kb(config.kb_dir)):
+        docs = read_kb(config.kb_dir)
+        if index.digest == kb_digest(docs, config.chunk_words, config.overlap_words):
             return index
-        log.warning("knowledge index at %s is stale; rebuilding in memory", config.index_dir)
+        log.warning(
+            "knowledge index at %s is stale; rebuilding in memory", config.index_dir
+        )
     return build_index(config, embedder)
 
 
@@ -73,8 +82,11 @@ def make_stores(config: RagConfig) -> tuple[TTLStore, TTLStore]:
     """(answer cache, session memory) for the configured backend."""
     if config.cache == "redis":
         return (
-            RedisTTLStore.from_url(config.redis_url, "smartpay:chat:cache:", config.cache_ttl_s),
-            RedisTTLStore.from_url(config.redis_url, "smartpay:chat:session:",
-                                   config.session_ttl_s),
+            RedisTTLStore.from_url(
+                config.redis_url, "smartpay:chat:cache:", config.cache_ttl_s
+            ),
+            RedisTTLStore.from_url(
+                config.redis_url, "smartpay:chat:session:", config.session_ttl_s
+            ),
         )
     return MemoryTTLStore(config.cache_ttl_s), MemoryTTLStore(config.session_ttl_s)

@@ -58,6 +58,13 @@ class RewardLedger:
             row = c.execute(select(entries).where(entries.c.payment_id == payment_id)).mappings().first()
         return dict(row) if row else None
 
+    def must(self, payment_id: str) -> dict:
+        """An entry that is known to exist."""
+        row = self.get(payment_id)
+        if row is None:
+            raise LookupError(f"reward entry {payment_id} vanished from the ledger")
+        return row
+
     def transition(self, payment_id: str, from_state: str, *, pending_of: str | None = None, **values) -> bool:
         """Move an entry out of `from_state` (and, if given, pending tx `pending_of`)."""
         stmt = update(entries).where(entries.c.payment_id == payment_id, entries.c.state == from_state)

@@ -95,7 +95,7 @@ class RewardService:
             state="minting" if units else "nothing", pending_sig=_sig(tx), pending_tx=bytes(tx) if tx else None,
             created_at=created, release_after=created + self.config.refund_window_s)
         if not claimed or tx is None:
-            return await self._settled(self.ledger.get(payment_id))
+            return await self._settled(self.ledger.must(payment_id))
         return await self._run(payment_id, "minting", tx)
 
     async def _retry_mint(self, row: dict) -> RewardRecord:
@@ -103,7 +103,7 @@ class RewardService:
         tx = await self._tx(self._mint_ixs(row["payment_id"], row["units"]))
         if not self.ledger.transition(row["payment_id"], "failed", state="minting", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx)):
-            return await self._settled(self.ledger.get(row["payment_id"]))
+            return await self._settled(self.ledger.must(row["payment_id"]))
         return await self._run(row["payment_id"], "minting", tx)
 
     async def on_refund(self, payment_id: str, refunded_minor: int, owner: str = "") -> RewardRecord:
@@ -112,8 +112,8 @@ class RewardService:
         if row is None:
             self.ledger.claim(payment_id=payment_id, owner=owner, amount_minor=0, units=0, state="canceled",
                               created_at=self._clock(), release_after=self._clock())
-            return _record(self.ledger.get(payment_id))
-        row = self.ledger.get((await self._settled(row)).payment_id)
+            return _record(self.ledger.must(payment_id))
+        row = self.ledger.must((await self._settled(row)).payment_id)
         original = row["units"] + row["clawed_units"]
         delta = clawback_target(original, refunded_minor, row["amount_minor"]) - row["clawed_units"]
         if row["state"] != "escrowed" or delta <= 0:
@@ -122,7 +122,7 @@ class RewardService:
                              self._memo("clawback", f"{payment_id}:{refunded_minor}")])
         if not self.ledger.transition(payment_id, "escrowed", state="clawing", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx), pending_units=delta):
-            return _record(self.ledger.get(payment_id))
+            return _record(self.ledger.must(payment_id))
         return await self._run(payment_id, "clawing", tx)
 
     async def release_due(self) -> list[RewardRecord]:
@@ -181,11 +181,11 @@ class RewardService:
     async def _run(self, payment_id: str, state: str, tx: VersionedTransaction) -> RewardRecord:
         try:
             await self.backend.send(tx)
-            outcome = await confirm(self.backend, _sig(tx), self.config.confirm_timeout_s)
+            outcome = await confirm(self.backend, str(tx.signatures[0]), self.config.confirm_timeout_s)
         except ChainError as exc:
             raise RewardError(f"reward transaction for {payment_id} not confirmed: {exc.kind}") from None
-        self._apply(self.ledger.get(payment_id), outcome)
-        return _record(self.ledger.get(payment_id))
+        self._apply(self.ledger.must(payment_id), outcome)
+        return _record(self.ledger.must(payment_id))
 
     async def _settled(self, row: dict) -> RewardRecord:
         """The entry with any pending transaction settled (re-broadcast while valid)."""
@@ -198,7 +198,7 @@ class RewardService:
             except ChainError:
                 return _record(row)
             self._apply(row, outcome)
-        return _record(self.ledger.get(row["payment_id"]))
+        return _record(self.ledger.must(row["payment_id"]))
 
     def _apply(self, row: dict, outcome: TxOutcome) -> None:
         """Write a pending transaction's outcome into the ledger."""

@@ -65,7 +65,8 @@ class AmazonPayAdapter:
     def __init__(self, config: AmazonPayConfig, private_key_pem: SecretStr | None = None) -> None:
         self._cfg, self._base = config, config.base_url
         self._key = (
-            signing.serialization.load_pem_private_key(private_key_pem.get_secret_value().encode(), None)
+            signing.as_rsa(signing.serialization.load_pem_private_key(
+                private_key_pem.get_secret_value().encode(), None), "private_key_pem")
             if private_key_pem else signing.load_private_key(config.private_key_path)
         )
         self._http = httpx.AsyncClient(timeout=config.timeout_s)

@@ -113,8 +113,17 @@ def parse_authorization(value: str) -> tuple[str, dict[str, str]]:
 
 
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
-    """Read a PEM private key file (the secret never leaves this object)."""
-    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    """Read a PEM RSA private key file (the secret never leaves this object)."""
+    return as_rsa(serialization.load_pem_private_key(Path(path).read_bytes(), password=None), str(path))
+
+
+def as_rsa(key: object, where: str) -> rsa.RSAPrivateKey:
+    """The key if it is an RSA private key; Amazon Pay signs with RSASSA-PSS only."""
+    if not isinstance(key, rsa.RSAPrivateKey):
+        from smartpay.errors import InputError
+
+        raise InputError("amazon_pay_private_key", where, "an RSA private key in PEM format")
+    return key
 
 
 def generate_key_pair() -> tuple[bytes, bytes]:

@@ -70,7 +70,7 @@ class SolanaAdapter:
             status="pending", pending_op="authorize", pending_sig=sig, pending_tx=bytes(tx),
             pending_amount=req.amount_minor)
         if not booked:
-            return await self._refresh(self.ledger.get(req.payment_id))
+            return await self._refresh(self.ledger.must(req.payment_id))
         return await self._execute(req.payment_id, tx)
 
     async def capture(self, gateway_ref: str, amount_minor: int | None = None, *, payment_id: str) -> PaymentResult:
@@ -112,7 +112,7 @@ class SolanaAdapter:
         self.ledger.finish_refund(refund_id, outcome.state == "confirmed")
         if outcome.state == "failed":
             raise tf.classify_tx_error(outcome.err, sig)
-        return tf.to_refund(self.ledger.get_refund(refund_id), gateway_ref)
+        return tf.to_refund(self.ledger.get_refund(refund_id) or {}, gateway_ref)
 
     async def sync(self, payment_id: str, gateway_ref: str | None = None) -> PaymentResult | None:
         """The booked payment, with any pending operation settled from the chain."""
@@ -151,14 +151,14 @@ class SolanaAdapter:
 
     async def _execute(self, payment_id: str, tx: VersionedTransaction) -> PaymentResult:
         """Send a booked operation and settle it; raise on decline or timeout."""
-        op = self.ledger.get(payment_id)["pending_op"]
+        op = self.ledger.must(payment_id)["pending_op"]
         outcome = await self._send_and_confirm(tx, on_unsent=lambda: self.ledger.abandon(payment_id, op))
         if outcome.state == "unknown":
             raise GatewayError(self.name, ErrorKind.TIMEOUT, f"{op} not confirmed in time", gateway_ref=outcome.signature)
-        self._apply(self.ledger.get(payment_id), outcome)
+        self._apply(self.ledger.must(payment_id), outcome)
         if outcome.state == "failed":
             raise tf.classify_tx_error(outcome.err, outcome.signature)
-        return tf.to_result(self.ledger.get(payment_id))
+        return tf.to_result(self.ledger.must(payment_id))
 
     async def _send_and_confirm(self, tx: VersionedTransaction, on_unsent: Callable[[], None]) -> TxOutcome:
         sig = str(tx.signatures[0])
@@ -197,7 +197,7 @@ class SolanaAdapter:
                     self.ledger.finish_refund(refund["refund_id"], outcome.state == "confirmed")
         except ChainError as exc:
             raise tf.classify_chain_error(exc, row["gateway_ref"]) from None
-        return tf.to_result(self.ledger.get(row["payment_id"]))
+        return tf.to_result(self.ledger.must(row["payment_id"]))
 
     async def _pending_outcome(self, row: dict) -> TxOutcome:
         outcome = await self.backend.status(row["pending_sig"])

@@ -72,6 +72,13 @@ class Ledger:
             row = c.execute(select(payments).where(col == value)).mappings().first()
         return dict(row) if row else None
 
+    def must(self, payment_id: str) -> dict:
+        """A payment row that is known to exist."""
+        row = self.get(payment_id)
+        if row is None:
+            raise LookupError(f"payment {payment_id} vanished from the ledger")
+        return row
+
     def claim(self, payment_id: str, statuses: set[str], op: str, tx: bytes, sig: str, amount: int) -> bool:
         """Start `op` if the payment is in one of `statuses` with nothing pending."""
         stmt = (update(payments)

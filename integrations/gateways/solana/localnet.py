@@ -40,7 +40,7 @@ class LocalChain:
     async def new_wallet(self, funds_minor: int) -> str:
         """A custodial payer wallet holding `funds_minor` of the stablecoin."""
         kp = Keypair()
-        mint, units = self.asset.mint, self.asset.units(funds_minor)
+        mint, units = self.asset.mint_address, self.asset.units(funds_minor)
         ixs = [spl.ensure_ata_ix(self.merchant.pubkey(), kp.pubkey(), mint)]
         if units:
             ixs.append(spl.mint_ix(mint, kp.pubkey(), self.mint_authority.pubkey(), units, self.asset.decimals))

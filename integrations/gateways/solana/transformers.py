@@ -35,6 +35,13 @@ class SolanaAsset:
     mint: Pubkey | None = None
     decimals: int = 6
 
+    @property
+    def mint_address(self) -> Pubkey:
+        """The SPL mint (an SOL asset has none)."""
+        if self.mint is None:
+            raise ValueError("a SOL asset has no mint")
+        return self.mint
+
     def units(self, amount_minor: int) -> int:
         """On-chain base units for an amount in minor units."""
         return amount_minor * self.units_per_minor
@@ -45,7 +52,7 @@ def transfer_ix(asset: SolanaAsset, src: Pubkey, dst: Pubkey, amount_minor: int)
     units = asset.units(amount_minor)
     if asset.kind == "sol":
         return spl.sol_transfer_ix(src, dst, units)
-    return spl.token_transfer_ix(asset.mint, src, dst, units, asset.decimals)
+    return spl.token_transfer_ix(asset.mint_address, src, dst, units, asset.decimals)
 
 
 def error_code(err: object) -> str:
