@@ -42,7 +42,15 @@ async def score(rt: Runtime, req: FraudRequest) -> FraudResult:
     if hit is not None:
         return FraudResult.model_validate({**hit, "cached": True})
     with obs.tracer.start_as_current_span("fraud.score"):
-        result = await rt.fraud.score(req)
+        try:
+            result = await rt.fraud.score(req)
+        except Exception as exc:  # no score, no payment: nothing is written
+            obs.MODEL_UP.labels("fraud").set(0)
+            log.warning("fraud scorer failed: %s", exc)
+            raise ApiError(503, "fraud_scorer_unavailable", "the fraud scorer did not "
+                           "answer; nothing was charged, retry with the same "
+                           "Idempotency-Key", headers={"Retry-After": "1"}) from None
+    obs.MODEL_UP.labels("fraud").set(1)
     obs.FRAUD_SCORE.observe(result.risk_score)
     await rt.cache.set("risk", key, result.model_dump(exclude={"cached"}))
     return result
@@ -62,7 +70,14 @@ async def route(rt: Runtime, req: RouteRequest, eligible: list[str]) -> RouteRes
     if hit is not None:
         return RouteResult.model_validate({**hit, "cached": True})
     with obs.tracer.start_as_current_span("router.decide"):
-        result = await rt.router.decide(req, eligible)
+        try:
+            result = await rt.router.decide(req, eligible)
+        except Exception as exc:  # a router outage must not stop payments
+            obs.MODEL_UP.labels("router").set(0)
+            log.warning("router failed, using the static order: %s", exc)
+            return RouteResult(gateway=eligible[0], probability=1.0, ranking=eligible,
+                               decision_id="fallback")
+    obs.MODEL_UP.labels("router").set(1)
     await rt.cache.set("route", key, result.model_dump(exclude={"cached"}))
     return result
 
@@ -168,6 +183,8 @@ def _settle(rt: Runtime, pid: str, last: GatewayResult | None, ref: str | None,
 
 
 async def _feedback(rt, decision_id, name, result: GatewayResult, t0, req) -> None:
+    if decision_id == "fallback":
+        return
     try:
         await rt.router.feedback(decision_id, name, result.state == "captured",
                                  (time.perf_counter() - t0) * 1000, req.amount_minor,

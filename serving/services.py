@@ -37,7 +37,9 @@ class FraudScorer:
         obs.configure_logging()
         self.model = _reloading(get_serving_config().fraud_backend)
 
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10)
+    # max_latency_ms is the shedding limit of the adaptive batcher, not a wait: a busy
+    # machine must not turn scoring into 503s while it is still well under a second.
+    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=1000)
     def score(self, requests: list[FraudRequest]) -> list[FraudResult]:
         """Risk in [0, 1], decision and top features, one per request."""
         rows = [_fraud_row(r) for r in requests]

@@ -1,0 +1,167 @@
+"""The end of `smartpay demo`: the whole flow under `bentoml serve`, with a live listener.
+
+    from serving.demo import run_demo
+    summary = run_demo(n_payments=3000, concurrency=16, port=None, print_summary=True)
+
+`run_demo(n_payments: int = 3000, concurrency: int = 16, port: int | None = None,
+print_summary: bool = True) -> dict` starts the gateway stand-ins and
+`bentoml serve serving.services:PaymentAPI` on a free 127.0.0.1 port (FraudScorer
+with `fraud-detector@champion` + Feast online features, GatewayRouter with
+`gateway-router@champion` or the fresh default), opens a WebSocket listener, replays
+the latest `n_payments` simulated transactions from `<data>/raw/transactions.parquet`
+through POST /pay (`concurrency` in flight), stops everything and returns:
+
+    {"payments", "approved", "declined_fraud", "declined_other", "failed",
+     "frauds_in_sample", "frauds_stopped", "legit_declined_as_fraud",
+     "gateway_split": {gateway: n}, "rewards_minted", "reward_units",
+     "events": {type: n}, "errors", "p50_ms", "p95_ms", "p99_ms",
+     "throughput_per_s", "seconds"}
+
+It raises `ModelUnavailable` when there is no fraud champion (train it first) and
+`DataFileError` when the transactions have not been simulated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from smartpay.errors import DataFileError
+from smartpay.settings import get_settings
+
+
+def load_payments(n: int) -> pd.DataFrame:
+    """The latest n simulated transactions (the ones models saw least)."""
+    path = get_settings().path("raw", "transactions.parquet")
+    if not path.exists():
+        raise DataFileError(path, "missing; run `smartpay simulate` first")
+    return pd.read_parquet(path).tail(n).reset_index(drop=True)
+
+
+def to_body(row) -> dict:
+    """One simulated transaction as a /pay request (a test card token, never a PAN)."""
+    return {"amount_minor": max(int(row.amount_minor), 1), "currency": row.currency,
+            "customer_id": int(row.customer_id), "terminal_id": int(row.terminal_id),
+            "card_id": int(row.card_id), "tx_epoch_s": int(row.timestamp.timestamp()),
+            "card_network": row.card_network, "issuing_country": row.issuing_country,
+            "merchant_category": row.merchant_category, "channel": row.channel,
+            "payment_method": {"type": "card", "token": "pm_card_visa"}}
+
+
+async def _listen(session, url: str, counts: Counter, stop: asyncio.Event) -> None:
+    async with session.ws_connect(url, heartbeat=None) as ws:
+        await ws.receive()
+        while not stop.is_set():
+            try:
+                msg = await ws.receive(timeout=0.5)
+            except asyncio.TimeoutError:
+                continue
+            if msg.type.name != "TEXT":
+                break
+            counts[json.loads(msg.data)["type"]] += 1
+
+
+async def _replay(base: str, token: str, df: pd.DataFrame, concurrency: int) -> dict:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"}
+    counts, stop = Counter(), asyncio.Event()
+    answers, lat, errors = [None] * len(df), [], []
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as session:
+        listener = asyncio.create_task(_listen(
+            session, base.replace("http", "ws") + f"/ws?token={token}", counts, stop))
+        await asyncio.sleep(0.5)
+
+        async def one(i, row):
+            async with sem:
+                t0 = time.perf_counter()
+                async with session.post(base + "/pay", json=to_body(row), headers=headers
+                                        | {"Idempotency-Key": f"demo-{i}"}) as r:
+                    body = await r.text()
+                lat.append((time.perf_counter() - t0) * 1000)
+                if r.status == 200:
+                    answers[i] = json.loads(body)
+                else:
+                    errors.append(f"{r.status}: {body[:200]}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i, row) for i, row in enumerate(df.itertuples())))
+        seconds = time.perf_counter() - t0
+        await asyncio.sleep(1.0)  # let the last events arrive
+        stop.set()
+        await listener
+    return {"answers": answers, "lat": np.array(lat), "errors": errors,
+            "events": dict(counts), "seconds": seconds}
+
+
+def summarise(df: pd.DataFrame, run: dict) -> dict:
+    """Approvals, frauds stopped, gateway split, rewards and latency of one replay."""
+    ok = [a for a in run["answers"] if a is not None]
+    status = Counter(a["status"] for a in ok)
+    fraud_stop = np.array([a is not None and a["status"] == "declined"
+                           and a["fraud_decision"] == "decline" for a in run["answers"]])
+    is_fraud = df["is_fraud"].to_numpy() == 1
+    minted = [a["reward"] for a in ok if a.get("reward") and a["reward"]["status"] == "escrowed"]
+    lat = run["lat"] if len(run["lat"]) else np.array([np.nan])
+    return {
+        "payments": len(df), "approved": status.get("captured", 0),
+        "declined_fraud": int(fraud_stop.sum()),
+        "declined_other": status.get("declined", 0) - int(fraud_stop.sum()),
+        "failed": status.get("failed", 0), "frauds_in_sample": int(is_fraud.sum()),
+        "frauds_stopped": int((fraud_stop & is_fraud).sum()),
+        "legit_declined_as_fraud": int((fraud_stop & ~is_fraud).sum()),
+        "gateway_split": dict(Counter(a["gateway"] for a in ok if a["status"] == "captured")),
+        "rewards_minted": len(minted), "reward_units": int(sum(m["amount"] for m in minted)),
+        "events": run["events"], "errors": len(run["errors"]),
+        "error_samples": run["errors"][:3],
+        "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "throughput_per_s": len(run["lat"]) / run["seconds"] if run["seconds"] else 0.0,
+        "seconds": round(run["seconds"], 1),
+    }
+
+
+def print_report(s: dict) -> None:
+    """A short human summary of `summarise`'s output."""
+    print(f"\nSmartPay demo: {s['payments']:,} payments through POST /pay "
+          f"in {s['seconds']} s ({s['throughput_per_s']:.1f}/s, errors {s['errors']})")
+    print(f"  approved {s['approved']:,}; declined as fraud {s['declined_fraud']:,} "
+          f"(true frauds stopped {s['frauds_stopped']} of {s['frauds_in_sample']}, "
+          f"legit declined {s['legit_declined_as_fraud']}); other declines "
+          f"{s['declined_other']}; failed {s['failed']}")
+    split = ", ".join(f"{g} {n:,}" for g, n in sorted(s["gateway_split"].items()))
+    print(f"  gateway split: {split}")
+    print(f"  rewards minted into escrow: {s['rewards_minted']:,} "
+          f"({s['reward_units'] / 1e6:,.1f} SmartReward)")
+    print(f"  events received on the WebSocket: {s['events']}")
+    print(f"  /pay latency p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, "
+          f"p99 {s['p99_ms']:.1f} ms")
+
+
+def run_demo(n_payments: int = 3000, concurrency: int = 16, port: int | None = None,
+             print_summary: bool = True, extra_env: dict | None = None) -> dict:
+    """Start the service with stand-ins, replay payments, return the summary."""
+    from serving.backends_real import _fraud_champion_version, ModelUnavailable
+    from serving.launcher import running_service
+    from serving.security import issue_token
+
+    df = load_payments(n_payments)
+    if not (extra_env or {}).get("SMARTPAY_SERVING_FRAUD_BACKEND") and \
+            not _fraud_champion_version():
+        raise ModelUnavailable("fraud-detector@champion does not exist; train the fraud "
+                               "model before the serving demo")
+    token = issue_token(get_settings().jwt_secret.get_secret_value(), "demo-merchant",
+                        ["payments:write", "payments:read"], 7200)
+    env = {"SMARTPAY_SERVING_RATE_LIMIT_PER_S": "100000", **(extra_env or {})}
+    with running_service(port, extra_env=env) as url:
+        run = asyncio.run(_replay(url, token, df, concurrency))
+    summary = summarise(df, run)
+    if print_summary:
+        print_report(summary)
+    return summary
