@@ -11,8 +11,14 @@ from cli import evaluate_cmds
 from cli._ui import console, spinner
 from smartpay.settings import get_settings
 
-kb_app = typer.Typer(help="Knowledge base of the support assistant.", no_args_is_help=True)
-WARMUP_QUESTIONS = ["How do refunds work?", "What is a decline?", "How do rewards unlock?"]
+kb_app = typer.Typer(
+    help="Knowledge base of the support assistant.", no_args_is_help=True
+)
+WARMUP_QUESTIONS = [
+    "How do refunds work?",
+    "What is a decline?",
+    "How do rewards unlock?",
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 
 @kb_app.command("build")
-def build(json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
+def build(
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+):
     """Chunk, redact and embed docs/kb into the configured vector index."""
     from integrations.rag.config import rag_config
     from integrations.rag.wiring import build_index
@@ -33,9 +41,12 @@ def build(json_out: bool = typer.Option(False, "--json", help="Print the summary
         index = build_index(config)
         index.save(config.index_dir)
     summary = {
-        "passages": len(index.passages), "sections": len({p.section_id for p in index.passages}),
-        "embedder": index.embedder.name, "store": config.store,
-        "seconds": round(time.perf_counter() - t0, 1), "out": str(config.index_dir),
+        "passages": len(index.passages),
+        "sections": len({p.section_id for p in index.passages}),
+        "embedder": index.embedder.name,
+        "store": config.store,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "out": str(config.index_dir),
     }
     if json_out:
         print(json.dumps(summary))
@@ -64,12 +75,18 @@ def _table(result: dict) -> None:
 
 
 def evaluate_assistant(
-    json_out: bool = typer.Option(False, "--json", help="End with the results as one JSON line."),
+    json_out: bool = typer.Option(
+        False, "--json", help="End with the results as one JSON line."
+    ),
 ) -> None:
     """Retrieval hit@3/MRR (BM25, dense, hybrid) and grounded answers on the labelled set."""
     from integrations.rag.assistant import Assistant
     from integrations.rag.config import rag_config
-    from integrations.rag.evaluation import evaluate_answers, evaluate_retrieval, load_questions
+    from integrations.rag.evaluation import (
+        evaluate_answers,
+        evaluate_retrieval,
+        load_questions,
+    )
     from integrations.rag.wiring import load_or_build_index
 
     config = rag_config(get_settings())
@@ -80,7 +97,9 @@ def evaluate_assistant(
     for question in WARMUP_QUESTIONS:
         warm.answer(question, "eval-warmup", "eval")
     assistant = Assistant(index, config)  # offline answerer, empty cache
-    answers = evaluate_answers(lambda q: assistant.answer(q, "eval", "eval"), index, items)
+    answers = evaluate_answers(
+        lambda q: assistant.answer(q, "eval", "eval"), index, items
+    )
     result = {
         "questions": len(items),
         "retrieval": evaluate_retrieval(index, items),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from integrations.rag.config import RagConfig
+from integrations.rag.config import DEFAULT_KB_DIR, RagConfig
 from integrations.rag.embeddings import MiniLMEmbedder
-from integrations.rag.chunking import chunk_documents
-from integrations.rag.config import DEFAULT_KB_DIR
 from integrations.rag.index import KnowledgeIndex, kb_digest, read_kb
 from integrations.rag.types import TransactionFact
 from smartpay.errors import DataFileError
@@ -37,15 +35,27 @@ class Ledger:
         self.calls.append((user_id, merchant_id))
         if self.leaky:  # a buggy provider that forgets its WHERE clause
             return list(self.rows)
-        return [r for r in self.rows if r.user_id == user_id and r.merchant_id == merchant_id]
+        return [
+            r
+            for r in self.rows
+            if r.user_id == user_id and r.merchant_id == merchant_id
+        ]
 
 
-def fact(id, user, amount, status, day, code=None, desc="", merchant="m_1") -> TransactionFact:
+def fact(
+    id, user, amount, status, day, code=None, desc="", merchant="m_1"
+) -> TransactionFact:
     """A ledger row for tests."""
     return TransactionFact(
-        id=id, merchant_id=merchant, user_id=user, amount_minor=amount, currency="USD",
-        status=status, created_at=datetime(2026, 11, day, 12, tzinfo=timezone.utc),
-        reason_code=code, description=desc,
+        id=id,
+        merchant_id=merchant,
+        user_id=user,
+        amount_minor=amount,
+        currency="USD",
+        status=status,
+        created_at=datetime(2026, 11, day, 12, tzinfo=UTC),
+        reason_code=code,
+        description=desc,
     )
 
 
@@ -60,13 +70,13 @@ def kb_index(embedder, request) -> KnowledgeIndex:
     """The project's knowledge base, chunked and embedded once.
 
     Embedding ~350 texts takes 15-25 s on the busy shared box, so the built index is kept
-    in pytest's cache and reused while the KB text and its chunking are unchanged.
+    in pytest's cache and reused while the KB text and chunk sizes are unchanged.
     """
     docs = read_kb(DEFAULT_KB_DIR)
     folder = Path(request.config.cache.mkdir("rag_kb_index"))
     try:
         index = KnowledgeIndex.load(folder, embedder)
-        if index.digest == kb_digest(docs) and index.passages == chunk_documents(docs, 60, 15):
+        if index.digest == kb_digest(docs):
             return index
     except (DataFileError, OSError, ValueError):
         pass

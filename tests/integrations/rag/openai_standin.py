@@ -18,7 +18,7 @@ import numpy as np
 
 API_KEY = "test-key"
 DIM = 256
-_SOURCE = re.compile(r'<source n="1"[^>]*>(.*?)</source>', re.S)
+_SOURCE = re.compile(r'<source n="1"[^>]*>(.*?)</source>', re.DOTALL)
 
 
 def hashed_embedding(text: str) -> list[float]:
@@ -39,25 +39,47 @@ def _chat_reply(body: dict) -> str:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append((self.path, body))
         if self.headers.get("Authorization") != f"Bearer {API_KEY}":
             return self._send(401, {"error": {"message": "bad key", "type": "auth"}})
         if self.path.endswith("/embeddings"):
-            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-            data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(t)}
-                    for i, t in enumerate(inputs)]
-            return self._send(200, {"object": "list", "data": data, "model": body["model"],
-                                    "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+            inputs = (
+                body["input"] if isinstance(body["input"], list) else [body["input"]]
+            )
+            data = [
+                {"object": "embedding", "index": i, "embedding": hashed_embedding(t)}
+                for i, t in enumerate(inputs)
+            ]
+            return self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body["model"],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                },
+            )
         if self.path.endswith("/chat/completions"):
             message = {"role": "assistant", "content": _chat_reply(body)}
-            return self._send(200, {
-                "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
+            return self._send(
+                200,
+                {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": message, "finish_reason": "stop"}
+                    ],
+                    "usage": {
+                        "prompt_tokens": 1,
+                        "completion_tokens": 1,
+                        "total_tokens": 2,
+                    },
+                },
+            )
         return self._send(404, {"error": {"message": f"no route {self.path}"}})
 
     def _send(self, status: int, payload: dict) -> None:

@@ -11,7 +11,10 @@ from integrations.rag.assistant import Assistant
 from integrations.rag.config import rag_config
 from integrations.rag.memory import MemoryTTLStore, RedisTTLStore
 from integrations.rag.stores import (
-    FaissStore, opensearch_knn_query, opensearch_mapping, opensearch_score_to_cosine,
+    FaissStore,
+    opensearch_knn_query,
+    opensearch_mapping,
+    opensearch_score_to_cosine,
 )
 from smartpay.errors import InputError
 from smartpay.settings import Settings
@@ -55,29 +58,46 @@ def test_the_opensearch_mapping_declares_a_cosine_knn_field_of_the_embedding_siz
 
 def test_the_opensearch_query_asks_for_k_neighbours_of_the_vector():
     body = opensearch_knn_query(np.array([0.5, -0.5], dtype="float32"), 4)
-    assert body["size"] == 4 and body["query"]["knn"]["embedding"] == {"vector": [0.5, -0.5], "k": 4}
+    assert body["size"] == 4 and body["query"]["knn"]["embedding"] == {
+        "vector": [0.5, -0.5],
+        "k": 4,
+    }
 
 
 def test_opensearch_cosine_scores_are_mapped_back_to_cosine_similarity():
-    assert opensearch_score_to_cosine(1.0) == 1.0 and opensearch_score_to_cosine(0.5) == 0.0
+    assert (
+        opensearch_score_to_cosine(1.0) == 1.0
+        and opensearch_score_to_cosine(0.5) == 0.0
+    )
 
 
 def test_the_prod_profile_defaults_to_openai_opensearch_and_redis():
     config = rag_config(Settings(profile="prod"), environ={})
-    assert (config.embedder, config.store, config.cache) == ("openai", "opensearch", "redis")
+    assert (config.embedder, config.store, config.cache) == (
+        "openai",
+        "opensearch",
+        "redis",
+    )
 
 
 def test_each_choice_can_be_overridden_and_openai_env_vars_are_read():
-    config = rag_config(Settings(profile="local"), environ={
-        "SMARTPAY_RAG_CACHE": "redis", "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://x/v1",
-    })
+    config = rag_config(
+        Settings(profile="local"),
+        environ={
+            "SMARTPAY_RAG_CACHE": "redis",
+            "OPENAI_API_KEY": "k",
+            "OPENAI_BASE_URL": "http://x/v1",
+        },
+    )
     assert config.cache == "redis" and config.use_openai_chat
     assert config.openai_base_url == "http://x/v1" and config.embedder == "minilm"
 
 
 def test_an_unknown_rag_setting_is_rejected_naming_the_variable():
     with pytest.raises(InputError) as err:
-        rag_config(Settings(profile="local"), environ={"SMARTPAY_RAG_EMBEDER": "openai"})
+        rag_config(
+            Settings(profile="local"), environ={"SMARTPAY_RAG_EMBEDER": "openai"}
+        )
     assert err.value.field == "SMARTPAY_RAG_EMBEDER"
 
 
@@ -93,16 +113,24 @@ def test_redis_entries_expire_and_are_shared_between_processes(prod_server):
 
 
 @pytest.mark.prod
-def test_a_redis_cached_answer_is_served_to_its_user_only(prod_server, kb_index, config):
+def test_a_redis_cached_answer_is_served_to_its_user_only(
+    prod_server, kb_index, config
+):
     host, port = prod_server("redis")
     url, prefix = f"redis://{host}:{port}/0", f"test:rag:{uuid.uuid4().hex}:"
-    rows = [fact("pay_A1111", "a", 1250, "declined", 20, code="D01"),
-            fact("pay_B9999", "b", 5000, "declined", 21, code="D03")]
+    rows = [
+        fact("pay_A1111", "a", 1250, "declined", 20, code="D01"),
+        fact("pay_B9999", "b", 5000, "declined", 21, code="D03"),
+    ]
 
     def process():  # two assistants sharing Redis, as two serving workers would
-        return Assistant(kb_index, config, Ledger(rows),
-                         cache=RedisTTLStore.from_url(url, prefix + "c:", 3600),
-                         sessions=RedisTTLStore.from_url(url, prefix + "s:", 1800))
+        return Assistant(
+            kb_index,
+            config,
+            Ledger(rows),
+            cache=RedisTTLStore.from_url(url, prefix + "c:", 3600),
+            sessions=RedisTTLStore.from_url(url, prefix + "s:", 1800),
+        )
 
     first, second = process(), process()
     mine = first.answer("Why was my payment declined?", "a", "m_1")
@@ -110,7 +138,11 @@ def test_a_redis_cached_answer_is_served_to_its_user_only(prod_server, kb_index,
     other = second.answer("Why was my payment declined?", "b", "m_1")
     try:
         assert again.cached and again.text == mine.text
-        assert not other.cached and "pay_A1111" not in other.text and "pay_B9999" in other.text
+        assert (
+            not other.cached
+            and "pay_A1111" not in other.text
+            and "pay_B9999" in other.text
+        )
     finally:
         keys = first.cache.client.keys(prefix + "*")
         if keys:
