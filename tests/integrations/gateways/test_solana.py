@@ -109,3 +109,26 @@ def test_two_equal_payments_by_one_payer_in_one_blockhash_should_both_be_charged
     results, left = run(scenario())
     assert results[0].gateway_ref != results[1].gateway_ref
     assert left == 3_000 * 10**4
+
+
+@pytest.mark.prod
+def test_the_solana_ledger_should_work_on_postgresql(prod_server):
+    from tests.integrations.rewards.pg import scratch_database
+
+    host, port = prod_server("postgres")
+    with scratch_database(host, port) as url:
+        async def scenario():
+            chain = await setup_localnet(LiteSvmBackend())
+            ledger = Ledger(url)
+            adapter = SolanaAdapter(chain.backend, ledger, **chain.adapter_kwargs())
+            wallet = await chain.new_wallet(5_000)
+            paid = await adapter.authorize(_req("p1", wallet, 1_000))
+            await adapter.refund(paid.gateway_ref, 400, refund_id="r1")
+            with pytest.raises(GatewayError):
+                await adapter.refund(paid.gateway_ref, 601, refund_id="r2")
+            synced = await adapter.sync("p1")
+            ledger.engine.dispose()
+            return synced
+
+        synced = run(scenario())
+    assert synced.status == PaymentStatus.PARTIALLY_REFUNDED and synced.refundable_minor == 600

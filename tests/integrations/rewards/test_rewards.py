@@ -224,3 +224,31 @@ def test_two_payments_with_equal_rewards_should_each_mint():
         return await spl.mint_supply(svc.backend, svc.config.mint)
 
     assert run(scenario()) == 2_000_000
+
+
+@pytest.mark.prod
+def test_concurrent_replays_should_mint_once_with_a_postgresql_ledger(prod_server):
+    from tests.integrations.rewards.pg import scratch_database
+
+    host, port = prod_server("postgres")
+    with scratch_database(host, port) as url:
+        backend = MovingChain()
+        first = run(_service(backend, url))
+        owner = str(Keypair().pubkey())
+
+        async def replay_burst():
+            svc = RewardService(backend, RewardLedger(url), first._authority, first.config)
+            try:
+                return await asyncio.gather(*[svc.reward_payment("p-pg", owner, 3000, "USD") for _ in range(6)])
+            finally:
+                svc.ledger.engine.dispose()
+
+        threads = [threading.Thread(target=lambda: run(replay_burst())) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        settled = run(first.reward_payment("p-pg", owner, 3000, "USD"))
+        first.ledger.engine.dispose()
+        assert settled.state == "escrowed"
+        assert run(spl.mint_supply(backend, first.config.mint)) == 3_000_000
