@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import typer
 
@@ -14,6 +15,7 @@ def register(app: typer.Typer) -> None:
     """Add the serving commands to the root app."""
     app.command("serve")(serve)
     app.command("token")(token)
+    app.command("openapi")(openapi)
 
 
 def serve(
@@ -52,3 +54,10 @@ def token(
     cfg = get_serving_config()
     print(issue_token(get_settings().jwt_secret.get_secret_value(), merchant, scope, ttl,
                       cfg.jwt_issuer, cfg.jwt_audience))
+
+
+def openapi(out: Path = typer.Option(None, help="Where to write (default docs/openapi.yaml).")) -> None:
+    """Regenerate the committed OpenAPI document from the app."""
+    from serving.openapi import DEFAULT_PATH, write_openapi
+
+    console.print(f"wrote {write_openapi(out or DEFAULT_PATH)}")

@@ -26,6 +26,17 @@ from serving.schemas import (
 from serving.security import ApiError, Principal
 from serving.ws import Hub, ws_credentials
 
+_DESCRIPTION = """Fraud scoring, gateway routing, payments, rewards and chat.
+
+Authentication: `Authorization: Bearer <JWT>` with scopes `payments:write`,
+`payments:read` or `admin` (local tokens: `smartpay token`). `POST /pay` and refunds
+require an `Idempotency-Key` header. Errors are `{"error", "message", "fields"}`.
+
+WebSocket `GET /ws?token=<JWT>` (scope `payments:read`) streams this merchant's
+`payment_processed`, `reward_minted` and `fraud_detected` events as JSON objects
+`{"id", "type", "merchant_id", "payment_id", "data", "ts"}`; send
+`{"subscribe": [types]}` to narrow them.
+"""
 _bearer = HTTPBearer(auto_error=False, description="JWT from `smartpay token`")
 _ERRORS = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429, 503)}
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -73,7 +84,7 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
             await rt.aclose()
 
     app = FastAPI(title="SmartPay payment API", version="1.0.0", lifespan=lifespan,
-                  description="Fraud scoring, gateway routing, payments, rewards, chat.")
+                  description=_DESCRIPTION)
     app.add_middleware(obs.RequestContext)
     errors.install(app)
     _routes(app)

@@ -84,3 +84,9 @@ def test_no_card_number_is_stored_or_logged(client, caplog):
     assert r.status_code == 422 and pan not in r.text
     assert client.app.state.rt.ledger.count_by_status() == {}
     assert pan not in caplog.text
+
+
+def test_the_committed_openapi_document_matches_the_app():
+    from serving.openapi import DEFAULT_PATH, openapi_yaml
+
+    assert DEFAULT_PATH.read_text() == openapi_yaml(), "run `smartpay openapi`"
