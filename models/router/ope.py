@@ -1,0 +1,103 @@
+"""Off-policy evaluation from logged decisions: IPS, SNIPS and doubly robust, each with
+a 95 % normal confidence interval, plus the reward model the DR estimator leans on.
+
+All estimators take the logged action, its logging propensity, the observed reward and
+the target policy's probabilities; DR also takes the reward model's predictions for
+every action. They are unbiased when logging propensities are right (SNIPS is
+consistent); tests check that on a synthetic case with a known value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A policy value estimate and its 95 % confidence interval."""
+
+    value: float
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def ci(self) -> list[float]:
+        return [self.lo, self.hi]
+
+
+def _from_terms(terms: np.ndarray, value: float | None = None) -> Estimate:
+    v = float(terms.mean()) if value is None else value
+    se = float(terms.std(ddof=1) / np.sqrt(len(terms))) if len(terms) > 1 else float("inf")
+    return Estimate(v, v - Z95 * se, v + Z95 * se, len(terms))
+
+
+def _weights(logged_prob: np.ndarray, target_prob: np.ndarray) -> np.ndarray:
+    if np.any(logged_prob <= 0):
+        raise ValueError("logged propensities must be > 0 for every logged action")
+    return target_prob / logged_prob
+
+
+def ips(reward: np.ndarray, logged_prob: np.ndarray, target_prob: np.ndarray) -> Estimate:
+    """Inverse propensity scoring: mean of w * r with w = pi(a|x) / mu(a|x)."""
+    return _from_terms(_weights(logged_prob, target_prob) * reward)
+
+
+def snips(reward: np.ndarray, logged_prob: np.ndarray, target_prob: np.ndarray) -> Estimate:
+    """Self-normalised IPS; its interval comes from the delta method."""
+    w = _weights(logged_prob, target_prob)
+    value = float((w * reward).sum() / w.sum())
+    return _from_terms(w * (reward - value) / w.mean() + value, value)
+
+
+def doubly_robust(reward: np.ndarray, logged_prob: np.ndarray, action: np.ndarray,
+                  target_pmf: np.ndarray, q_hat: np.ndarray) -> Estimate:
+    """DR: model value under pi plus the importance-weighted model residual."""
+    rows = np.arange(len(action))
+    w = _weights(logged_prob, target_pmf[rows, action])
+    terms = (target_pmf * q_hat).sum(axis=1) + w * (reward - q_hat[rows, action])
+    return _from_terms(terms)
+
+
+class RewardModel:
+    """Logistic success model per gateway over one-hot context (DR's direct part)."""
+
+    def __init__(self, k: int, categorical: list[str], numeric: list[str], c: float = 1.0) -> None:
+        self.k, self.cat, self.num, self.c = k, categorical, numeric, c
+
+    def _context(self, ctx: pd.DataFrame) -> sparse.csr_matrix:
+        onehot = self.encoder.transform(ctx[self.cat].astype(str))
+        nums = sparse.csr_matrix(ctx[self.num].to_numpy(dtype=float))
+        bias = sparse.csr_matrix(np.ones((len(ctx), 1)))
+        return sparse.hstack([bias, onehot, nums]).tocsr()
+
+    def _design(self, x: sparse.csr_matrix, action: np.ndarray) -> sparse.csr_matrix:
+        """Place each row's context in its gateway's block of columns."""
+        coo = x.tocoo()
+        d = x.shape[1]
+        cols = coo.col + d * action[coo.row]
+        return sparse.csr_matrix((coo.data, (coo.row, cols)), shape=(x.shape[0], d * self.k))
+
+    def fit(self, ctx: pd.DataFrame, action: np.ndarray, reward: np.ndarray) -> "RewardModel":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import OneHotEncoder
+
+        self.encoder = OneHotEncoder(handle_unknown="ignore").fit(ctx[self.cat].astype(str))
+        x = self._design(self._context(ctx), np.asarray(action))
+        y = np.asarray(reward) > 0.5
+        self.model = LogisticRegression(C=self.c, max_iter=300).fit(x, y)
+        return self
+
+    def predict(self, ctx: pd.DataFrame) -> np.ndarray:
+        """Predicted success probability of every gateway (n x K)."""
+        x = self._context(ctx)
+        out = np.empty((len(ctx), self.k))
+        for a in range(self.k):
+            out[:, a] = self.model.predict_proba(self._design(x, np.full(len(ctx), a)))[:, 1]
+        return out

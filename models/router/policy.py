@@ -1,0 +1,123 @@
+"""The in-process router serving uses: `decide(context, eligible) -> Decision` and
+`learn(decision_id, outcome)`, thread-safe, over the VW policy.
+
+Every decision keeps its context, chosen gateway, propensity and full ranking until
+its outcome arrives (bounded: the oldest pending decisions are dropped first).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from models.router.config import WorldConfig, load_config
+from models.router.context import PaymentContext, derive_one, shared_features_one
+from models.router.policies import Payment
+from models.router.vw_policy import VWRouter, reward_of
+from smartpay.errors import InputError
+
+
+class Outcome(BaseModel):
+    """What the gateway answered for a routed payment."""
+
+    success: bool
+    latency_ms: float = Field(0.0, ge=0)
+    decline_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A routing decision: gateway, its propensity and every eligible gateway ranked."""
+
+    decision_id: str
+    gateway: str
+    probability: float
+    ranking: list[str]
+    probabilities: dict[str, float]
+    context: dict
+
+
+class RouterPolicy:
+    """Thread-safe online VW router with outcome learning and periodic checkpoints."""
+
+    def __init__(self, cfg: WorldConfig | None = None, model_bytes: bytes | None = None,
+                 seed: int = 0, max_pending: int = 100_000, checkpoint_every: int = 0,
+                 on_checkpoint: Callable[[bytes], None] | None = None) -> None:
+        self.cfg = cfg or load_config()
+        self.names = self.cfg.gateway_names
+        self.router = VWRouter(self.names, self.cfg.router, model_bytes)
+        self._rng = np.random.default_rng(seed)
+        self._fee_pct = np.array([g.fee.percent for g in self.cfg.gateways.values()])
+        self._fee_fixed = np.array([g.fee.fixed_minor for g in self.cfg.gateways.values()])
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, int, float]] = OrderedDict()
+        self.max_pending, self.learned = max_pending, 0
+        self.checkpoint_every, self.on_checkpoint = checkpoint_every, on_checkpoint
+
+    def _eligible(self, eligible_gateways: Sequence[str]) -> np.ndarray:
+        if not eligible_gateways:
+            raise InputError("eligible_gateways", list(eligible_gateways), "at least one gateway")
+        mask = np.zeros(len(self.names), dtype=bool)
+        for g in eligible_gateways:
+            if g not in self.router.names:
+                raise InputError("eligible_gateways", g, "one of " + ", ".join(self.names))
+            mask[self.names.index(g)] = True
+        return mask
+
+    def _payment(self, ctx: PaymentContext, mask: np.ndarray, now_s: float) -> Payment:
+        row = derive_one(ctx, self.cfg)
+        fee_frac = self._fee_pct * ctx.amount_minor / 100.0 + self._fee_fixed
+        fee_frac = np.rint(fee_frac) / max(ctx.amount_minor, 1)
+        return Payment(int(now_s // 60), row["segment"], mask, fee_frac, shared_features_one(row))
+
+    def decide(self, context: PaymentContext | Mapping, eligible_gateways: Sequence[str],
+               now_s: float | None = None) -> Decision:
+        """Pick a gateway for one payment; the decision is kept for `learn`."""
+        ctx = context if isinstance(context, PaymentContext) else PaymentContext.model_validate(context)
+        mask = self._eligible(eligible_gateways)
+        p = self._payment(ctx, mask, time.time() if now_s is None else now_s)
+        with self._lock:
+            pmf = self.router.pmf(p)
+            _, _, idx, example, _ = self.router.last
+            a = min(int(np.searchsorted(np.cumsum(pmf), self._rng.random() * pmf.sum())), len(pmf) - 1)
+            while pmf[a] == 0:
+                a -= 1
+            decision_id = uuid.uuid4().hex
+            self._pending[decision_id] = (p, pmf, idx, example, a)
+            while len(self._pending) > self.max_pending:
+                self._pending.popitem(last=False)
+        order = [int(i) for i in np.argsort(-pmf, kind="stable") if mask[i]]
+        return Decision(decision_id, self.names[a], float(pmf[a]), [self.names[i] for i in order],
+                        {self.names[i]: float(pmf[i]) for i in order}, ctx.model_dump())
+
+    def learn(self, decision_id: str, outcome: Outcome | Mapping) -> None:
+        """Teach the policy the outcome of an earlier decision."""
+        out = outcome if isinstance(outcome, Outcome) else Outcome.model_validate(outcome)
+        r = self.cfg.reward
+        with self._lock:
+            pending = self._pending.pop(decision_id, None)
+            if pending is None:
+                raise InputError("decision_id", decision_id, "the id of a pending decision")
+            p, pmf, idx, example, a = pending
+            reward = reward_of(out.success, p.fee_frac[a], out.latency_ms, r.fee_weight, r.latency_weight_per_s)
+            self.router.learn_example(example, idx, a, float(pmf[a]), reward)
+            sid = self.router.stats.segment_id(p.segment)
+            self.router.stats.advance(p.minute)
+            self.router.stats.record(a, sid, out.success, out.latency_ms)
+            self.learned += 1
+            due = self.checkpoint_every and self.learned % self.checkpoint_every == 0
+            blob = self.router.model_bytes() if due and self.on_checkpoint else None
+        if blob is not None:
+            self.on_checkpoint(blob)
+
+    def checkpoint(self) -> bytes:
+        """The current VW model bytes (consistent: taken under the lock)."""
+        with self._lock:
+            return self.router.model_bytes()

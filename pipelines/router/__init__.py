@@ -1,0 +1,1 @@
+"""Router pipelines: replay/evaluation of every policy and offline training."""

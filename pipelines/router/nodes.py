@@ -1,0 +1,184 @@
+"""Pure steps of the router pipelines: contexts, replays, metrics, logs, OPE, stats.
+
+No file or network I/O here; `pipeline.py` wires these and owns the edges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.router import offline
+from models.router.config import WorldConfig
+from models.router.context import derive, shared_features
+from models.router.ope import RewardModel, doubly_robust, ips, snips
+from models.router.policies import RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
+from models.router.replay import Decisions, payments, replay
+from models.router.stats import FEATURES, WINDOWS_MIN
+from models.router.vw_policy import VWRouter
+from models.router.world import World
+
+POLICIES = ("static_rule", "random", "sliding_window_sr", "thompson", "vw")
+OPE_CATEGORICAL = ["card_network", "issuing_country", "currency", "merchant_category",
+                   "channel", "hour_band", "cross_border"]
+OPE_NUMERIC = ["risk_score", "log_amount"]
+
+
+def add_risk_proxy(tx: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Payment contexts with hour and a fraud risk score.
+
+    Stand-in until the fraud model serves scores: 0.05 + 0.55 * is_fraud + N(0, 0.08),
+    clipped to [0, 1] -- a noisy detector that separates most frauds but not all.
+    """
+    rng = np.random.default_rng(seed)
+    out = tx.copy()
+    out["hour"] = out["timestamp"].dt.hour
+    noise = rng.normal(0.0, 0.08, len(out))
+    out["risk_score"] = np.clip(0.05 + 0.55 * out["is_fraud"].to_numpy() + noise, 0.0, 1.0)
+    return out
+
+
+def contexts(tx: pd.DataFrame, cfg: WorldConfig, seed: int) -> pd.DataFrame:
+    """Derived routing contexts (segment, amount in USD, ...) with VW shared lines."""
+    ctx = derive(add_risk_proxy(tx, seed), cfg)
+    ctx["shared"] = shared_features(ctx)
+    ctx["log_amount"] = np.log10(np.maximum(ctx["amount_usd"].to_numpy(), 0.5))
+    return ctx.reset_index(drop=True)
+
+
+def make_policy(name: str, cfg: WorldConfig, seed: int):
+    """A fresh policy by report name."""
+    k, o = len(cfg.gateways), cfg.router
+    return {
+        "static_rule": StaticFeeRule,
+        "random": RandomPolicy,
+        "sliding_window_sr": lambda: SlidingWindowSR(k, o.sr_window, o.sr_hedge, o.elimination),
+        "thompson": lambda: Thompson(k, o.thompson_discount, np.random.default_rng(seed)),
+        "vw": lambda: VWRouter(cfg.gateway_names, o),
+    }[name]()
+
+
+def run_policy(name: str, ctx: pd.DataFrame, world: World, cfg: WorldConfig,
+               draws: tuple[np.ndarray, np.ndarray], seed: int) -> Decisions:
+    """Replay every payment through one policy (the random one logs features for OPE)."""
+    pays = payments(ctx, world, ctx["shared"].to_numpy())
+    return replay(make_policy(name, cfg, seed), pays, world, cfg, draws, log_features=name == "random")
+
+
+def expected_success(dec: Decisions, world: World) -> np.ndarray:
+    """True success probability of each chosen gateway."""
+    return world.p_success[np.arange(len(dec.action)), dec.action]
+
+
+def oracle_success(world: World) -> np.ndarray:
+    """Best true success probability among eligible gateways, per payment."""
+    return np.where(world.eligible, world.p_success, -np.inf).max(axis=1)
+
+
+def policy_metrics(dec: Decisions, world: World) -> dict[str, float]:
+    """Auth rate, fee per successful payment (USD), mean latency, cumulative regret."""
+    rows = np.arange(len(dec.action))
+    fee = world.fee_usd[rows, dec.action]
+    wins = dec.success.sum()
+    return {
+        "auth_rate": round(float(dec.success.mean()), 5),
+        "fee_per_success": round(float((fee * dec.success).sum() / max(wins, 1)), 4),
+        "mean_latency_ms": round(float(dec.latency_ms.mean()), 1),
+        "regret": round(float((oracle_success(world) - expected_success(dec, world)).sum()), 1),
+    }
+
+
+def regret_curves(decisions: dict[str, Decisions], world: World, points: int = 500) -> pd.DataFrame:
+    """Cumulative expected regret per policy at `points` evenly spaced payments."""
+    best = oracle_success(world)
+    at = np.linspace(0, len(best) - 1, points).astype(int)
+    return pd.DataFrame({name: np.cumsum(best - expected_success(d, world))[at]
+                         for name, d in decisions.items()}, index=at)
+
+
+def best_fixed_per_segment(ctx: pd.DataFrame, world: World) -> float:
+    """Expected auth rate of the best single gateway per segment chosen in hindsight."""
+    p = pd.DataFrame(np.where(world.eligible, world.p_success, 0.0))
+    p["segment"] = ctx["segment"].to_numpy()
+    sums = p.groupby("segment").sum()
+    return float(sums.max(axis=1).sum() / len(ctx))
+
+
+def decision_log(ctx: pd.DataFrame, dec: Decisions, world: World, cfg: WorldConfig) -> pd.DataFrame:
+    """One row per decision: context, chosen gateway, propensity, full ranking, outcome,
+    and what every gateway looked like then (eligibility, fee, gateway_stats)."""
+    names = np.array(cfg.gateway_names)
+    rows = np.arange(len(dec.action))
+    keep = ["transaction_id", "timestamp", "segment", "card_network", "issuing_country",
+            "currency", "amount_minor", "merchant_category", "channel", "hour", "hour_band",
+            "cross_border", "risk_score", "log_amount", "shared"]
+    log = ctx[keep].copy()
+    log["policy"] = dec.policy
+    log["action_idx"], log["gateway"] = dec.action.astype(np.int64), names[dec.action]
+    log["propensity"], log["success"] = dec.prob.astype(float), dec.success
+    log["ranking"] = [">".join(names[r[r >= 0]]) for r in dec.ranking]
+    log["latency_ms"], log["reward"] = dec.latency_ms, dec.reward
+    log["decline_code"] = np.where(dec.success, "", world.decline_code[rows, dec.action].astype(str))
+    fee_frac = world.fee_minor / np.maximum(ctx["amount_minor"].to_numpy(), 1)[:, None]
+    for k, g in enumerate(names):
+        log[f"elig__{g}"], log[f"fee__{g}"] = world.eligible[:, k], fee_frac[:, k]
+        if dec.features is not None:
+            for j, f in enumerate(FEATURES):
+                log[f"{g}__{f}"] = dec.features[:, k, j]
+    return log
+
+
+def split_by_time(log: pd.DataFrame, train_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Earlier share for training, the rest for evaluation (logs are time-ordered)."""
+    cut = int(len(log) * train_share)
+    return log.iloc[:cut].reset_index(drop=True), log.iloc[cut:].reset_index(drop=True)
+
+
+def fit_reward_model(train: pd.DataFrame, k: int) -> RewardModel:
+    """The DR estimator's success model, fitted on the training logs only."""
+    return RewardModel(k, OPE_CATEGORICAL, OPE_NUMERIC).fit(
+        train, train["action_idx"].to_numpy(), train["success"].to_numpy(dtype=float))
+
+
+def ope_estimates(eval_log: pd.DataFrame, pmf: np.ndarray, q_hat: np.ndarray,
+                  p_true: np.ndarray | None = None) -> dict:
+    """IPS, SNIPS, DR (auth rate) of a target policy, and its simulated truth if known."""
+    a = eval_log["action_idx"].to_numpy()
+    r, mu = eval_log["success"].to_numpy(dtype=float), eval_log["propensity"].to_numpy()
+    target = pmf[np.arange(len(a)), a]
+    dr = doubly_robust(r, mu, a, pmf, q_hat)
+    out = {"dr": round(dr.value, 5), "dr_ci": [round(dr.lo, 5), round(dr.hi, 5)],
+           "ips": round(ips(r, mu, target).value, 5), "snips": round(snips(r, mu, target).value, 5),
+           "n": dr.n}
+    if p_true is not None:
+        out["truth"] = round(float((pmf * p_true).sum(axis=1).mean()), 5)
+    return out
+
+
+def train_offline(train: pd.DataFrame, cfg: WorldConfig, passes: int = 1) -> VWRouter:
+    """VW router learnt from logged decisions (cb_type and exploration from config)."""
+    return offline.train(train, cfg.gateway_names, cfg.router, passes)
+
+
+def gateway_stats_table(log: pd.DataFrame) -> pd.DataFrame:
+    """Feast source of `gateway_stats`: per gateway x segment, at each minute with traffic,
+    success rates over the trailing 15 min / 1 h / 24 h and mean latency over 1 h."""
+    df = log.assign(minute=log["timestamp"].dt.floor("min"), n=1.0,
+                    s=log["success"].astype(float), lat=log["latency_ms"].astype(float))
+    per_min = (df.groupby(["gateway", "segment", "minute"], sort=True)[["n", "s", "lat"]]
+               .sum().reset_index())
+    out = per_min[["gateway", "segment", "minute"]].copy()
+    g = per_min.set_index("minute").groupby(["gateway", "segment"], sort=True)
+    for name, minutes in zip(("15m", "1h", "24h"), WINDOWS_MIN):
+        roll = g[["n", "s", "lat"]].rolling(f"{minutes}min").sum().reset_index(drop=True)
+        out[f"sr_{name}"] = ((roll["s"] + 2 * 0.9) / (roll["n"] + 2)).to_numpy()
+        if name == "1h":
+            out["attempts_1h"] = roll["n"].to_numpy().astype(np.int64)
+            out["latency_1h_s"] = ((roll["lat"] + 500.0) / (roll["n"] + 1) / 1000).to_numpy()
+    out["gateway_segment"] = out["gateway"] + "|" + out["segment"]
+    return out.rename(columns={"minute": "event_timestamp"})
+
+
+def target_pmf(router: VWRouter, log: pd.DataFrame, cfg: WorldConfig) -> np.ndarray:
+    """A trained router's probabilities for logged contexts (n x K)."""
+    return offline.target_pmf(router, log, cfg.gateway_names)
