@@ -61,7 +61,10 @@ def build(
 def _table(result: dict) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Assistant evaluation ({result['questions']} questions)")
+    table = Table(
+        title="Assistant retrieval",
+        caption=f"{result['questions']} labelled questions",
+    )
     for col in ("retriever", "hit@3", "mrr"):
         table.add_column(col)
     for mode, metrics in result["retrieval"].items():

@@ -4,13 +4,18 @@
     answer = assistant.answer(question, user_id=..., merchant_id=..., session_id=...)
 
 `transactions_provider(user_id=..., merchant_id=...)` returns the asker's recent ledger
-rows (TransactionFact or dicts of its fields); serving passes a query already filtered by
-the authenticated merchant/user, and the assistant filters again. Cache and session keys
-include merchant and user, so nobody is ever served another person's answer or history.
+rows (TransactionFact or dicts of its fields, e.g. serving's ledger rows); serving passes
+a query already filtered by the authenticated merchant/user, and the assistant filters
+again. `user_id=None` means the merchant itself is asking: every row of that merchant,
+and only of that merchant, is in scope. Cache and session keys include merchant and
+user, so nobody is ever served another person's answer or history. The cache key also
+holds a digest of the asker's rows, so a new or changed payment is never hidden by an
+older cached answer. `answer_async` runs `answer` in a worker thread for async servers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -92,16 +97,15 @@ class Assistant:
     def answer(
         self,
         question: str,
-        user_id: str,
+        user_id: str | None,
         merchant_id: str,
         session_id: str | None = None,
     ) -> Answer:
-        """Answer one question for one authenticated user, with citations."""
+        """Answer one question for one authenticated user (None: the merchant), cited."""
         question = redact(_check("question", question, MAX_QUESTION_CHARS))
-        user_id, merchant_id = (
-            _check("user_id", user_id, 200),
-            _check("merchant_id", merchant_id, 200),
-        )
+        merchant_id = _check("merchant_id", merchant_id, 200)
+        if user_id is not None:
+            user_id = _check("user_id", user_id, 200)
         session = _key(merchant_id, user_id, session_id) if session_id else None
         history = self._history(session)
         facts = self._facts(user_id, merchant_id)
@@ -130,7 +134,19 @@ class Assistant:
         )
         return answer
 
-    def _facts(self, user_id: str, merchant_id: str) -> list[TransactionFact]:
+    async def answer_async(
+        self,
+        question: str,
+        user_id: str | None,
+        merchant_id: str,
+        session_id: str | None = None,
+    ) -> Answer:
+        """`answer` in a worker thread, so an event loop is not blocked by the model."""
+        return await asyncio.to_thread(
+            self.answer, question, user_id, merchant_id, session_id
+        )
+
+    def _facts(self, user_id: str | None, merchant_id: str) -> list[TransactionFact]:
         if self.provider is None:
             return []
         return own_facts(

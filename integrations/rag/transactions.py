@@ -38,14 +38,18 @@ _TX_ID = re.compile(r"\b[a-z]{2,5}_[A-Za-z0-9]{4,}\b")
 
 
 def own_facts(
-    rows: Iterable[TransactionFact | Mapping], user_id: str, merchant_id: str
+    rows: Iterable[TransactionFact | Mapping], user_id: str | None, merchant_id: str
 ):
     """Validated rows of this user at this merchant only, newest first, descriptions redacted."""
     facts = [
         r if isinstance(r, TransactionFact) else TransactionFact.model_validate(r)
         for r in rows
     ]
-    mine = [f for f in facts if f.user_id == user_id and f.merchant_id == merchant_id]
+    mine = [
+        f
+        for f in facts
+        if f.merchant_id == merchant_id and (user_id is None or f.user_id == user_id)
+    ]
     mine.sort(key=lambda f: f.created_at, reverse=True)
     return [
         f.model_copy(update={"description": redact(f.description)})
@@ -88,7 +92,7 @@ def fact_sentence(fact: TransactionFact) -> str:
         f"has status {fact.status}"
     )
     if fact.reason_code:
-        text += f" with reason code {fact.reason_code}"
+        text += f" with reason code {redact(fact.reason_code)}"
     return text + "."
 
 

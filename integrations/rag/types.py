@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from smartpay.money import Money
 
@@ -28,20 +28,32 @@ class Passage(BaseModel):
 
 
 class TransactionFact(BaseModel):
-    """One ledger row as the assistant may see it; it belongs to one merchant and user."""
+    """One ledger row as the assistant may see it; it belongs to one merchant and user.
 
-    model_config = ConfigDict(frozen=True)
+    Built from serving's ledger rows as they are (`reason` is read as the reason code;
+    other columns such as payment-method tokens are ignored and never stored here).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: str
     merchant_id: str
-    user_id: str
+    user_id: str | None = None
     amount_minor: int
     currency: str
     status: str
     created_at: datetime
     description: str = ""
-    reason_code: str | None = None
+    reason_code: str | None = Field(
+        default=None, validation_alias=AliasChoices("reason_code", "reason")
+    )
     gateway: str | None = None
+
+    @field_validator("reason_code", "description")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        """Free text from gateways is cut to a sensible length."""
+        return value[:120] if value else value
 
     def money(self) -> str:
         """The amount as a human string built from minor units (never a float)."""

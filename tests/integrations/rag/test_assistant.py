@@ -290,3 +290,44 @@ def test_bad_input_is_rejected_naming_the_field(assistant, field, kwargs):
     with pytest.raises(InputError) as err:
         assistant.answer(**kwargs)
     assert err.value.field == field
+
+
+def test_a_merchant_asking_without_a_user_sees_its_own_rows_but_never_another_merchants(
+    kb_index, config
+):
+    rows = ROWS + [
+        fact("pay_M0001", "c", 3100, "declined", 23, code="D02", merchant="m_2")
+    ]
+    assistant = Assistant(kb_index, config, Ledger(rows, leaky=True))
+    answer = assistant.answer("Why was my payment pay_B9999 declined?", None, "m_1")
+    assert answer.citations[0].id == "txn:pay_B9999"
+    other = assistant.answer("Why was my payment pay_B9999 declined?", None, "m_2")
+    assert "pay_B9999" not in other.text and "txn:pay_B9999" not in _cited_ids(other)
+
+
+def test_serving_ledger_rows_are_accepted_as_they_are_and_method_tokens_are_dropped(
+    kb_index, config
+):
+    row = {
+        "id": "pay_L1",
+        "merchant_id": "m_1",
+        "user_id": A,
+        "status": "declined",
+        "amount_minor": 2000,
+        "currency": "EUR",
+        "reason": "D03 expired_card",
+        "method_token": "pm_card_visa_secret",
+        "created_at": "2026-11-25T10:00:00Z",
+    }
+    assistant = Assistant(kb_index, config, lambda user_id, merchant_id: [row])
+    answer = assistant.answer("Why was my payment declined?", A, "m_1")
+    assert "20.00 EUR" in answer.text and "D03" in answer.text
+    assert "pm_card_visa" not in answer.model_dump_json()
+    assert any(c.id.startswith("declines#d03-expired-card") for c in answer.citations)
+
+
+def test_answer_async_gives_the_same_answer_as_answer(assistant):
+    import asyncio
+
+    got = asyncio.run(assistant.answer_async("How do chargebacks work?", A, "m_1"))
+    assert got.text == assistant.answer("How do chargebacks work?", B, "m_1").text
