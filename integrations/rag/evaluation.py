@@ -3,7 +3,9 @@
 An answer to an answerable question counts as grounded when it is confident, cites a
 labelled passage, the labelled answer phrase is in both the answer and a cited passage,
 and every figure in the answer also appears in the cited sources. For a question the
-KB cannot answer, only "I don't know" with no citations counts as grounded.
+KB cannot answer, only "I don't know" with no citations counts as grounded. Questions
+about the asker's own payments must also cite the right ledger row, and no answer may
+name a payment of another user (the ledger holds rows crafted to tempt retrieval).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 from integrations.rag.index import KnowledgeIndex, Mode
-from integrations.rag.types import Answer
+from integrations.rag.types import Answer, TransactionFact
 
 QUESTIONS_FILE = Path(__file__).parent / "eval" / "questions.yaml"
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
@@ -25,18 +27,47 @@ _FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
 _MARKER = re.compile(r"\[\d+\]")
 
 
+EVAL_MERCHANT = "m_eval"
+
+
 class LabelledQuestion(BaseModel):
-    """A question with the sections that answer it and a phrase the answer must hold."""
+    """A question with the sections that answer it and a phrase the answer must hold.
+
+    `txn` marks a question about the asker's own payments: the answer must cite that
+    ledger row; such questions count for answers, not for KB retrieval metrics.
+    """
 
     q: str
-    passages: list[str]
+    passages: list[str] = []
     answer: str | None = None  # quoted in YAML when it looks like a number
+    user: str = "u_eval"
+    txn: str | None = None
 
 
 def load_questions(path: Path = QUESTIONS_FILE) -> list[LabelledQuestion]:
     """Read the labelled set."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [LabelledQuestion.model_validate(item) for item in raw["questions"]]
+
+
+def load_ledger(path: Path = QUESTIONS_FILE) -> list[TransactionFact]:
+    """The evaluation ledger: the askers' rows plus other users' crafted rows."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        TransactionFact.model_validate({"merchant_id": EVAL_MERCHANT, **row})
+        for row in raw.get("ledger", [])
+    ]
+
+
+def ledger_provider(rows: list[TransactionFact]):
+    """A provider over the evaluation ledger that filters like serving's query does."""
+
+    def provider(user_id: str | None, merchant_id: str) -> list[TransactionFact]:
+        return [
+            r for r in rows if r.merchant_id == merchant_id and r.user_id == user_id
+        ]
+
+    return provider
 
 
 def first_relevant_rank(ranked_sections: list[str], relevant: set[str]) -> int | None:
@@ -63,10 +94,18 @@ def figures(text: str) -> set[str]:
 
 
 def is_grounded(
-    answer: Answer, item: LabelledQuestion, sources: dict[str, str]
+    answer: Answer,
+    item: LabelledQuestion,
+    sources: dict[str, str],
+    forbidden: set[str] = frozenset(),
 ) -> bool:
-    """Apply the answer checks described in the module docstring."""
-    if not item.passages:
+    """Apply the answer checks described in the module docstring.
+
+    `forbidden` holds ids of other users' payments: naming one fails the answer.
+    """
+    if any(f in answer.model_dump_json() for f in forbidden):
+        return False
+    if not item.passages and not item.txn:
         return not answer.confident and not answer.citations
     cited = {c.id: sources.get(c.id, c.snippet) for c in answer.citations}
     cited_sections = {cid.rsplit(":", 1)[0] for cid in cited}
@@ -74,7 +113,8 @@ def is_grounded(
     text = " ".join(cited.values())
     return (
         answer.confident
-        and bool(cited_sections & set(item.passages))
+        and (not item.txn or f"txn:{item.txn}" in cited)
+        and (not item.passages or bool(cited_sections & set(item.passages)))
         and phrase in answer.text.lower()
         and phrase in text.lower()
         and figures(answer.text) <= figures(text)
@@ -83,7 +123,7 @@ def is_grounded(
 
 def evaluate_retrieval(index: KnowledgeIndex, items: list[LabelledQuestion]) -> dict:
     """Metrics per retrieval mode over the answerable questions."""
-    answerable = [i for i in items if i.passages]
+    answerable = [i for i in items if i.passages and not i.txn]
     out = {}
     for mode in MODES:
         ranks = []
@@ -99,16 +139,20 @@ def evaluate_retrieval(index: KnowledgeIndex, items: list[LabelledQuestion]) -> 
 
 
 def evaluate_answers(
-    answer_fn, index: KnowledgeIndex, items: list[LabelledQuestion]
+    answer_fn,
+    index: KnowledgeIndex,
+    items: list[LabelledQuestion],
+    ledger: list[TransactionFact] = (),
 ) -> dict:
-    """Grounded rate and latency of `answer_fn(question) -> Answer` over all questions."""
+    """Grounded rate and latency of `answer_fn(item) -> Answer` over all questions."""
     sources = {p.id: p.text for p in index.passages}
     grounded, latencies, rows = 0, [], []
     for item in items:
+        forbidden = {r.id for r in ledger if r.user_id != item.user}
         t0 = time.perf_counter()
-        answer = answer_fn(item.q)
+        answer = answer_fn(item)
         latencies.append((time.perf_counter() - t0) * 1000)
-        ok = is_grounded(answer, item, sources)
+        ok = is_grounded(answer, item, sources, forbidden)
         grounded += ok
         rows.append({"q": item.q, "grounded": ok, "confident": answer.confident})
     return {

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, create_engine, select, update
+from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
+
+from integrations.gateways.solana.ledger import make_engine
 
 meta = MetaData()
 entries = Table(
@@ -36,11 +37,7 @@ class RewardLedger:
     """Atomic reward bookkeeping (SQLite by default, any SQLAlchemy URL)."""
 
     def __init__(self, url: str = "sqlite://") -> None:
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        kw = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if memory else {}
-        if url.startswith("sqlite:///") and not memory:
-            kw["connect_args"] = {"timeout": 30}
-        self.engine = create_engine(url, **kw)
+        self.engine = make_engine(url)
         meta.create_all(self.engine)
 
     def claim(self, **row) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import event
 from sqlalchemy import (
     Boolean, Column, Float, Integer, LargeBinary, MetaData, String, Table, create_engine, select,
     update,
@@ -48,12 +49,33 @@ refunds = Table(
 )
 
 
+def make_engine(url: str):
+    """An engine for a ledger: shared in-memory SQLite, WAL file SQLite, or any server DB.
+
+    File SQLite runs in WAL mode with synchronous=NORMAL: commits survive a process
+    crash (what idempotency needs) without an fsync per commit.
+    """
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if not url.startswith("sqlite"):
+        return create_engine(url)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return engine
+
+
 class Ledger:
     """Atomic bookkeeping for Solana payments."""
 
     def __init__(self, url: str = "sqlite://") -> None:
-        kw = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if url in ("sqlite://", "sqlite:///:memory:") else {}
-        self.engine = create_engine(url, **kw)
+        self.engine = make_engine(url)
         meta.create_all(self.engine)
 
     def insert_payment(self, **row) -> bool:
