@@ -107,7 +107,11 @@ class RewardService:
         return await self._run(row["payment_id"], "minting", tx)
 
     async def on_refund(self, payment_id: str, refunded_minor: int, owner: str = "") -> RewardRecord:
-        """Claw back the refunded share of an escrowed reward; cancel one not minted yet."""
+        """Claw back the refunded share of an escrowed reward; cancel one not minted yet.
+
+        `refunded_minor` is the payment's total refunded so far, so replayed refund
+        events claw back nothing more. Rewards already released are left alone.
+        """
         row = self.ledger.get(payment_id)
         if row is None:
             self.ledger.claim(payment_id=payment_id, owner=owner, amount_minor=0, units=0, state="canceled",

@@ -97,15 +97,18 @@ class StripeAdapter:
         await self._http.close_async()
 
     async def _find(self, payment_id: str):
-        """Search (real Stripe) or list and filter (localstripe has no search)."""
+        """Search (real Stripe), then the newest 100 intents (search lags; localstripe lacks it)."""
         query = f"metadata['payment_id']:'{payment_id}'"
+        found = None
         try:
             page = await self._call(self._intents.search_async(params={"query": query}))
+            found = tf.find_by_payment_id([i.to_dict() for i in page.data], payment_id)
         except GatewayError as err:
             if err.kind != ErrorKind.INVALID_REQUEST:
                 raise
+        if found is None:
             page = await self._call(self._intents.list_async(params={"limit": 100}))
-        found = tf.find_by_payment_id([i.to_dict() for i in page.data], payment_id)
+            found = tf.find_by_payment_id([i.to_dict() for i in page.data], payment_id)
         return next(i for i in page.data if i.id == found["id"]) if found else None
 
     async def _expanded(self, intent) -> dict:

@@ -32,6 +32,7 @@ class StripeHarness:
     def __init__(self, proxy: FaultProxy) -> None:
         self.proxy = proxy
         self.authorize_match = "POST /v1/payment_intents "
+        self.capture_match = "/capture"
 
     def adapter(self, timeout_s: float = 5.0) -> StripeAdapter:
         return StripeAdapter(StripeConfig(SecretStr(STRIPE_KEY), self.proxy.url, timeout_s))
@@ -48,6 +49,7 @@ class AmazonHarness:
     def __init__(self, proxy: FaultProxy, sandbox_url: str, key_file) -> None:
         self.proxy, self.sandbox_url, self.key_file = proxy, sandbox_url, key_file
         self.authorize_match = "/complete"
+        self.capture_match = "/capture"
 
     def adapter(self, timeout_s: float = 5.0) -> AmazonPayAdapter:
         return AmazonPayAdapter(AmazonPayConfig(AMAZON_KEY_ID, self.key_file, endpoint=self.proxy.url, timeout_s=timeout_s))
@@ -67,6 +69,7 @@ class SolanaHarness:
         self.proxy, self.chain = proxy, chain
         self.ledger = Ledger()
         self.authorize_match = "sendTransaction"
+        self.capture_match = "sendTransaction"
 
     def adapter(self, timeout_s: float = 5.0) -> SolanaAdapter:
         backend = RpcBackend(self.proxy.url, timeout_s)

@@ -122,3 +122,22 @@ def test_unknown_charge_states_should_map_to_pending():
     charge = {"chargeId": "S01-0000000-0000000-C000000", "statusDetails": {"state": "SomethingNew"},
               "chargeAmount": {"amount": "1.00", "currencyCode": "USD"}}
     assert tf.charge_to_result(charge, "p").status.value == "pending"
+
+
+def test_a_soft_decline_should_be_retryable_and_keep_amazons_reason_code(amazon_harness):
+    async def scenario():
+        adapter = amazon_harness.adapter()
+        try:
+            session = await adapter.create_checkout_session("p-soft", 500, "USD")
+            from integrations.gateways.amazon_pay import approve_as_buyer
+            from integrations.gateways.base import AuthorizeRequest
+
+            await approve_as_buyer(amazon_harness.sandbox_url, session["checkoutSessionId"], "SoftDeclined")
+            await adapter.authorize(AuthorizeRequest(payment_id="p-soft", amount_minor=500, currency="USD",
+                                                     payment_method=session["checkoutSessionId"]))
+        finally:
+            await adapter.aclose()
+
+    with pytest.raises(GatewayError) as info:
+        asyncio.run(scenario())
+    assert (info.value.kind, info.value.code, info.value.retryable) == (ErrorKind.SOFT_DECLINE, "SoftDeclined", True)

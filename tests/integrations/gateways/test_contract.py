@@ -171,6 +171,24 @@ def test_lost_answer_after_the_gateway_charged_should_be_resolved_by_status_sync
     run(scenario())
 
 
+def test_a_capture_whose_answer_was_lost_should_be_resolved_by_sync_without_capturing_again(harness):
+    async def scenario():
+        adapter = harness.adapter(timeout_s=0.6)
+        gateway = _wrapped(adapter)
+        try:
+            req, auth = await _authorize(harness, adapter, amount=900, capture=False)
+            harness.proxy.inject("drop_after", match=harness.capture_match)
+            start = len(harness.proxy.requests)
+            captured = await gateway.capture(auth.gateway_ref, payment_id=req.payment_id)
+            sends = [r for r in harness.proxy.requests[start:] if harness.capture_match in r]
+        finally:
+            await gateway.aclose()
+        assert captured.status == PaymentStatus.CAPTURED and captured.captured_minor == 900
+        assert len(sends) == 1
+
+    run(scenario())
+
+
 def test_connection_dropped_before_the_gateway_saw_it_should_be_retried_once_and_succeed(harness):
     async def scenario():
         adapter = harness.adapter(timeout_s=2)
