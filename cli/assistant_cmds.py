@@ -58,12 +58,15 @@ def build(
     )
 
 
-def _table(result: dict) -> None:
+def _table(result: dict, items: list) -> None:
     from rich.table import Table
 
+    kb = sum(1 for i in items if i.passages and not i.txn)
+    own = sum(1 for i in items if i.txn)
     table = Table(
         title="Assistant retrieval",
-        caption=f"{result['questions']} labelled questions",
+        caption=f"{result['questions']} questions: {kb} KB (scored here), {own} about "
+        f"own payments, {result['questions'] - kb - own} unanswerable",
     )
     for col in ("retriever", "hit@3", "mrr"):
         table.add_column(col)
@@ -86,6 +89,9 @@ def evaluate_assistant(
     from integrations.rag.assistant import Assistant
     from integrations.rag.config import rag_config
     from integrations.rag.evaluation import (
+        EVAL_MERCHANT,
+        ledger_provider,
+        load_ledger,
         evaluate_answers,
         evaluate_retrieval,
         load_questions,
@@ -93,21 +99,25 @@ def evaluate_assistant(
     from integrations.rag.wiring import load_or_build_index
 
     config = rag_config(get_settings())
-    items = load_questions()
+    items, ledger = load_questions(), load_ledger()
     with spinner("Loading the knowledge index"):
         index = load_or_build_index(config)
     warm = Assistant(index, config)
     for question in WARMUP_QUESTIONS:
         warm.answer(question, "eval-warmup", "eval")
-    assistant = Assistant(index, config)  # offline answerer, empty cache
+    # Offline answerer, empty cache, the evaluation ledger as the transactions source.
+    assistant = Assistant(index, config, ledger_provider(ledger))
     answers = evaluate_answers(
-        lambda q: assistant.answer(q, "eval", "eval"), index, items
+        lambda item: assistant.answer(item.q, item.user, EVAL_MERCHANT),
+        index,
+        items,
+        ledger,
     )
     result = {
         "questions": len(items),
         "retrieval": evaluate_retrieval(index, items),
         "answers": {k: answers[k] for k in ("grounded_rate", "p50_ms", "p95_ms")},
     }
-    _table(result)
+    _table(result, items)
     if json_out:
         print(json.dumps(result))
