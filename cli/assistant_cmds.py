@@ -90,10 +90,10 @@ def evaluate_assistant(
     from integrations.rag.config import rag_config
     from integrations.rag.evaluation import (
         EVAL_MERCHANT,
-        ledger_provider,
-        load_ledger,
         evaluate_answers,
         evaluate_retrieval,
+        ledger_provider,
+        load_ledger,
         load_questions,
     )
     from integrations.rag.wiring import load_or_build_index

@@ -34,7 +34,9 @@ _OWN_PAYMENT = re.compile(
     r"|\b(i|we) (was|were|got|have been) (charged|refunded|declined|billed)\b",
     re.IGNORECASE,
 )
-_TX_ID = re.compile(r"\b[a-z]{2,5}_[A-Za-z0-9]{4,}\b")
+# Payment ids look like pay_<hex>; requiring a digit keeps status names such as
+# under_review from being read as ids.
+_TX_ID = re.compile(r"\b[a-z]{2,5}_(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{4,}\b")
 
 
 def own_facts(
@@ -58,11 +60,8 @@ def own_facts(
 
 
 def asks_about_own_payments(question: str, facts: list[TransactionFact]) -> bool:
-    """True when the question refers to the asker's payments or names one of their ids."""
-    ids = set(_TX_ID.findall(question))
-    if ids & {f.id for f in facts}:
-        return True
-    return bool(_OWN_PAYMENT.search(question))
+    """True when the question refers to the asker's payments or names a payment id."""
+    return bool(_TX_ID.search(question) or _OWN_PAYMENT.search(question))
 
 
 def _wanted_statuses(question: str) -> set[str]:
@@ -73,10 +72,13 @@ def _wanted_statuses(question: str) -> set[str]:
 
 
 def pick_facts(question: str, facts: list[TransactionFact], limit: int = 1):
-    """The transactions a question is about: named ids first, else status words, else newest."""
-    named = [f for f in facts if f.id in question]
-    if named:
-        return named[:limit]
+    """The transactions a question is about: named ids first, else status words, else newest.
+
+    A question naming ids that are not the asker's gets nothing, never a lookalike.
+    """
+    named_ids = set(_TX_ID.findall(question))
+    if named_ids:
+        return [f for f in facts if f.id in named_ids][:limit]
     statuses = _wanted_statuses(question)
     if statuses:
         return [f for f in facts if f.status in statuses][:limit]

@@ -331,3 +331,21 @@ def test_answer_async_gives_the_same_answer_as_answer(assistant):
 
     got = asyncio.run(assistant.answer_async("How do chargebacks work?", A, "m_1"))
     assert got.text == assistant.answer("How do chargebacks work?", B, "m_1").text
+
+
+def test_asking_about_another_users_payment_id_finds_nothing_rather_than_a_lookalike(
+    assistant,
+):
+    answer = assistant.answer("What happened to pay_B9999?", A, "m_1")
+    assert "could not find a matching payment" in answer.text
+    assert "pay_B9999" not in _cited_ids(answer) and "pay_A1111" not in answer.text
+
+
+def test_a_status_name_like_under_review_is_not_mistaken_for_a_payment_id(
+    kb_index, config
+):
+    rows = [fact("pay_A5555", A, 900, "under_review", 19)]
+    answer = Assistant(kb_index, config, Ledger(rows)).answer(
+        "Is my payment under_review?", A, "m_1"
+    )
+    assert answer.citations[0].id == "txn:pay_A5555"

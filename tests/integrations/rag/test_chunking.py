@@ -1,5 +1,7 @@
 """Markdown sections become overlapping, citable passages."""
 
+import itertools
+
 from integrations.rag.chunking import chunk_documents, chunk_section, split_sections
 
 DOC = """# Guide
@@ -25,7 +27,7 @@ def test_long_sections_become_chunks_that_repeat_the_previous_chunks_last_senten
     section_id, title, body = split_sections("guide", DOC)[0]
     chunks = chunk_section(section_id, title, body, chunk_words=10, overlap_words=5)
     assert len(chunks) > 1
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         last_sentence = before.text.split(". ")[-1]
         assert after.text.startswith(last_sentence.rstrip("."))
     assert [c.id for c in chunks][:2] == [f"{section_id}:0", f"{section_id}:1"]
