@@ -65,8 +65,8 @@ def _table(result: dict, items: list) -> None:
     own = sum(1 for i in items if i.txn)
     table = Table(
         title="Assistant retrieval",
-        caption=f"{result['questions']} questions: {kb} KB (scored here), {own} about "
-        f"own payments, {result['questions'] - kb - own} unanswerable",
+        caption=f"{result['questions']} questions ({kb} KB, {own} own-payment, "
+        f"{result['questions'] - kb - own} unanswerable)",
     )
     for col in ("retriever", "hit@3", "mrr"):
         table.add_column(col)
