@@ -19,6 +19,7 @@ from serving.app import create_app
 from serving.backends import Reloading, load_factory
 from serving.config import get_serving_config
 from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
+from smartpay.errors import SmartPayError
 
 app = create_app()
 
@@ -75,10 +76,15 @@ class GatewayRouter:
     @bentoml.api
     def feedback(self, decision_id: str, gateway: str, success: bool, latency_ms: float,
                  amount_minor: int, currency: str) -> dict:
-        """Online learning from one payment outcome."""
-        self.policy.current.learn(decision_id, {
-            "gateway": gateway, "success": success, "latency_ms": latency_ms,
-            "amount_minor": amount_minor, "currency": currency})
+        """Online learning from one payment outcome. A decision served again from the
+        15-minute routing cache was already learned from once: the policy has no
+        pending propensity for it, so that outcome is acknowledged, not learned."""
+        try:
+            self.policy.current.learn(decision_id, {
+                "gateway": gateway, "success": success, "latency_ms": latency_ms,
+                "amount_minor": amount_minor, "currency": currency})
+        except SmartPayError as exc:
+            return {"learned": False, "reason": str(exc)}
         return {"learned": True}
 
 

@@ -15,7 +15,7 @@ from smartpay.settings import get_settings
 
 TEST_BACKENDS = {
     "SMARTPAY_SERVING_FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
-    "SMARTPAY_SERVING_ROUTER_BACKEND": "serving.backends_real:ThompsonBackend",
+    "SMARTPAY_SERVING_ROUTER_BACKEND": "serving.backends_real:champion_router",
 }
 
 
@@ -28,10 +28,18 @@ def standins(tmp_path_factory):
         yield env
 
 
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory) -> str:
+    """One empty MLflow store for the session (creating one costs seconds): the router
+    finds no champion there and starts from the fresh default policy."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
 @pytest.fixture
-def serving_env(standins, data_dir, monkeypatch):
+def serving_env(standins, tracking_uri, data_dir, monkeypatch):
     """Point settings and serving config at the stand-ins and the test backends."""
-    for k, v in {**standins, **TEST_BACKENDS}.items():
+    for k, v in {**standins, **TEST_BACKENDS,
+                 "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SMARTPAY_SERVING_RATE_LIMIT_PER_S", "100000")
     reset_serving_config()

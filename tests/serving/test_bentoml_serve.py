@@ -15,11 +15,11 @@ from tests.serving.conftest import TEST_BACKENDS, auth, pay_body, token
 pytestmark = pytest.mark.slow
 
 
-def test_bentoml_serve_runs_the_composed_flow_and_serves_metrics(data_dir, monkeypatch):
+def test_bentoml_serve_runs_the_composed_flow_and_serves_metrics(data_dir, tracking_uri):
     from serving.launcher import running_service
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**TEST_BACKENDS, "PYTHONPATH": root}
+    env = {**TEST_BACKENDS, "PYTHONPATH": root, "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}
     reset_serving_config()
     with running_service(extra_env=env) as url:
         ws_url = url.replace("http", "ws") + f"/ws?token={token('m1')}"

@@ -11,7 +11,8 @@ from tests.serving.conftest import TEST_BACKENDS
 pytestmark = pytest.mark.slow
 
 
-def test_the_demo_replays_payments_and_reports_approvals_frauds_split_and_latency(data_dir):
+def test_the_demo_replays_payments_and_reports_approvals_frauds_split_and_latency(
+        data_dir, tracking_uri):
     from pipelines.simulate.pipeline import SimulationParams, run
     from serving.demo import run_demo
     from smartpay.settings import get_settings
@@ -20,7 +21,8 @@ def test_the_demo_replays_payments_and_reports_approvals_frauds_split_and_latenc
         get_settings().path("raw", "transactions.parquet"))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     s = run_demo(n_payments=80, concurrency=8, print_summary=True,
-                 extra_env={**TEST_BACKENDS, "PYTHONPATH": root})
+                 extra_env={**TEST_BACKENDS, "PYTHONPATH": root,
+                            "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri})
     assert s["payments"] == 80 and s["errors"] == 0
     assert s["approved"] + s["declined_fraud"] + s["declined_other"] + s["failed"] == 80
     assert s["approved"] > 40 and sum(s["gateway_split"].values()) == s["approved"]
