@@ -71,6 +71,18 @@ class RouterPolicy:
             mask[self.names.index(g)] = True
         return mask
 
+    def eligible_for(self, context: PaymentContext | Mapping) -> list[str]:
+        """Gateways whose configured capabilities (channel, currency, amount) fit."""
+        ctx = context if isinstance(context, PaymentContext) else PaymentContext.model_validate(context)
+        out = []
+        for name, g in self.cfg.gateways.items():
+            e = g.eligible
+            if ((e.channels is None or ctx.channel in e.channels)
+                    and (e.currencies is None or ctx.currency in e.currencies)
+                    and (e.max_amount_minor is None or ctx.amount_minor <= e.max_amount_minor)):
+                out.append(name)
+        return out
+
     def _payment(self, ctx: PaymentContext, mask: np.ndarray, now_s: float) -> Payment:
         row = derive_one(ctx, self.cfg)
         fee_frac = self._fee_pct * ctx.amount_minor / 100.0 + self._fee_fixed

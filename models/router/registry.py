@@ -34,7 +34,7 @@ class RouterModel(mlflow.pyfunc.PythonModel):
         rows = model_input.to_dict("records")
         out = []
         for row in rows:
-            eligible = row.pop("eligible_gateways", None) or self.policy.names
+            eligible = row.pop("eligible_gateways", None) or self.policy.eligible_for(row)
             d = self.policy.decide(row, list(eligible))
             out.append({"gateway": d.gateway, "probability": d.probability, "ranking": d.ranking})
         return out
@@ -49,7 +49,8 @@ def write_artifacts(folder: Path, model_bytes: bytes, cfg: WorldConfig) -> Path:
     """The VW model, the world/router config and the feature spec in one folder."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "router.vw").write_bytes(model_bytes)
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True)))
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), sort_keys=False))
     spec = {"vw_args": vw_arguments(cfg.router), "gateways": cfg.gateway_names,
             "action_features": ["id", "fee", *FEATURES], "feature_service": "routing_v1",
             "exploration": cfg.router.exploration.model_dump(by_alias=True)}
@@ -66,9 +67,8 @@ def policy_from_artifacts(folder: Path) -> RouterPolicy:
 def log_and_register(model_bytes: bytes, cfg: WorldConfig, params: dict, metrics: dict,
                      tracking_uri: str) -> str:
     """Log a run with the model as a pyfunc and register a new version; returns it."""
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(EXPERIMENT)
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+    _experiment(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run():
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         folder = write_artifacts(Path(tmp) / "router", model_bytes, cfg)
@@ -77,6 +77,20 @@ def log_and_register(model_bytes: bytes, cfg: WorldConfig, params: dict, metrics
             pip_requirements=["vowpalwabbit", "mlflow"], registered_model_name=MODEL_NAME)
         mlflow.set_tag("run_role", "router-train")
     return str(info.registered_model_version)
+
+
+def _experiment(tracking_uri: str) -> None:
+    """Use the router experiment; with a local SQLite store keep artifacts beside it."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        location = None
+        if tracking_uri.startswith("sqlite:///"):
+            root = Path(tracking_uri.removeprefix("sqlite:///")).parent
+            root.mkdir(parents=True, exist_ok=True)
+            location = (root / "artifacts").as_uri()
+        client.create_experiment(EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(EXPERIMENT)
 
 
 def champion_version(tracking_uri: str | None = None, alias: str = "champion") -> str | None:
