@@ -81,6 +81,27 @@ async def drive(base: str, endpoint: str, rps: int, seconds: float, headers: dic
     return r
 
 
+async def capacity(base: str, endpoint: str, concurrency: int, seconds: float,
+                   headers: dict, seed: int = 3) -> dict:
+    """Closed loop: `concurrency` clients back to back; the throughput the box sustains."""
+    bodies = _bodies(endpoint, 200_000 if endpoint != "/pay" else 50_000,
+                     np.random.default_rng(seed))
+    lat, errors, counter = [], [], iter(range(len(bodies)))
+    end = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)) as session:
+        async def worker():
+            while time.perf_counter() < end:
+                i = next(counter)
+                h = headers | ({"Idempotency-Key": f"cap-{seed}-{i}"} if endpoint == "/pay" else {})
+                await _one(session, base + endpoint, bodies[i], h, lat, errors)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    return row(f"{endpoint} closed c={concurrency}", np.array(lat), elapsed,
+               target_rps="-", errors=len(errors), target_p99_ms="-", meets_target="-")
+
+
 async def websocket_fanout(base: str, token: str, pay_headers: dict, clients: int,
                            payments: int) -> dict:
     """N clients of one merchant; latency = receipt time - event creation time."""
@@ -152,6 +173,8 @@ async def run_all(base: str, seconds: float, ws_clients: int, ws_payments: int) 
     for ep in ("/fraud", "/route", "/pay"):
         await drive(base, ep, 50, 2, headers, seed=1)  # warm-up, not reported
         rows.append(await drive(base, ep, TARGETS[ep][0], seconds, headers, seed=2))
+    for ep, c in (("/fraud", 16), ("/route", 16), ("/pay", 8)):
+        rows.append(await capacity(base, ep, c, seconds, headers))
     rows.append(await websocket_fanout(base, tok, headers, ws_clients, ws_payments))
     return rows
 
