@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def serve(
 
     if not 0 < port < 65536:
         raise InputError("port", port, "a TCP port between 1 and 65535")
+    # SIGTERM (systemd, docker stop, kill) stops as cleanly as Ctrl+C.
+    signal.signal(signal.SIGTERM, _interrupt)
     with running_service(port) as url:
         console.print(f"[green]SmartPay API[/] on {url}  (docs {url}/docs, "
                       f"metrics {url}/metrics, events ws://127.0.0.1:{port}/ws)")
@@ -36,6 +39,10 @@ def serve(
                 time.sleep(1)
         except KeyboardInterrupt:
             console.print("stopping")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def token(
