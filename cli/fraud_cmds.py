@@ -20,6 +20,19 @@ def register(app: typer.Typer) -> None:
     app.command("ui")(ui)
 
 
+def _progress_to_stderr() -> None:
+    """Show per-model and per-trial progress lines on stderr (stdout stays the report)."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    for name in ("models.fraud", "pipelines.fraud"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
 def _config(trials: int, seed: int, review_fp: float, decline_fp: float):
     from models.fraud.thresholds import FpBudget
     from models.fraud.train import TrainConfig
@@ -60,6 +73,7 @@ def train_fraud(
     from pipelines.fraud import pipeline as fp
     from smartpay.errors import InputError
 
+    _progress_to_stderr()
     cfg = _config(trials, seed, review_fp, decline_fp)
     settings = get_settings()
     if table is not None:
@@ -102,6 +116,7 @@ def retrain_fraud(
     """Newest window: drift report, challenger, gate. Safe to run from cron."""
     from pipelines.fraud import nodes, pipeline as fp
 
+    _progress_to_stderr()
     cfg = _config(trials, seed, 0.01, 0.001)
 
     def once() -> None:

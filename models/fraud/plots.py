@@ -13,11 +13,18 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 
+def _thin(*arrays: np.ndarray, n: int = 400) -> list[np.ndarray]:
+    """Keep about n evenly spaced points of a curve (a picture needs no more)."""
+    idx = np.unique(np.linspace(0, len(arrays[0]) - 1, n).astype(int))
+    return [a[idx] for a in arrays]
+
+
 def pr_curve(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     """Precision-recall curve of each model on the test window."""
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, s in curves.items():
         p, r, _ = precision_recall_curve(y, s)
+        r, p = _thin(r, p)
         ax.plot(r, p, label=name)
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)")
     ax.legend(fontsize=7)
@@ -29,6 +36,7 @@ def roc(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, s in curves.items():
         fpr, tpr, _ = roc_curve(y, s)
+        fpr, tpr = _thin(fpr, tpr)
         ax.plot(fpr, tpr, label=name)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")

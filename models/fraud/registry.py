@@ -62,11 +62,15 @@ def log_model(predictor: FraudPredictor, example: pd.DataFrame, extra: dict[str,
     import mlflow
     from mlflow.models import infer_signature
 
+    import xgboost
+
     x = example[predictor.features].astype("float32").head(5)
     signature = infer_signature(x, predictor.scores(x))
+    # Explicit requirements: MLflow would otherwise infer them in a subprocess (slow).
     return mlflow.xgboost.log_model(
         predictor.booster, name="model", signature=signature, input_example=x,
-        metadata=model_metadata(predictor, extra), model_format="ubj")
+        metadata=model_metadata(predictor, extra), model_format="ubj",
+        pip_requirements=[f"xgboost=={xgboost.__version__}", "pandas", "numpy"])
 
 
 def log_frame(df: pd.DataFrame, artifact: str) -> None:

@@ -64,6 +64,7 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     drift: dict | None = None
     predictor: Any = None
+    comparison: Comparison | None = None
 
 
 def lock_path(settings: Settings) -> Path:
@@ -108,6 +109,8 @@ def feature_frame(settings: Settings, w: Windows) -> tuple[pd.DataFrame, list[st
     except Exception as exc:  # Feast raises its own not-found types
         raise SmartPayError(f"FeatureService {FEATURE_SERVICE} not found ({exc}); run "
                             "`smartpay features build` and `smartpay features apply`") from None
+    log.info("fetching %d rows from %s (%s .. %s)", len(tx), FEATURE_SERVICE,
+             win["first_day"], win["end"])
     job = store.get_historical_features(entity_df=entity_rows(tx), features=service)
     return nodes.join_labels(job.to_df(), tx), nodes.service_features(service), win
 
@@ -156,7 +159,7 @@ def _finish(settings, comp: Comparison, cfg, cols, ctx, tolerance, seconds, t0, 
     seconds = {**seconds, **comp.seconds, "total": time.perf_counter() - t0}
     return Outcome(comp.metrics, version, registry.version_for_alias(client, "champion"),
                    decision, run_id, comp.features, rows, seconds, drift_report,
-                   predictor_of(comp))
+                   predictor_of(comp), comp)
 
 
 def evaluate_gate(client, version: str, tolerance: float) -> GateDecision:

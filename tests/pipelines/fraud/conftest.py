@@ -54,3 +54,25 @@ def world(tiny_world, tmp_path, monkeypatch):
     _use(monkeypatch, dst)
     yield get_settings(), outcome
     reset_settings()
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_db(tmp_path_factory):
+    """An MLflow SQLite store with the fraud experiment, created once (migrations are slow)."""
+    from models.fraud import registry
+
+    data = tmp_path_factory.mktemp("mlflow-template") / "data"
+    mp = pytest.MonkeyPatch()
+    _use(mp, data)
+    registry.connect(get_settings())
+    mp.undo()
+    reset_settings()
+    return data / "mlflow" / "mlflow.db"
+
+
+@pytest.fixture
+def fresh_registry(data_dir, empty_mlflow_db):
+    """The data_dir fixture with an empty fraud registry already in place."""
+    (data_dir / "mlflow").mkdir(parents=True, exist_ok=True)
+    shutil.copy(empty_mlflow_db, data_dir / "mlflow" / "mlflow.db")
+    return data_dir

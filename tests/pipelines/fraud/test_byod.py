@@ -28,7 +28,7 @@ def _table(n=3000, seed=0) -> pd.DataFrame:
         "charged_off": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)})
 
 
-def test_a_foreign_csv_trains_all_four_models_and_registers(data_dir, tmp_path):
+def test_a_foreign_csv_trains_all_four_models_and_registers(fresh_registry, tmp_path):
     path = tmp_path / "loans.csv"
     _table().to_csv(path, index=False)
     out = _train(path, id="account")
@@ -38,7 +38,7 @@ def test_a_foreign_csv_trains_all_four_models_and_registers(data_dir, tmp_path):
     assert out.champion == out.version
 
 
-def test_cli_trains_a_parquet_table_and_prints_json_last(data_dir, tmp_path):
+def test_cli_trains_a_parquet_table_and_prints_json_last(fresh_registry, tmp_path):
     from cli.main import app
 
     path = tmp_path / "loans.parquet"

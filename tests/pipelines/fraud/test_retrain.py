@@ -38,7 +38,7 @@ def test_a_failed_retrain_changes_no_alias_and_registers_nothing(world, monkeypa
         fp.retrain(settings, TINY_CONFIG, TINY_WINDOWS)
     assert _aliases(settings) == before
     client = registry.connect(settings)
-    assert [v.version for v in client.search_model_versions("name='fraud-detector'")] == [
+    assert [str(v.version) for v in client.search_model_versions("name='fraud-detector'")] == [
         first.version]
 
 

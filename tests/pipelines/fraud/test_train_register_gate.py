@@ -1,5 +1,6 @@
 """Train -> register -> load by alias -> gate, on a tiny simulated world."""
 
+import copy
 import json
 
 import numpy as np
@@ -81,22 +82,14 @@ def test_run_logs_window_feature_service_features_plots_and_model_signature(worl
 
 def _worse_challenger(settings, out):
     """Register a booster trained on shuffled labels (same features, same window)."""
-    from models.fraud.protocol import Windows
-    from pipelines.fraud import nodes
-    from models.fraud.train import compare_models
-
-    df, feats, win = fp.feature_frame(settings, Windows(n_folds=2))
-    test, folds = nodes.reference_splits(df, win["train_start"], Windows(n_folds=2),
-                                         Columns())
-    comp = compare_models(df, feats, Columns(), test, folds,
-                          TINY_CONFIG.model_copy(update={"n_trials": 1}))
-    train = comp.train_frame
-    rng = np.random.default_rng(0)
-    dm = xgb.DMatrix(train[feats].to_numpy(np.float32), feature_names=feats,
-                     label=rng.permutation(train["is_fraud"].to_numpy()))
+    comp = copy.copy(out.comparison)
+    feats, train = comp.features, comp.train_frame
+    labels = np.random.default_rng(0).permutation(train["is_fraud"].to_numpy())
+    dm = xgb.DMatrix(train[feats].to_numpy(np.float32), label=labels, feature_names=feats)
     comp.booster = xgb.train({"objective": "binary:logistic"}, dm, 20)
     comp.test_scores = comp.booster.inplace_predict(comp.test_frame[feats].to_numpy(
         np.float32))
+    comp.all_scores = {**comp.all_scores, TUNED: comp.test_scores}
     client = registry.connect(settings)
     _, uri = log_training_run(comp, TINY_CONFIG, Columns(), {"source": "test"})
     return client, registry.register(uri)
