@@ -1,0 +1,75 @@
+"""Router pipeline nodes on small in-memory data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.router.stats import WindowStats
+from pipelines.router import nodes
+from tests.models.router.helpers import run, small_config, synthetic_contexts, world_for
+
+
+def _replayed(policy_name: str = "random"):
+    cfg = small_config()
+    ctx, world = world_for(synthetic_contexts(90, 6), cfg)
+    ctx["log_amount"] = np.log10(np.maximum(ctx["amount_usd"], 0.5))
+    ctx["transaction_id"] = np.arange(len(ctx))
+    dec = nodes.run_policy(policy_name, ctx, world, cfg, draws=_draws(len(ctx), cfg), seed=1)
+    return cfg, ctx, world, dec
+
+
+def _draws(n, cfg):
+    from models.router.replay import common_randoms
+
+    return common_randoms(n, len(cfg.gateways), 5)
+
+
+def test_decision_log_keeps_context_choice_propensity_ranking_and_features():
+    cfg, ctx, world, dec = _replayed()
+    log = nodes.decision_log(ctx, dec, world, cfg)
+    assert len(log) == len(ctx)
+    assert {"gateway", "propensity", "ranking", "success", "decline_code", "card_network"} <= set(log.columns)
+    assert np.allclose(log["propensity"], 1.0 / world.eligible.sum(axis=1), atol=1e-6)
+    assert all(g in r.split(">") for g, r in zip(log["gateway"], log["ranking"]))
+    assert (log.loc[~log["success"], "decline_code"] != "").all()
+    assert "stripe__sr_15m" in log.columns
+
+
+def test_regret_is_zero_for_the_oracle_and_positive_for_random():
+    cfg, ctx, world, dec = _replayed()
+    m = nodes.policy_metrics(dec, world)
+    assert m["regret"] > 0 and 0 < m["auth_rate"] <= 1 and m["fee_per_success"] > 0
+    oracle = type(dec)(**{**dec.__dict__, "action": np.where(world.eligible, world.p_success, -1).argmax(1)})
+    assert nodes.policy_metrics(oracle, world)["regret"] == 0
+
+
+def test_best_fixed_gateway_per_segment_is_between_random_and_oracle():
+    cfg, ctx, world, dec = _replayed()
+    best = nodes.best_fixed_per_segment(ctx, world)
+    assert nodes.expected_success(dec, world).mean() < best <= nodes.oracle_success(world).mean() + 1e-9
+
+
+def test_offline_gateway_stats_match_the_online_tracker():
+    cfg, ctx, world, dec = _replayed()
+    log = nodes.decision_log(ctx, dec, world, cfg)
+    table = nodes.gateway_stats_table(log).set_index(["gateway", "segment", "event_timestamp"])
+    stats = WindowStats(len(cfg.gateways))
+    names = cfg.gateway_names
+    minutes = (log["timestamp"] - log["timestamp"].min().normalize()).dt.total_seconds() // 60
+    for m, g, seg, ok, lat in zip(minutes.astype(int), log["gateway"], log["segment"],
+                                  log["success"], log["latency_ms"]):
+        stats.advance(m)
+        stats.record(names.index(g), stats.segment_id(seg), ok, lat)
+    last = log.iloc[-1]
+    row = table.loc[(last["gateway"], last["segment"], last["timestamp"].floor("min"))]
+    online = stats.features(stats.segment_id(last["segment"]))[names.index(last["gateway"])]
+    assert np.allclose([row["sr_15m"], row["sr_1h"], row["sr_24h"], row["latency_1h_s"]], online)
+
+
+def test_risk_proxy_separates_frauds_from_genuine_payments():
+    tx = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=2000, freq="min"),
+                       "is_fraud": np.r_[np.zeros(1900, int), np.ones(100, int)]})
+    out = nodes.add_risk_proxy(tx, seed=0)
+    assert out["risk_score"].between(0, 1).all()
+    assert out.loc[out.is_fraud == 1, "risk_score"].mean() > out.loc[out.is_fraud == 0, "risk_score"].mean() + 0.4

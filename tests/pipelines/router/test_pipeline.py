@@ -1,0 +1,51 @@
+"""`smartpay evaluate router` and `smartpay train router` end to end on a tiny world."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from cli.main import app
+from smartpay.settings import get_settings
+from tests.models.router.helpers import TEST_CONFIG
+
+POLICIES = ["static_rule", "random", "sliding_window_sr", "thompson", "vw"]
+
+
+def test_evaluate_prints_the_table_saves_the_plot_and_ends_with_the_json_report(data_dir):
+    result = CliRunner().invoke(app, ["evaluate", "router", "--days", "1", "--customers", "400",
+                                      "--config", str(TEST_CONFIG), "--workers", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert set(report) == {"payments", "policies", "ope"}
+    assert list(report["policies"]) == POLICIES
+    for m in report["policies"].values():
+        assert set(m) == {"auth_rate", "fee_per_success", "mean_latency_ms", "regret"}
+    ope = report["ope"]["vw"]
+    assert set(ope) == {"dr", "dr_ci", "truth"} and ope["dr_ci"][0] <= ope["dr"] <= ope["dr_ci"][1]
+    assert any("sliding_window_sr" in line for line in lines[:-1])
+    out = get_settings().path("router")
+    assert (out / "regret.png").stat().st_size > 10_000
+    log = pd.read_parquet(out / "decisions_random.parquet")
+    assert len(log) == report["payments"] and log["propensity"].between(0, 1).all()
+
+
+def test_evaluate_refuses_a_config_that_does_not_exist(data_dir):
+    result = CliRunner().invoke(app, ["evaluate", "router", "--config", "missing.yaml", "--days", "1"])
+    assert result.exit_code != 0
+
+
+def test_train_registers_the_first_version_as_champion_and_gates_the_next(data_dir):
+    args = ["train", "router", "--days", "1", "--customers", "400", "--config", str(TEST_CONFIG), "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    r1 = json.loads(first.stdout.strip().splitlines()[-1])
+    assert r1["version"] == "1" and r1["promoted"] and r1["champion_value"] is None
+    second = CliRunner().invoke(app, args + ["--cb-type", "ips"])
+    assert second.exit_code == 0, second.output
+    r2 = json.loads(second.stdout.strip().splitlines()[-1])
+    assert r2["version"] == "2" and r2["champion_value"] is not None
+    assert r2["promoted"] == (r2["challenger"]["dr_ci"][0] >= r2["champion_value"])
