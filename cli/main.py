@@ -14,6 +14,7 @@ from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
 from cli import fraud_cmds, promote_cmds, train_cmds
 from cli import gateways_cmds
+from cli import router_cmds  # noqa: F401  (adds `evaluate router` and `train router`)
 from smartpay.errors import SmartPayError
 
 app = typer.Typer(
