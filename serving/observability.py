@@ -35,6 +35,9 @@ MODEL_UP = Gauge("smartpay_model_up", "1 when a model service answers", ["model"
                  registry=REGISTRY)
 REWARDS = Counter("smartpay_rewards_minted_total", "Rewards minted into escrow",
                   registry=REGISTRY)
+WS_FANOUT = Histogram("smartpay_ws_fanout_seconds", "Time to hand one event to every "
+                      "subscribed WebSocket client", registry=REGISTRY,
+                      buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
 WS_CLIENTS = Gauge("smartpay_ws_clients", "Connected WebSocket clients", registry=REGISTRY)
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

@@ -23,6 +23,8 @@ class _Client:
         self.ws, self.who = ws, who
         self.types: set[str] = set(EVENT_TYPES)
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
+        self.sending = False
+        self.send = ws._send  # the raw ASGI send: one dict per frame, no state checks
 
 
 class Hub:
@@ -37,11 +39,27 @@ class Hub:
         return sum(len(s) for s in self._by_merchant.values())
 
     async def deliver(self, event: Event) -> None:
-        text = event.model_dump_json()
+        """Send straight away to clients without a backlog (no task switch per client);
+        a client whose socket pushes back gets the rest through its own queue."""
+        message = {"type": "websocket.send", "text": event.model_dump_json()}
+        with obs.WS_FANOUT.time():
+            await self._fan_out(event, message)
+
+    async def _fan_out(self, event: Event, message: dict) -> None:
         for client in self._by_merchant.get(event.merchant_id, set()) | self._admins:
-            if event.type in client.types:
+            if event.type not in client.types:
+                continue
+            if client.queue.empty() and not client.sending:
+                client.sending = True
+                try:
+                    await client.send(message)
+                except Exception:  # a closed socket: its reader will clean up
+                    pass
+                finally:
+                    client.sending = False
+            else:
                 with contextlib.suppress(asyncio.QueueFull):
-                    client.queue.put_nowait(text)
+                    client.queue.put_nowait(message["text"])
 
     async def serve(self, ws: WebSocket, who: Principal) -> None:
         """Run one connection until the client leaves."""
@@ -78,7 +96,12 @@ class Hub:
     async def _write(self, client: _Client) -> None:
         with contextlib.suppress(Exception):
             while True:
-                await client.ws.send_text(await client.queue.get())
+                text = await client.queue.get()
+                client.sending = True
+                try:
+                    await client.send({"type": "websocket.send", "text": text})
+                finally:
+                    client.sending = False
 
 
 def _parse_subscribe(msg: str) -> set[str] | None:
