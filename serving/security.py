@@ -101,7 +101,8 @@ class Verifier:
                               options={"require": ["exp", "merchant_id"]})
         except jwt.PyJWTError as exc:
             raise ApiError(401, "invalid_token", f"the bearer token was refused: {exc}",
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                           ) from None
 
 
 class RateLimiter:

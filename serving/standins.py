@@ -17,7 +17,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from pydantic import SecretStr
 
 from serving.config import ServingConfig, get_serving_config
 from serving.gateways import Acceptance, GatewayPortAdapter

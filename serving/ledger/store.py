@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from serving.ledger.states import IN_FLIGHT, IllegalTransition, can_move
 from serving.ledger.tables import (

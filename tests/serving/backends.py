@@ -46,7 +46,7 @@ class TinyFraud:
         return [{"risk_score": float(p), "decision": self._decision(p),
                  "top_features": [{"feature": FEATURES[j], "contribution": float(c[j])}
                                   for j in np.argsort(-np.abs(c))[:3]]}
-                for p, c in zip(risk, contrib)]
+                for p, c in zip(risk, contrib, strict=True)]
 
     def _decision(self, p: float) -> str:
         return "decline" if p >= self.decline else "review" if p >= self.review else "approve"
