@@ -1,7 +1,8 @@
 """Scoring latency of the loaded `fraud-detector@champion`, in process.
 
 Single row: one transaction's features -> (score, decision, top features), as the
-serving layer calls it; also the bare score without explanations. Batch: 1,000 rows.
+serving layer calls it; also the bare score without explanations. Batch: 1,000 rows,
+with exact TreeSHAP contributions and with XGBoost's approximate (Saabas) ones.
 Rows come from the champion's own test window. Run `smartpay train fraud` first.
 
     .venv/bin/python -m benchmarks.fraud_scoring
@@ -9,6 +10,7 @@ Rows come from the champion's own test window. Run `smartpay train fraud` first.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from benchmarks._stats import print_table, row, time_calls
@@ -21,6 +23,7 @@ def main(n_single: int = 2000, n_batch: int = 100) -> None:
     t0 = time.perf_counter()
     predictor = load("champion")
     load_s = time.perf_counter() - t0
+    approx = dataclasses.replace(predictor, approx_contribs=True)
     window = load_frame(connect(), predictor.version)
     one = window.iloc[[0]]
     batch = window.sample(1000, replace=len(window) < 1000, random_state=0)
@@ -30,6 +33,8 @@ def main(n_single: int = 2000, n_batch: int = 100) -> None:
         row("single: score only", time_calls(lambda: predictor.scores(one), n_single)),
         row("batch 1000: predict", time_calls(lambda: predictor.predict(batch), n_batch)),
         row("batch 1000: score only", time_calls(lambda: predictor.scores(batch), n_batch)),
+        row("batch 1000: predict, approx contribs",
+            time_calls(lambda: approx.predict(batch), n_batch)),
     ]
     for r in rows[2:]:
         r["rows_per_s"] = 1000 * r["throughput_per_s"]

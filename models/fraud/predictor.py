@@ -29,6 +29,8 @@ class FraudPredictor:
     thresholds: Thresholds
     top_n: int = 3
     version: str | None = None
+    # Exact TreeSHAP costs ~0.25 ms a row; Saabas approximations ~0.006 ms (big batches).
+    approx_contribs: bool = False
 
     def matrix(self, df: pd.DataFrame) -> np.ndarray:
         """The model input: feature columns in training order as float32."""
@@ -49,7 +51,8 @@ class FraudPredictor:
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-row, per-feature SHAP contributions in log-odds (bias column dropped)."""
         dm = xgb.DMatrix(x, feature_names=self.features)
-        return self.booster.predict(dm, pred_contribs=True)[:, :-1]
+        return self.booster.predict(dm, pred_contribs=True,
+                                    approx_contribs=self.approx_contribs)[:, :-1]
 
     def predict(self, df: pd.DataFrame) -> list[Prediction]:
         """(score, decision, top features pushing towards fraud) for each row."""

@@ -119,5 +119,6 @@ def tune_xgb(
 
 def _default_like() -> dict[str, Any]:
     """First trial: XGBoost's defaults, so the search never ends below them."""
-    return {"max_depth": 6, "learning_rate": 0.3, "min_child_weight": 1.0, "subsample": 1.0, "colsample_bytree": 1.0,
-            "scale_pos_weight": 1.0, "reg_lambda": 1.0}
+    return {"max_depth": 6, "learning_rate": 0.3, "min_child_weight": 1.0,
+            "subsample": 1.0, "colsample_bytree": 1.0, "scale_pos_weight": 1.0,
+            "reg_lambda": 1.0}

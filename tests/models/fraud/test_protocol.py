@@ -1,6 +1,5 @@
 """The handbook protocol: windows, delay, known-compromised cards, prequential folds."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
