@@ -7,6 +7,11 @@ this module only names their loaders and the probes that drive hot reload.
 from __future__ import annotations
 
 from smartpay.errors import SmartPayError
+from smartpay.locks import SCHEMA_MIGRATIONS
+
+# Every function here may open an MLflow client, whose first use of a new SQLite store
+# runs Alembic migrations: they hold SCHEMA_MIGRATIONS so a probe thread never overlaps
+# the ledger's own migration (see smartpay.locks).
 
 
 class ModelUnavailable(SmartPayError):
@@ -19,7 +24,8 @@ def champion_fraud():
     from models.fraud.serve import load_champion
 
     try:
-        return load_champion()
+        with SCHEMA_MIGRATIONS:
+            return load_champion()
     except RegistryError as exc:
         raise ModelUnavailable(str(exc)) from None
 
@@ -27,7 +33,8 @@ def champion_fraud():
 def _fraud_champion_version() -> str | None:
     from models.fraud.serve import load_champion
 
-    return load_champion.probe()
+    with SCHEMA_MIGRATIONS:
+        return load_champion.probe()
 
 
 champion_fraud.probe = _fraud_champion_version  # type: ignore[attr-defined]
@@ -37,13 +44,15 @@ def champion_router():
     """`models.router.serve.load_champion()`: the champion VW policy or a fresh one."""
     from models.router.serve import load_champion
 
-    return load_champion()
+    with SCHEMA_MIGRATIONS:
+        return load_champion()
 
 
 def _router_champion_version() -> str:
     from models.router.registry import MODEL_NAME, champion_version
 
-    version = champion_version()
+    with SCHEMA_MIGRATIONS:
+        version = champion_version()
     return f"{MODEL_NAME}/{version}" if version else "fresh-vw"
 
 

@@ -69,9 +69,11 @@ class Ledger:
         from alembic import command
         from alembic.config import Config
 
+        from smartpay.locks import SCHEMA_MIGRATIONS
+
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
+        with SCHEMA_MIGRATIONS, self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
