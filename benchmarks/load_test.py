@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections import Counter
 
 import aiohttp
@@ -26,6 +27,7 @@ import numpy as np
 from benchmarks._stats import print_table, row
 
 TARGETS = {"/fraud": (500, 25.0), "/route": (500, 10.0), "/pay": (100, 150.0)}
+RUN = uuid.uuid4().hex[:8]  # Idempotency-Keys unique per run (a ledger may be reused)
 
 
 def _bodies(endpoint: str, n: int, rng: np.random.Generator) -> list[dict]:
@@ -71,7 +73,7 @@ async def drive(base: str, endpoint: str, rps: float, seconds: float, headers: d
             delay = start + i / rps - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            h = headers | ({"Idempotency-Key": f"load-{seed}-{i}"} if endpoint == "/pay" else {})
+            h = headers | ({"Idempotency-Key": f"load-{RUN}-{seed}-{i}"} if endpoint == "/pay" else {})
             tasks.append(asyncio.create_task(_one(session, base + endpoint, body, h, lat, errors)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
@@ -95,7 +97,7 @@ async def capacity(base: str, endpoint: str, concurrency: int, seconds: float,
         async def worker():
             while time.perf_counter() < end:
                 i = next(counter)
-                h = headers | ({"Idempotency-Key": f"cap-{seed}-{i}"} if endpoint == "/pay" else {})
+                h = headers | ({"Idempotency-Key": f"cap-{RUN}-{seed}-{i}"} if endpoint == "/pay" else {})
                 await _one(session, base + endpoint, bodies[i], h, lat, errors)
 
         t0 = time.perf_counter()
@@ -133,7 +135,7 @@ async def websocket_fanout(base: str, token: str, pay_headers: dict, clients: in
     t0 = time.perf_counter()
     for i, body in enumerate(bodies):
         async with session.post(base + "/pay", json=body,
-                                headers=pay_headers | {"Idempotency-Key": f"ws-{i}"}) as r:
+                                headers=pay_headers | {"Idempotency-Key": f"ws-{RUN}-{i}"}) as r:
             await r.read()
         await asyncio.sleep(0.2)
     done, pending = await asyncio.wait(listeners, timeout=60)
