@@ -46,7 +46,7 @@ def _print_table(report: dict, info: dict) -> None:
     base = pol.get("static_rule", {}).get("auth_rate")
     console.print(f"{report['payments']:,} payments, {info['days']} days, "
                   f"{info['outage_windows']} outage windows, {info['seconds']} s")
-    console.print(f"{'policy':<18}{'auth rate':>10}{'vs static':>11}{'fee/success':>13}"
+    console.print(f"{'policy':<18}{'auth rate':>10}{'vs static':>11}{'fee/ok USD':>13}"
                   f"{'latency ms':>12}{'regret':>10}")
     for name, m in pol.items():
         lift = f"{(m['auth_rate'] - base) * 100:+.2f} pp" if base is not None else ""
@@ -63,7 +63,8 @@ def _print_table(report: dict, info: dict) -> None:
 
 
 def train_router(
-    logs: Path = typer.Option(None, help="Logged decisions parquet (default: simulate with random logging)."),
+    logs: Path = typer.Option(None, help="Logged decisions parquet (default: <data>/router/"
+                              "decisions_random.parquet if `evaluate router` wrote it, else simulate)."),
     days: int = typer.Option(14, help="Days to simulate when no logs are given."),
     customers: int = typer.Option(10_000, help="Simulated customers when no logs are given."),
     seed: int = typer.Option(1, help="Random seed."),
@@ -74,6 +75,8 @@ def train_router(
     """Learn the VW router from logged decisions, register it, apply the promotion gate."""
     from pipelines.router.pipeline import TrainParams, train
 
+    default_logs = get_settings().path("router", "decisions_random.parquet")
+    logs = logs or (default_logs if default_logs.exists() else None)
     params = TrainParams(logs=logs, days=days, customers=customers, seed=seed,
                          config=config, cb_type=cb_type)
     t0 = time.perf_counter()

@@ -57,7 +57,8 @@ class RouterPolicy:
         self._fee_pct = np.array([g.fee.percent for g in self.cfg.gateways.values()])
         self._fee_fixed = np.array([g.fee.fixed_minor for g in self.cfg.gateways.values()])
         self._lock = threading.Lock()
-        self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, int, float]] = OrderedDict()
+        # decision id -> (payment, pmf, eligible action indices, VW example lines, action)
+        self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, list[str], int]] = OrderedDict()
         self.max_pending, self.learned = max_pending, 0
         self.checkpoint_every, self.on_checkpoint = checkpoint_every, on_checkpoint
 

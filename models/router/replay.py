@@ -54,28 +54,45 @@ def replay(policy, pays: list[Payment], world: World, cfg: WorldConfig,
     """Route every payment in order, reveal its outcome, let the policy learn."""
     n, k = world.p_success.shape
     u, v = draws
-    out = Decisions(policy.name, np.empty(n, np.int8), np.empty(n, np.float32),
-                    np.empty((n, k), np.int8), np.empty(n, bool), np.empty(n, np.float32),
-                    np.empty(n, np.float32),
-                    np.empty((n, k, len(FEATURES)), np.float32) if log_features else None)
+    pmfs = np.zeros((n, k), np.float32)
+    action, success = np.empty(n, np.int8), np.empty(n, bool)
+    latency, reward = np.empty(n, np.float32), np.empty(n, np.float32)
+    feats = np.empty((n, k, len(FEATURES)), np.float32) if log_features else None
     tracker = WindowStats(k) if log_features else None
     fw, lw = cfg.reward.fee_weight, cfg.reward.latency_weight_per_s
     for i, p in enumerate(pays):
         pmf = policy.pmf(p)
-        a = min(int(np.searchsorted(np.cumsum(pmf), v[i] * pmf.sum())), k - 1)
-        while pmf[a] == 0:  # guard against float edges landing on an empty slot
-            a -= 1
+        a = _sample(pmf.tolist(), float(v[i]))
         ok = bool(u[i, a] < world.p_success[i, a])
         lat = float(world.latency_ms[i, a])
-        r = reward_of(ok, p.fee_frac[a], lat, fw, lw)
+        r = reward_of(ok, float(p.fee_frac[a]), lat, fw, lw)
         if tracker is not None:
-            out.features[i] = _observe(tracker, p)
+            feats[i] = _observe(tracker, p)
         policy.update(p, a, ok, lat, r)
         if tracker is not None:
             tracker.record(a, tracker.segment_id(p.segment), ok, lat)
-        out.action[i], out.prob[i], out.success[i], out.latency_ms[i], out.reward[i] = a, pmf[a], ok, lat, r
-        out.ranking[i] = np.where(p.eligible[order := np.argsort(-pmf, kind="stable")], order, -1)
-    return out
+        pmfs[i], action[i], success[i], latency[i], reward[i] = pmf, a, ok, lat, r
+    return Decisions(policy.name, action, pmfs[np.arange(n), action], rankings(pmfs, world.eligible),
+                     success, latency, reward, feats)
+
+
+def _sample(pmf: list[float], u: float) -> int:
+    """Inverse-CDF draw of an action with probability > 0."""
+    x, acc, last = u * sum(pmf), 0.0, 0
+    for j, q in enumerate(pmf):
+        if q > 0:
+            acc += q
+            last = j
+            if x < acc:
+                return j
+    return last
+
+
+def rankings(pmfs: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Gateways by decreasing probability per decision; -1 marks ineligible slots."""
+    order = np.argsort(-pmfs, axis=1, kind="stable")
+    ok = np.take_along_axis(eligible, order, axis=1)
+    return np.where(ok, order, -1).astype(np.int8)
 
 
 def _observe(tracker: WindowStats, p: Payment) -> np.ndarray:
