@@ -6,6 +6,8 @@ One definition serves the vectorised replay (DataFrames) and the in-process poli
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +28,7 @@ class PaymentContext(BaseModel):
     amount_minor: int = Field(ge=0)
     merchant_category: str
     channel: str
-    hour: int = Field(ge=0, le=23)
+    hour: int = Field(default_factory=lambda: datetime.now(timezone.utc).hour, ge=0, le=23)
     risk_score: float = Field(0.0, ge=0, le=1)
 
 

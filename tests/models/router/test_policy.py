@@ -99,3 +99,9 @@ def test_configured_capabilities_decide_default_eligibility():
     policy = RouterPolicy(small_config())
     assert policy.eligible_for({**CTX, "channel": "card_present"}) == ["stripe", "acquirer_x"]
     assert "solana" in policy.eligible_for(CTX)
+
+
+def test_a_context_without_hour_is_routed_at_the_current_utc_hour():
+    ctx = {k: v for k, v in CTX.items() if k != "hour"}
+    d = default_policy().decide(ctx, ["stripe"])
+    assert 0 <= d.context["hour"] <= 23 and d.gateway == "stripe"
