@@ -93,6 +93,18 @@ class GatewayRouter:
         return {"learned": True}
 
 
+async def _call(method, *args, **kwargs):
+    """Call a dependency; retry once when a pooled keep-alive connection turned out to
+    be closed by the other side (the request was not processed, so a retry is safe)."""
+    import aiohttp
+
+    try:
+        return await method(*args, **kwargs)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError,
+            aiohttp.ClientOSError):
+        return await method(*args, **kwargs)
+
+
 class _FraudPort:
     """The flow's FraudPort over the FraudScorer dependency (local or remote)."""
 
@@ -100,7 +112,7 @@ class _FraudPort:
         self.dep = dep
 
     async def score(self, request: FraudRequest) -> FraudResult:
-        out = (await self.dep.to_async.score([request]))[0]
+        out = (await _call(self.dep.to_async.score, [request]))[0]
         return out if isinstance(out, FraudResult) else FraudResult.model_validate(out)
 
 
@@ -109,14 +121,14 @@ class _RouterPort:
         self.dep = dep
 
     async def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult:
-        out = await self.dep.to_async.decide(request=request, eligible=eligible)
+        out = await _call(self.dep.to_async.decide, request=request, eligible=eligible)
         return out if isinstance(out, RouteResult) else RouteResult.model_validate(out)
 
     async def feedback(self, decision_id, gateway, success, latency_ms, amount_minor,
                        currency) -> None:
-        await self.dep.to_async.feedback(
-            decision_id=decision_id, gateway=gateway, success=success,
-            latency_ms=latency_ms, amount_minor=amount_minor, currency=currency)
+        await _call(self.dep.to_async.feedback,
+                    decision_id=decision_id, gateway=gateway, success=success,
+                    latency_ms=latency_ms, amount_minor=amount_minor, currency=currency)
 
 
 # WebSocket frames are not traced: the ASGI tracing middleware would open a span per
