@@ -101,6 +101,8 @@ def promote_fraud(
         print(json.dumps({"version": version, **decision.model_dump()}))
         return
     verdict = "[green]promoted[/]" if decision.promote else "[yellow]not promoted[/]"
+    if decision.challenger_ap is None and not decision.checks:
+        verdict = "unchanged"
     console.print(f"fraud-detector v{version}: {verdict}")
     for reason in decision.reasons:
         console.print(f"  - {reason}")

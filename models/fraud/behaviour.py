@@ -48,7 +48,7 @@ def amount_x5_raises_score(score: Scorer, sample: pd.DataFrame, features: list[s
     """Multiplying the payment amount by 5 raises the risk score."""
     cols = [c for c in AMOUNT_FEATURES if c in features]
     if "amount" not in cols:
-        return Check("amount_x5_raises_score", None, "skipped: model has no amount feature")
+        return Check("amount_x5_raises_score", None, "model has no amount feature")
     changed = sample.copy()
     changed[cols] = changed[cols] * 5
     return _direction("amount_x5_raises_score", score, sample, changed)
@@ -60,7 +60,7 @@ def risky_terminal_raises_score(score: Scorer, sample: pd.DataFrame,
     cols = [c for c in TERMINAL_RISK_FEATURES if c in features]
     if not cols:
         return Check("risky_terminal_raises_score", None,
-                     "skipped: model has no terminal fraud-share feature")
+                     "model has no terminal fraud-share feature")
     changed = sample.copy()
     changed[cols] = HIGH_TERMINAL_FRAUD_SHARE
     return _direction("risky_terminal_raises_score", score, sample, changed)
@@ -71,7 +71,7 @@ def renamed_ids_keep_score(score: Scorer, sample: pd.DataFrame,
     """New identifiers for the same customer, terminal, card: identical scores."""
     cols = [c for c in ID_COLUMNS if c in sample.columns]
     if not cols:
-        return Check("renamed_ids_keep_score", None, "skipped: sample has no id column")
+        return Check("renamed_ids_keep_score", None, "sample has no id column")
     changed = sample.copy()
     for c in cols:
         changed[c] = changed[c].to_numpy()[::-1].copy()

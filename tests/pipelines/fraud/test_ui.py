@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -16,6 +17,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ui_serves_the_experiment_dashboard_on_the_embedded_store(data_dir):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from cli.main import run; run()", "ui",
