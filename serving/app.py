@@ -190,8 +190,8 @@ def _reward_routes(app: FastAPI) -> None:
     async def chat(body: ChatRequest, who: Reader, rt: RT) -> dict:
         """Ask the payment assistant (answers cached 1 h)."""
         if rt.assistant is None:
-            raise ApiError(503, "assistant_unavailable", "the assistant is not available "
-                           "in this deployment yet (integrations/rag is not wired); "
+            raise ApiError(503, "assistant_unavailable", "the assistant is switched off "
+                           "in this deployment (SMARTPAY_SERVING_ASSISTANT=false); "
                            "payments and every other endpoint work")
         key = body_hash(who.merchant_id, {"m": body.message, "s": body.session_id})
         hit = await rt.cache.get("chat", key)

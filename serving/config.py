@@ -30,6 +30,7 @@ class ServingConfig(BaseSettings):
     redis_prefix: str = "smartpay"  # keys and streams of cache and bus in prod
     idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
     model_reload_s: float = 30.0  # how often services look for a new champion
+    assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     rewards_backend: str = ""  # "litesvm" = a SmartReward mint on an in-process chain
     # Factories (`module:function`) of the pieces a PaymentAPI process composes.
     fraud_backend: str = "serving.backends_real:champion_fraud"

@@ -51,7 +51,12 @@ def build_runtime(*, fraud: FraudPort, router: RouterPort,
     cache = RedisCache(settings.redis_url, cfg.redis_prefix) if prod else LocalCache()
     bus = (RedisStreamBus(settings.redis_url, cfg.redis_prefix, cfg.event_retries) if prod
            else LocalBus(cfg.event_retries))
-    return Runtime(config=cfg, ledger=open_ledger(settings), cache=cache, bus=bus,
+    ledger = open_ledger(settings)
+    if assistant is None and cfg.assistant:
+        from serving.assistant import AssistantAdapter
+
+        assistant = AssistantAdapter(ledger)
+    return Runtime(config=cfg, ledger=ledger, cache=cache, bus=bus,
                    verifier=verifier(settings, cfg),
                    limiter=RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst),
                    fraud=fraud, router=router, gateways=gateways, rewards=rewards,

@@ -204,6 +204,17 @@ class Ledger:
             ids = s.scalars(select(Payment.id).where(Payment.status.in_(IN_FLIGHT))).all()
         return [p for p in (self.get(i) for i in ids) if p is not None]
 
+    def recent(self, merchant_id: str, user_id: str | None = None,
+               limit: int = 20) -> list[dict]:
+        """A merchant's latest payments (of one user when given), newest first."""
+        with self._session() as s:
+            q = select(Payment).where(Payment.merchant_id == merchant_id)
+            if user_id is not None:
+                q = q.where(Payment.user_id == user_id)
+            rows = s.scalars(q.order_by(Payment.created_at.desc()).limit(limit)).all()
+            return [{c.name: getattr(r, c.name) for c in Payment.__table__.columns}
+                    for r in rows]
+
     def count_by_status(self) -> dict[str, int]:
         """How many payments sit in each status (for tests and the demo)."""
         from sqlalchemy import func

@@ -102,6 +102,11 @@ def test_a_refund_returns_the_money_and_a_second_refund_is_refused(client):
     assert rest["reward"]["amount"] == 0 and rest["reward"]["status"] == "clawed_back"
 
 
-def test_chat_answers_503_with_a_clear_message_while_no_assistant_is_wired(client):
-    r = client.post("/chat", json={"message": "where is my refund?"}, headers=auth())
+def test_chat_answers_503_with_a_clear_message_when_the_assistant_is_off(serving_env):
+    serving_env.setenv("SMARTPAY_SERVING_ASSISTANT", "false")
+    from serving.config import reset_serving_config
+
+    reset_serving_config()
+    with app_client() as c:
+        r = c.post("/chat", json={"message": "where is my refund?"}, headers=auth())
     assert r.status_code == 503 and "assistant" in r.json()["message"]

@@ -1,0 +1,60 @@
+"""Adapter from `integrations.rag.Assistant` to the flow's `AssistantPort`.
+
+The assistant (MiniLM, FAISS, BM25) loads on the first question, not at start-up, so
+the payment path never waits for it; a load failure answers 503 with the reason.
+The asker's own payments come from the ledger, scoped to the merchant (and user).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from serving.ledger import Ledger
+from serving.security import ApiError
+
+log = logging.getLogger("smartpay.assistant")
+
+
+def ledger_facts(ledger: Ledger):
+    """A transactions provider over the ledger: the merchant's latest payments."""
+    from integrations.rag import TransactionFact
+
+    def provider(user_id: str | None, merchant_id: str) -> list:
+        rows = ledger.recent(merchant_id, user_id, limit=20)
+        return [TransactionFact(id=r["id"], merchant_id=r["merchant_id"],
+                                user_id=r["user_id"], amount_minor=r["amount_minor"],
+                                currency=r["currency"], status=r["status"],
+                                created_at=r["created_at"], reason_code=None,
+                                description=r["reason"] or "", gateway=r["gateway"])
+                for r in rows]
+    return provider
+
+
+class AssistantAdapter:
+    """Lazily built `Assistant`; answers as `{"answer", "sources", "cached"}`."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._assistant = None
+        self._lock = asyncio.Lock()
+
+    async def _get(self):
+        async with self._lock:
+            if self._assistant is None:
+                from integrations.rag import Assistant
+
+                try:
+                    self._assistant = await asyncio.to_thread(
+                        Assistant.from_settings, None, ledger_facts(self.ledger))
+                except Exception as exc:
+                    log.exception("assistant failed to load")
+                    raise ApiError(503, "assistant_unavailable", "the assistant could "
+                                   f"not be loaded: {exc}") from None
+        return self._assistant
+
+    async def answer(self, merchant_id: str, message: str, session_id: str | None) -> dict:
+        assistant = await self._get()
+        out = await assistant.answer_async(message, None, merchant_id, session_id)
+        return {"answer": out.text, "cached": out.cached,
+                "sources": [f"[{c.n}] {c.title} ({c.id})" for c in out.citations]}
