@@ -66,10 +66,10 @@ def risky_terminal_raises_score(score: Scorer, sample: pd.DataFrame,
     return _direction("risky_terminal_raises_score", score, sample, changed)
 
 
-def renamed_ids_keep_score(score: Scorer, sample: pd.DataFrame,
-                           features: list[str]) -> Check:
+def renamed_ids_keep_score(score: Scorer, sample: pd.DataFrame, features: list[str],
+                           ids: tuple[str, ...] = ID_COLUMNS) -> Check:
     """New identifiers for the same customer, terminal, card: identical scores."""
-    cols = [c for c in ID_COLUMNS if c in sample.columns]
+    cols = [c for c in dict.fromkeys(ids) if c in sample.columns]
     if not cols:
         return Check("renamed_ids_keep_score", None, "sample has no id column")
     changed = sample.copy()
@@ -80,10 +80,12 @@ def renamed_ids_keep_score(score: Scorer, sample: pd.DataFrame,
                  f"renamed {cols}: scores {'identical' if same else 'changed'}")
 
 
-def run_all(score: Scorer, sample: pd.DataFrame, features: list[str]) -> list[Check]:
-    """Every behaviour check on the same sample."""
-    return [f(score, sample, features) for f in
-            (amount_x5_raises_score, risky_terminal_raises_score, renamed_ids_keep_score)]
+def run_all(score: Scorer, sample: pd.DataFrame, features: list[str],
+            ids: tuple[str, ...] = ID_COLUMNS) -> list[Check]:
+    """Every behaviour check on the same sample (`ids`: identifier columns to rename)."""
+    return [amount_x5_raises_score(score, sample, features),
+            risky_terminal_raises_score(score, sample, features),
+            renamed_ids_keep_score(score, sample, features, ids)]
 
 
 def genuine_sample(df: pd.DataFrame, label: str, n: int = 500, seed: int = 0) -> pd.DataFrame:

@@ -165,7 +165,8 @@ def _finish(settings, comp: Comparison, cfg, cols, ctx, tolerance, seconds, t0, 
 def evaluate_gate(client, version: str, tolerance: float) -> GateDecision:
     """Compare `version` with the champion on the version's own test window."""
     challenger = registry.load_predictor(version)
-    meta_label = _label_of(client, version)
+    meta = _metadata_of(version)
+    meta_label = meta.get("label", "is_fraud")
     window = registry.load_frame(client, version)
     y = window[meta_label].to_numpy()
     champ_v = registry.version_for_alias(client, "champion")
@@ -178,16 +179,17 @@ def evaluate_gate(client, version: str, tolerance: float) -> GateDecision:
         else:
             champ_ap = average_precision(y, champion.scores(window))
     sample = behaviour.genuine_sample(window, meta_label)
-    checks = behaviour.run_all(challenger.scores, sample, challenger.features)
+    ids = (*behaviour.ID_COLUMNS, *([meta["card"]] if meta.get("card") else []))
+    checks = behaviour.run_all(challenger.scores, sample, challenger.features, ids)
     return decide(average_precision(y, challenger.scores(window)), champ_ap, checks,
                   tolerance, problem)
 
 
-def _label_of(client, version: str) -> str:
+def _metadata_of(version: str) -> dict:
     import mlflow
 
-    meta = mlflow.models.get_model_info(f"models:/{registry.MODEL_NAME}/{version}").metadata
-    return (meta or {}).get("label", "is_fraud")
+    uri = f"models:/{registry.MODEL_NAME}/{version}"
+    return mlflow.models.get_model_info(uri).metadata or {}
 
 
 def gate_and_move(settings: Settings, client, version: str, tolerance: float

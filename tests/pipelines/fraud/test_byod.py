@@ -36,6 +36,7 @@ def test_a_foreign_csv_trains_all_four_models_and_registers(fresh_registry, tmp_
     assert out.metrics[TUNED]["auc"] > 0.7 and out.metrics[TUNED]["cp100"] is not None
     assert out.features == ["utilisation", "late_payments", "tenure_months"]
     assert out.champion == out.version
+    assert out.decision.checks["renamed_ids_keep_score"] is True  # the --id column
 
 
 def test_cli_trains_a_parquet_table_and_prints_json_last(fresh_registry, tmp_path):
