@@ -68,16 +68,52 @@ def data_stages(settings, customers: int, terminals: int, days: int, seed: int) 
     return raw
 
 
+def _run_stage(*args: str) -> None:
+    """Run one lifecycle command as a user would; its output streams through."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "cli.main", *args])
+    if result.returncode != 0:
+        console.print(f"[red]stage failed[/]: smartpay {' '.join(args)} (exit {result.returncode})")
+        raise typer.Exit(result.returncode)
+
+
+def model_stages(trials: int, router_days: int) -> None:
+    """Train and register the fraud detector and the gateway router."""
+    t0 = _stage("6. train fraud detector (Feast fraud_model_v1 -> MLflow fraud-detector)")
+    _run_stage("train", "fraud", "--trials", str(trials))
+    console.print(f"[{time.perf_counter() - t0:.0f} s]")
+    t0 = _stage("7. train gateway router (VW cb_adf from logged decisions -> MLflow)")
+    _run_stage("train", "router", "--days", str(router_days), "--customers", "3000")
+    console.print(f"[{time.perf_counter() - t0:.0f} s]")
+
+
+def serving_stage(n_payments: int) -> None:
+    """Serve everything and replay payments through /pay with a WebSocket listener."""
+    from serving.demo import run_demo
+
+    t0 = _stage(f"8. serve and replay {n_payments:,} payments through POST /pay")
+    run_demo(n_payments=n_payments, print_summary=True)
+    console.print(f"[{time.perf_counter() - t0:.0f} s]")
+
+
 def demo(
     customers: int = typer.Option(DEMO["customers"], help="Customers in the demo world."),
     terminals: int = typer.Option(DEMO["terminals"], help="Terminals in the demo world."),
     days: int = typer.Option(DEMO["days"], help="Days to simulate."),
     seed: int = typer.Option(DEMO["seed"], help="Random seed."),
+    payments: int = typer.Option(3_000, help="Payments replayed through /pay."),
+    trials: int = typer.Option(10, help="Optuna trials for the tuned fraud model."),
+    data_only: bool = typer.Option(False, help="Stop after the feature stages."),
 ) -> None:
     """Run the main job end to end on the embedded default (no servers to start)."""
     settings = get_settings()
     t_all = time.perf_counter()
     console.print(f"SmartPay demo, profile [bold]{settings.profile}[/], data in {settings.data_path}")
     data_stages(settings, customers, terminals, days, seed)
+    if not data_only:
+        model_stages(trials, router_days=7)
+        serving_stage(payments)
     console.rule()
     console.print(f"[green]demo finished[/] in {time.perf_counter() - t_all:.0f} s")
