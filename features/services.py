@@ -5,6 +5,7 @@ from feast import FeatureService
 from features.on_demand import transaction_context
 from features.views.card import card_profile
 from features.views.customer import customer_spending
+from features.views.gateway import gateway_stats
 from features.views.terminal import terminal_risk
 
 # Everything the fraud detector v1 reads, in training and in serving alike.
@@ -17,6 +18,7 @@ fraud_model_v1 = FeatureService(
 # Payment context the gateway router v1 reads about the card and the request.
 routing_v1 = FeatureService(
     name="routing_v1",
-    features=[card_profile, transaction_context[["amount", "is_night", "is_weekend"]]],
+    features=[card_profile, transaction_context[["amount", "is_night", "is_weekend"]],
+              gateway_stats],
     description="Inputs of gateway-router v1.",
 )

@@ -79,12 +79,15 @@ def definitions(settings: Settings | None = None) -> list:
     from features.views.card import card_profile
     from features.views.customer import customer_spending
     from features.views.terminal import terminal_risk
+    import features.sources_gateway as gw
+    from features.views.gateway import gateway_stats
 
     objects = [
         e.customer, e.terminal, e.card,
         src.customer_spending_source, src.terminal_risk_source, src.card_profile_source,
         customer_spending, terminal_risk, card_profile, transaction_context,
         s.fraud_model_v1, s.routing_v1,
+        gw.gateway_segment, gw.gateway_stats_source, gateway_stats,
     ]
     _absolutize(objects, store_dir(settings or get_settings()))
     return objects

@@ -133,14 +133,32 @@ def _with_truth(log: pd.DataFrame, rp: Replay) -> pd.DataFrame:
 
 
 def write_gateway_stats(log: pd.DataFrame) -> int:
-    """Write the Feast source of the `gateway_stats` view; returns its row count."""
+    """Write the Feast source of the `gateway_stats` view (and load it into the online
+    store when the feature repository has been applied); returns its row count."""
     from features.sources_gateway import GATEWAY_STATS_TABLE
     from features.store import tables_dir
     from smartpay.settings import get_settings
 
     table = nodes.gateway_stats_table(log)
     write_parquet_atomic(table, tables_dir(get_settings()) / GATEWAY_STATS_TABLE)
+    _materialize_gateway_stats(table)
     return len(table)
+
+
+def _materialize_gateway_stats(table: pd.DataFrame) -> bool:
+    """Materialize `gateway_stats` if `smartpay features apply` registered it."""
+    from features.store import open_store, store_dir
+    from smartpay.settings import get_settings
+
+    if not (store_dir(get_settings()) / "registry.db").exists():
+        return False
+    store = open_store()
+    if "gateway_stats" not in {v.name for v in store.list_feature_views()}:
+        return False
+    lo, hi = table["event_timestamp"].min(), table["event_timestamp"].max()
+    store.materialize(start_date=lo.to_pydatetime(), end_date=(hi + pd.Timedelta(minutes=1)).to_pydatetime(),
+                      feature_views=["gateway_stats"])
+    return True
 
 
 def plot_regret(curves: pd.DataFrame, path: Path) -> Path:
