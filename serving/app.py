@@ -193,13 +193,9 @@ def _reward_routes(app: FastAPI) -> None:
             raise ApiError(503, "assistant_unavailable", "the assistant is switched off "
                            "in this deployment (SMARTPAY_SERVING_ASSISTANT=false); "
                            "payments and every other endpoint work")
-        key = body_hash(who.merchant_id, {"m": body.message, "s": body.session_id})
-        hit = await rt.cache.get("chat", key)
-        if hit is not None:
-            return {**hit, "cached": True}
-        out = await rt.assistant.answer(who.merchant_id, body.message, body.session_id)
-        await rt.cache.set("chat", key, out)
-        return out
+        # No API-level cache here: the assistant caches per (merchant, user, question)
+        # itself and knows when a new payment makes a cached answer stale.
+        return await rt.assistant.answer(who.merchant_id, body.message, body.session_id)
 
 
 def _admin_routes(app: FastAPI) -> None:
