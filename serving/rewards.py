@@ -48,9 +48,6 @@ async def local_rewards(ledger_url: str, backend=None) -> RewardsAdapter:
     backend = backend or LiteSvmBackend()
     authority = Keypair()
     mint = await create_reward_mint(backend, authority)
-    from serving.ledger.store import tune_sqlite
-
     book = RewardLedger(ledger_url)
-    tune_sqlite(book.engine)
     service = RewardService(backend, book, authority, RewardConfig(mint))
     return RewardsAdapter(service)

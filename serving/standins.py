@@ -20,7 +20,6 @@ from typing import Iterator
 
 from serving.config import ServingConfig, get_serving_config
 from serving.gateways import Acceptance, GatewayPortAdapter
-from serving.ledger.store import tune_sqlite
 from serving.runtime import Runtime
 from smartpay.settings import get_settings
 
@@ -90,7 +89,6 @@ async def solana_port(cfg: ServingConfig) -> GatewayPortAdapter:
     book_path = get_settings().path("ledger", "solana.db")
     book_path.parent.mkdir(parents=True, exist_ok=True)
     book = SolanaBook(f"sqlite:///{book_path}")
-    tune_sqlite(book.engine)
     adapter = SolanaAdapter(backend, book, **chain.adapter_kwargs())
 
     async def _onramp(reference, amount_minor, currency, method_type, token):

@@ -39,15 +39,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def tune_sqlite(engine) -> None:
-    """WAL + synchronous=NORMAL on another component's SQLite engine (its books sit on
-    the payment path; the default rollback journal costs several fsyncs per commit)."""
-    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return
-    event.listen(engine, "connect", _sqlite_pragmas)
-    engine.dispose()
-
-
 class Ledger:
     """Payments, their transitions and gateway attempts, plus idempotency keys."""
 
