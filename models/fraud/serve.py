@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from models.fraud.predictor import FraudPredictor
-from models.fraud.registry import connect, load_predictor, version_for_alias
+from models.fraud.registry import load_predictor, version_for_alias
 
 FEATURE_SERVICE = "fraud_model_v1"
 REQUEST_KEYS = ("customer_id", "terminal_id", "amount_minor", "tx_epoch_s")
@@ -51,8 +51,16 @@ def load_champion(alias: str = "champion") -> OnlineFraudModel:
 
 
 def _probe(alias: str = "champion") -> str | None:
-    """Version currently behind the alias (None if unset)."""
-    return version_for_alias(connect(), alias)
+    """Version currently behind the alias (None if unset).
+
+    Read-only and called from hot-reload threads, so it uses its own client instead of
+    `connect()`, which would move the process-wide MLflow tracking URI.
+    """
+    from mlflow import MlflowClient
+
+    from smartpay.settings import get_settings
+
+    return version_for_alias(MlflowClient(get_settings().tracking_uri), alias)
 
 
 load_champion.probe = _probe  # type: ignore[attr-defined]

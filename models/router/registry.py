@@ -97,9 +97,11 @@ def champion_version(tracking_uri: str | None = None, alias: str = "champion") -
     """The version number behind an alias, or None when unset."""
     from smartpay.settings import get_settings
 
-    mlflow.set_tracking_uri(tracking_uri or get_settings().tracking_uri)
+    # A read-only probe (serving calls it from a hot-reload thread): it must not move the
+    # process-wide tracking URI under a training run in another thread.
+    client = mlflow.MlflowClient(tracking_uri or get_settings().tracking_uri)
     try:
-        return str(mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, alias).version)
+        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
 
