@@ -1,7 +1,7 @@
 """Load test of the payment API under `bentoml serve` on this machine (`make load-test`).
 
 Starts the stand-ins and `bentoml serve serving.services:PaymentAPI` on a free port,
-then drives an open-loop async client (aiohttp) at fixed rates and prints p50/p95/p99,
+then drives an open-loop async client (`benchmarks._wire`) at fixed rates and prints p50/p95/p99,
 throughput and errors per endpoint, plus WebSocket event latency with N clients:
 
     .venv/bin/python -m benchmarks.load_test [--seconds 10] [--ws-clients 1000]
@@ -21,10 +21,10 @@ import time
 import uuid
 from collections import Counter
 
-import aiohttp
 import numpy as np
 
 from benchmarks._stats import print_table, row
+from benchmarks._wire import HttpPool, request_bytes, ws_connect
 
 TARGETS = {"/fraud": (500, 25.0), "/route": (500, 10.0), "/pay": (100, 150.0)}
 RUN = uuid.uuid4().hex[:8]  # Idempotency-Keys unique per run (a ledger may be reused)
@@ -48,109 +48,132 @@ def _bodies(endpoint: str, n: int, rng: np.random.Generator) -> list[dict]:
     return rows
 
 
-async def _one(session, url, body, headers, lat, errors):
-    t0 = time.perf_counter()
-    try:
-        async with session.post(url, json=body, headers=headers) as resp:
-            await resp.read()
-            if resp.status != 200:
-                errors.append(resp.status)
-    except Exception as exc:  # counted, not raised: the table reports them
-        errors.append(type(exc).__name__)
-    lat.append((time.perf_counter() - t0) * 1000)
+def _requests(base: str, endpoint: str, bodies: list[dict], headers: dict,
+              key_prefix: str) -> list[bytes]:
+    """Every request's bytes, built before the clock starts."""
+    host = base.split("//", 1)[1]
+    return [request_bytes("POST", host, endpoint, headers | (
+        {"Idempotency-Key": f"{key_prefix}-{i}"} if endpoint == "/pay" else {}), body)
+        for i, body in enumerate(bodies)]
+
+
+class _Tally:
+    """Latencies and error kinds of one phase, filled from the client's callbacks."""
+
+    def __init__(self) -> None:
+        self.lat: list[float] = []
+        self.errors: list[str] = []
+        self.pending = 0
+        self.idle = asyncio.Event()
+
+    def sent(self) -> None:
+        self.pending += 1
+        self.idle.clear()
+
+    def done(self, status: int, body: bytes, ms: float) -> None:
+        self.lat.append(ms)
+        if status != 200:
+            self.errors.append(str(status or "connection_lost"))
+        self.pending -= 1
+        if not self.pending:
+            self.idle.set()
 
 
 async def drive(base: str, endpoint: str, rps: float, seconds: float, headers: dict,
                 seed: int = 0) -> dict:
     """Open loop: request i is sent at i/rps seconds whatever the answers do."""
     n = int(rps * seconds)
-    bodies = _bodies(endpoint, n, np.random.default_rng(seed))
-    lat, errors, tasks = [], [], []
-    conn = aiohttp.TCPConnector(limit=512)
-    async with aiohttp.ClientSession(connector=conn) as session:
-        start = time.perf_counter()
-        for i, body in enumerate(bodies):
-            delay = start + i / rps - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            h = headers | ({"Idempotency-Key": f"load-{RUN}-{seed}-{i}"} if endpoint == "/pay" else {})
-            tasks.append(asyncio.create_task(_one(session, base + endpoint, body, h, lat, errors)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    raw = _requests(base, endpoint, _bodies(endpoint, n, np.random.default_rng(seed)),
+                    headers, f"load-{RUN}-{seed}")
+    pool, tally = HttpPool(base, limit=512), _Tally()
+    await pool.open(min(64, n))
+    start = time.perf_counter()
+    for i, req in enumerate(raw):
+        delay = start + i / rps - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tally.sent()
+        pool.send(req, tally.done)
+    await asyncio.wait_for(tally.idle.wait(), 120)
+    elapsed = time.perf_counter() - start
+    pool.close()
     target_rps, target_p99 = TARGETS[endpoint]
-    r = row(f"{endpoint} @{rps:g}/s", np.array(lat), elapsed, target_rps=target_rps,
-            errors=len(errors), target_p99_ms=target_p99)
-    if errors:
-        print(f"{endpoint}: error kinds {dict(Counter(map(str, errors)).most_common(4))}")
-    r["meets_target"] = bool(r["p99_ms"] <= target_p99 and (endpoint != "/pay" or not errors))
+    r = row(f"{endpoint} @{rps:g}/s", np.array(tally.lat), elapsed, target_rps=target_rps,
+            errors=len(tally.errors), target_p99_ms=target_p99)
+    if tally.errors:
+        print(f"{endpoint}: error kinds {dict(Counter(tally.errors).most_common(4))}")
+    r["meets_target"] = bool(r["p99_ms"] <= target_p99 and not tally.errors)
     return r
 
 
 async def capacity(base: str, endpoint: str, concurrency: int, seconds: float,
                    headers: dict, seed: int = 3) -> dict:
     """Closed loop: `concurrency` clients back to back; the throughput the box sustains."""
-    bodies = _bodies(endpoint, 200_000 if endpoint != "/pay" else 50_000,
-                     np.random.default_rng(seed))
-    lat, errors, counter = [], [], iter(range(len(bodies)))
+    n = 200_000 if endpoint != "/pay" else 20_000
+    raw = _requests(base, endpoint, _bodies(endpoint, n, np.random.default_rng(seed)),
+                    headers, f"cap-{RUN}-{seed}")
+    pool, tally = HttpPool(base, limit=concurrency), _Tally()
+    await pool.open(concurrency)
+    todo = iter(raw)
     end = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)) as session:
-        async def worker():
-            while time.perf_counter() < end:
-                i = next(counter)
-                h = headers | ({"Idempotency-Key": f"cap-{RUN}-{seed}-{i}"} if endpoint == "/pay" else {})
-                await _one(session, base + endpoint, bodies[i], h, lat, errors)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
-    return row(f"{endpoint} closed c={concurrency}", np.array(lat), elapsed,
-               target_rps="-", errors=len(errors), target_p99_ms="-", meets_target="-")
+    def again(status: int, body: bytes, ms: float) -> None:
+        tally.done(status, body, ms)
+        if time.perf_counter() < end:
+            tally.sent()
+            pool.send(next(todo), again)
+
+    t0 = time.perf_counter()
+    for _ in range(concurrency):
+        tally.sent()
+        pool.send(next(todo), again)
+    await asyncio.wait_for(tally.idle.wait(), seconds + 120)
+    elapsed = time.perf_counter() - t0
+    pool.close()
+    return row(f"{endpoint} closed c={concurrency}", np.array(tally.lat), elapsed,
+               target_rps="-", errors=len(tally.errors), target_p99_ms="-",
+               meets_target="-")
 
 
 async def websocket_fanout(base: str, token: str, pay_headers: dict, clients: int,
                            payments: int) -> dict:
     """N clients of one merchant; latency = receipt time - event creation time."""
     ws_url = base.replace("http", "ws") + f"/ws?token={token}"
-    lat: list[float] = []
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    received: list[tuple[float, bytes]] = []
     socks = []
     for i in range(0, clients, 100):
-        socks += await asyncio.gather(*(session.ws_connect(ws_url, heartbeat=None)
+        socks += await asyncio.gather(*(ws_connect(ws_url, received)
                                         for _ in range(min(100, clients - i))))
-    for ws in socks:
-        await ws.receive()  # "subscribed"
-    expected = payments * 2  # payment_processed + reward_minted per captured payment
-
-    async def listen(ws):
-        got = 0
-        while got < expected:
-            msg = await ws.receive(timeout=60)
-            now = time.time()
-            data = json.loads(msg.data)
-            lat.append((now - data["ts"]) * 1000)
-            got += 1
-
-    listeners = [asyncio.create_task(listen(ws)) for ws in socks]
-    bodies = _bodies("/pay", payments, np.random.default_rng(99))
+    while len(received) < clients:  # every client's "subscribed"
+        await asyncio.sleep(0.05)
+    received.clear()
+    expected = clients * payments * 2  # payment_processed + reward_minted per payment
+    raw = _requests(base, "/pay", _bodies("/pay", payments, np.random.default_rng(99)),
+                    pay_headers, f"ws-{RUN}")
+    pool = HttpPool(base, limit=4)
+    await pool.open(1)
     t0 = time.perf_counter()
-    for i, body in enumerate(bodies):
-        async with session.post(base + "/pay", json=body,
-                                headers=pay_headers | {"Idempotency-Key": f"ws-{RUN}-{i}"}) as r:
-            await r.read()
+    for req in raw:
+        await pool.request(req)
         await asyncio.sleep(0.2)
-    done, pending = await asyncio.wait(listeners, timeout=60)
+    deadline = time.perf_counter() + 60
+    while len(received) < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - t0
-    for t in pending:
-        t.cancel()
+    pool.close()
     for ws in socks:
-        await ws.close()
-    await session.close()
+        ws.close()
+    lat = [(at - json.loads(text)["ts"]) * 1000 for at, text in received]
+    missing = expected - len(received)
     r = row(f"ws x{clients}", np.array(lat), elapsed, target_rps="-",
-            errors=len(pending), target_p99_ms=50.0)
-    r["meets_target"] = bool(r["p99_ms"] <= 50.0 and not pending)
-    async with aiohttp.ClientSession() as s:
-        async with s.get(base + "/metrics") as m:
-            fan = _histogram(await m.text(), "smartpay_ws_fanout_seconds")
+            errors=missing, target_p99_ms=50.0)
+    r["meets_target"] = bool(r["p99_ms"] <= 50.0 and not missing)
+    metrics = HttpPool(base, limit=1)
+    await metrics.open(1)
+    _, text = await metrics.request(request_bytes("GET", base.split("//", 1)[1],
+                                                  "/metrics", {}))
+    metrics.close()
+    fan = _histogram(text.decode(), "smartpay_ws_fanout_seconds")
     print(f"server-side fan-out of one event to {clients} sockets (histogram buckets, "
           f"upper bounds): p50 <= {fan(0.5)} ms, p99 <= {fan(0.99)} ms")
     return r
@@ -220,6 +243,19 @@ def _raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
 
+def _run(coro):
+    """Run the client on uvloop (as the server does) with the start-up heap frozen,
+    so the generator's own event loop and collector add as little as they can to the
+    latencies it measures."""
+    import gc
+
+    import uvloop
+
+    gc.collect()
+    gc.freeze()
+    return uvloop.run(coro)
+
+
 def main() -> None:
     _raise_fd_limit()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -235,15 +271,15 @@ def main() -> None:
     env = {"SMARTPAY_SERVING_RATE_LIMIT_PER_S": "100000",
            "SMARTPAY_SERVING_RATE_LIMIT_BURST": "100000"}
     if args.url:
-        rows = asyncio.run(run_all(args.url, args.seconds, args.ws_clients, args.ws_payments,
+        rows = _run(run_all(args.url, args.seconds, args.ws_clients, args.ws_payments,
                                    set(args.phases.split(",")), args.rate_scale))
     else:
         from serving.launcher import running_service
 
         with running_service(extra_env=env | _fraud_backend_env()) as url:
-            rows = asyncio.run(run_all(url, args.seconds, args.ws_clients, args.ws_payments,
+            rows = _run(run_all(url, args.seconds, args.ws_clients, args.ws_payments,
                                        set(args.phases.split(",")), args.rate_scale))
-    print_table("SmartPay API under bentoml serve (open-loop aiohttp client, same machine)",
+    print_table("SmartPay API under bentoml serve (open-loop asyncio client, same machine)",
                 rows)
 
 

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from serving import aftercare, errors, flow
 from serving import observability as obs
 from serving.idempotency import body_hash, check_key
-from serving.runtime import Runtime
+from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
     PaymentView, PayRequest, RefundRequest, RewardInfo, RewardRequest, RouteRequest,
@@ -78,6 +78,7 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
         rt.bus.subscribe("websocket", app.state.hub.deliver)
         await rt.bus.start()
         await aftercare.reconcile(rt)
+        freeze_startup_heap()
         try:
             yield
         finally:

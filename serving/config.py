@@ -29,7 +29,14 @@ class ServingConfig(BaseSettings):
     event_retries: int = 3
     redis_prefix: str = "smartpay"  # keys and streams of cache and bus in prod
     idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
-    model_reload_s: float = 30.0  # how often services look for a new champion
+    # Trace every API request (set with a BentoML tracing exporter, e.g. OTLP); off, the
+    # request endpoints are left out of the ASGI tracing middleware.
+    trace_requests: bool = False
+    model_reload_s: float = 30.0
+    # How long a fraud check waits for others to share its call to the scorer: a
+    # round trip costs more than a row, so a little company halves the CPU a check
+    # costs under load (0 = send at once).
+    fraud_linger_ms: float = 2.0  # how often services look for a new champion
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     rewards_backend: str = ""  # "litesvm" = a SmartReward mint on an in-process chain
     # Factories (`module:function`) of the pieces a PaymentAPI process composes.

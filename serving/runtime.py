@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from serving.cache import Cache
@@ -41,3 +42,12 @@ class Runtime:
         await self.bus.close()
         await self.cache.close()
         self.ledger.close()
+
+
+def freeze_startup_heap() -> None:
+    """Move everything loaded at start-up (models, Feast, MLflow, SQLAlchemy: millions
+    of objects) out of the garbage collector's view. Otherwise each full collection
+    walks them all and stalls the event loop for tens of milliseconds, which is the
+    p99 of a service answering in one or two."""
+    gc.collect()
+    gc.freeze()
