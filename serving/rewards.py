@@ -8,10 +8,12 @@ SmartPay only ever sends tokens *to* it). Mints are idempotent per payment id.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from solders.keypair import Keypair
 
 
+@lru_cache(maxsize=65_536)  # an ed25519 key derivation per payment otherwise
 def wallet_of(user: str) -> str:
     """The reward wallet address of a merchant's user."""
     seed = hashlib.sha256(f"smartpay-reward-wallet:{user}".encode()).digest()

@@ -84,19 +84,25 @@ class RewardService:
         self._balances: dict[str, tuple[float, int]] = {}
 
     async def reward_payment(self, payment_id: str, owner: str, amount_minor: int, currency: str) -> RewardRecord:
-        """Mint this payment's reward into escrow, once, however often it is called."""
-        if (row := self.ledger.get(payment_id)) is not None:
-            return await (self._retry_mint(row) if row["state"] == "failed" else self._settled(row))
+        """Mint this payment's reward into escrow, once, however often it is called.
+
+        The claim comes first: a payment's first call (the common case) then costs two
+        ledger writes and no read; a replay finds the claim taken and reads the entry.
+        """
         units = reward_units(amount_minor, currency, self.config)
         tx = await self._tx(self._mint_ixs(payment_id, units)) if units else None
         created = self._clock()
-        claimed = self.ledger.claim(
-            payment_id=payment_id, owner=owner, amount_minor=amount_minor, units=units,
-            state="minting" if units else "nothing", pending_sig=_sig(tx), pending_tx=bytes(tx) if tx else None,
-            created_at=created, release_after=created + self.config.refund_window_s)
-        if not claimed or tx is None:
-            return await self._settled(self.ledger.must(payment_id))
-        return await self._run(payment_id, "minting", tx)
+        row = {"payment_id": payment_id, "owner": owner, "amount_minor": amount_minor,
+               "units": units, "clawed_units": 0, "state": "minting" if units else "nothing",
+               "pending_sig": _sig(tx), "pending_tx": bytes(tx) if tx else None,
+               "pending_units": 0, "mint_sig": None, "release_sig": None,
+               "created_at": created, "release_after": created + self.config.refund_window_s}
+        if not self.ledger.claim(**row):  # an earlier call owns this payment's entry
+            row = self.ledger.must(payment_id)
+            return await (self._retry_mint(row) if row["state"] == "failed" else self._settled(row))
+        if tx is None:
+            return _record(row)
+        return await self._run(payment_id, "minting", tx, row)
 
     async def _retry_mint(self, row: dict) -> RewardRecord:
         """A failed mint minted nothing, so a later replay may try again with a fresh tx."""
@@ -182,14 +188,17 @@ class RewardService:
             raise RewardError(f"chain unavailable: {exc.kind}") from None
         return spl.build_tx(ixs, self._authority, [], blockhash)
 
-    async def _run(self, payment_id: str, state: str, tx: VersionedTransaction) -> RewardRecord:
+    async def _run(self, payment_id: str, state: str, tx: VersionedTransaction,
+                   row: dict | None = None) -> RewardRecord:
+        """Send and confirm `tx`, then settle it; `row` is the entry as just written by
+        this call, if the caller has it (saves reading it back)."""
         try:
             await self.backend.send(tx)
             outcome = await confirm(self.backend, str(tx.signatures[0]), self.config.confirm_timeout_s)
         except ChainError as exc:
             raise RewardError(f"reward transaction for {payment_id} not confirmed: {exc.kind}") from None
-        self._apply(self.ledger.must(payment_id), outcome)
-        return _record(self.ledger.must(payment_id))
+        written = self._apply(row or self.ledger.must(payment_id), outcome)
+        return _record(written if written is not None else self.ledger.must(payment_id))
 
     async def _settled(self, row: dict) -> RewardRecord:
         """The entry with any pending transaction settled (re-broadcast while valid)."""
@@ -204,10 +213,11 @@ class RewardService:
             self._apply(row, outcome)
         return _record(self.ledger.must(row["payment_id"]))
 
-    def _apply(self, row: dict, outcome: TxOutcome) -> None:
-        """Write a pending transaction's outcome into the ledger."""
+    def _apply(self, row: dict, outcome: TxOutcome) -> dict | None:
+        """Write a pending transaction's outcome into the ledger; the entry as written,
+        or None when nothing was (outcome unknown, or another call settled it first)."""
         if outcome.state == "unknown":
-            return
+            return None
         ok, state = outcome.state == "confirmed", row["state"]
         clear = {"pending_sig": None, "pending_tx": None, "pending_units": 0}
         if state == "minting":
@@ -220,7 +230,9 @@ class RewardService:
         else:
             values = {"state": "escrowed"}
         # Guarded by the signature: a stale snapshot must not settle a newer attempt.
-        self.ledger.transition(row["payment_id"], state, pending_of=outcome.signature, **clear, **values)
+        if self.ledger.transition(row["payment_id"], state, pending_of=outcome.signature, **clear, **values):
+            return {**row, **clear, **values}
+        return None
 
 
 def _sig(tx: VersionedTransaction | None) -> str | None:
