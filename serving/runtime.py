@@ -48,6 +48,10 @@ def freeze_startup_heap() -> None:
     """Move everything loaded at start-up (models, Feast, MLflow, SQLAlchemy: millions
     of objects) out of the garbage collector's view. Otherwise each full collection
     walks them all and stalls the event loop for tens of milliseconds, which is the
-    p99 of a service answering in one or two."""
+    p99 of a service answering in one or two. Full collections are also made rarer
+    (every 100 middle ones instead of 10): what a request allocates dies young, and
+    what lives on (connections, caches) is kept out of the collector's way."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 100)
