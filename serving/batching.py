@@ -26,6 +26,7 @@ class Coalescer(Generic[T, R]):
                  linger_s: float = 0.0) -> None:
         self._call, self.max_batch, self.max_inflight = call, max_batch, max_inflight
         self.linger_s = linger_s  # how long the first item may wait for company
+        self._last_sent = float("-inf")
         self._queue: list[tuple[T, asyncio.Future, float]] = []
         self._inflight = 0
         self._scheduled = False
@@ -40,11 +41,15 @@ class Coalescer(Generic[T, R]):
 
     def _kick(self) -> None:
         # call_soon gathers everything submitted during this loop turn into one batch;
-        # with a linger, a lone item waits that long for others (fewer, fuller calls)
+        # under sustained traffic (a call went out within the last 10 lingers) a lone
+        # item waits up to the linger for others: fewer, fuller calls. A quiet
+        # service sends at once, so the linger never slows a lone request.
         if self._queue and not self._scheduled and self._inflight < self.max_inflight:
             self._scheduled = True
             loop = asyncio.get_running_loop()
-            wait = self.linger_s - (time.monotonic() - self._queue[0][2])
+            now = time.monotonic()
+            busy = now - self._last_sent < 10 * self.linger_s
+            wait = self.linger_s - (now - self._queue[0][2]) if busy else 0.0
             if wait > 0 and len(self._queue) < self.max_batch:
                 loop.call_later(wait, self._flush)
             else:
@@ -56,6 +61,7 @@ class Coalescer(Generic[T, R]):
         if not batch:
             return
         self._inflight += 1
+        self._last_sent = time.monotonic()
         self.batches += 1
         self.items += len(batch)
         asyncio.ensure_future(self._send(batch))

@@ -33,10 +33,10 @@ class ServingConfig(BaseSettings):
     # request endpoints are left out of the ASGI tracing middleware.
     trace_requests: bool = False
     model_reload_s: float = 30.0
-    # How long a fraud check waits for others to share its call to the scorer: a
-    # round trip costs more than a row, so a little company halves the CPU a check
-    # costs under load (0 = send at once).
-    fraud_linger_ms: float = 2.0  # how often services look for a new champion
+    # How long a fraud check waits, under sustained traffic, for others to share its
+    # call to the scorer: a round trip costs more than a row, so company cuts the CPU
+    # a check costs (0 = always send at once; a quiet service never waits).
+    fraud_linger_ms: float = 5.0  # how often services look for a new champion
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     rewards_backend: str = ""  # "litesvm" = a SmartReward mint on an in-process chain
     # Factories (`module:function`) of the pieces a PaymentAPI process composes.

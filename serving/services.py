@@ -29,6 +29,17 @@ app = create_app()
 _QUIET = {"access": {"enabled": False}}
 
 
+def _untraced_urls(*endpoints: str) -> list[str]:
+    """Paths the ASGI tracing middleware skips. WebSocket frames never: it would open a
+    span per frame sent, most of the cost of fanning an event out to 1,000 clients.
+    The request endpoints only while no trace exporter is wired
+    (`SMARTPAY_SERVING_TRACE_REQUESTS`): unexported spans cost ~0.3 ms a request."""
+    quiet = ["/ws", "/metrics", "/health", "/livez", "/readyz"]
+    if not get_serving_config().trace_requests:
+        quiet += list(endpoints)
+    return quiet
+
+
 def _reloading(spec: str) -> Reloading:
     factory = load_factory(spec)
     probe = getattr(factory, "probe", None)
@@ -36,6 +47,7 @@ def _reloading(spec: str) -> Reloading:
 
 
 @bentoml.service(name="fraud_scorer", workers=1, logging=_QUIET,
+                 tracing={"excluded_urls": _untraced_urls("/score")},
                  traffic={"timeout": 30, "concurrency": 512})
 class FraudScorer:
     """Scores transactions with `fraud-detector@champion` and Feast online features."""
@@ -66,6 +78,7 @@ def _fraud_row(r: FraudRequest) -> dict:
 
 
 @bentoml.service(name="gateway_router", workers=1, logging=_QUIET,
+                 tracing={"excluded_urls": _untraced_urls("/decide", "/feedback")},
                  traffic={"timeout": 30, "concurrency": 512})
 class GatewayRouter:
     """Picks a gateway with `gateway-router@champion`; learns online from outcomes."""
@@ -157,22 +170,13 @@ class _RouterPort:
                     latency_ms=latency_ms, amount_minor=amount_minor, currency=currency)
 
 
-def _untraced_urls() -> list[str]:
-    """Paths the ASGI tracing middleware skips. WebSocket frames never: it would open a
-    span per frame sent, most of the cost of fanning an event out to 1,000 clients.
-    The request endpoints only while no trace exporter is wired
-    (`SMARTPAY_SERVING_TRACE_REQUESTS`): unexported spans cost ~0.3 ms a request."""
-    quiet = ["/ws", "/metrics", "/health", "/livez", "/readyz"]
-    if not get_serving_config().trace_requests:
-        quiet += ["/fraud", "/route", "/pay", "/reward", "/chat"]  # regexes: /payments too
-    return quiet
-
-
 # BentoML's own request metrics are off here: `RequestContext` already records latency
 # per endpoint and status in smartpay_request_seconds, and the duplicate cost ~0.4 ms
 # a request. The model services keep theirs (batch sizes, per-API latency).
 @bentoml.service(name="payment_api", workers=1, logging=_QUIET,
-                 tracing={"excluded_urls": _untraced_urls()}, metrics={"enabled": False},
+                 tracing={"excluded_urls": _untraced_urls(
+                     "/fraud", "/route", "/pay", "/reward", "/chat")},  # /pay: /payments too
+                 metrics={"enabled": False},
                  traffic={"timeout": 60, "concurrency": 2048})
 @bentoml.asgi_app(app, path="/")
 class PaymentAPI:

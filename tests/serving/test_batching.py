@@ -60,10 +60,11 @@ def test_a_batch_never_exceeds_max_batch():
     assert max(len(b) for b in calls) <= 8 and sum(len(b) for b in calls) == 30
 
 
-def test_a_lone_item_waits_at_most_the_linger_for_company():
+def test_under_sustained_traffic_a_lone_item_waits_at_most_the_linger_for_company():
     async def run():
         scorer = _Scorer(delay_s=0)
         c = Coalescer(scorer, linger_s=0.05)
+        await c.submit(0)  # traffic: a call just went out
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         first = asyncio.ensure_future(c.submit(1))
@@ -73,7 +74,18 @@ def test_a_lone_item_waits_at_most_the_linger_for_company():
         return scorer, loop.time() - t0
 
     scorer, took = asyncio.run(run())
-    assert scorer.calls == [[1, 2]] and 0.04 <= took < 0.5
+    assert scorer.calls == [[0], [1, 2]] and 0.04 <= took < 0.5
+
+
+def test_a_quiet_coalescer_sends_a_lone_item_at_once_whatever_the_linger():
+    async def run():
+        c = Coalescer(_Scorer(delay_s=0), linger_s=5.0)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await c.submit(1)
+        return loop.time() - t0
+
+    assert asyncio.run(run()) < 1.0
 
 
 def test_a_failed_call_fails_every_waiter_of_that_batch_and_the_next_batch_still_runs():
