@@ -3,6 +3,7 @@ failover -> ledger -> reward in escrow -> events -> answer, with router feedback
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -138,8 +139,9 @@ async def charge(rt: Runtime, pid: str, req: PayRequest, ranking: list[str],
         with obs.tracer.start_as_current_span("gateway.charge", attributes={"gateway": name}):
             last = await _authorize_capture(rt, pid, gw, ref, req)
         obs.ATTEMPTS.labels(name, last.state).inc()
-        if seq == 1:
-            await _feedback(rt, decision_id, name, last, t0, req)
+        if seq == 1:  # learning is off the payment's path: it never delays the answer
+            _in_background(_feedback(rt, decision_id, name, last,
+                                     (time.perf_counter() - t0) * 1000, req))
         if last.state == "captured" or not last.retryable:
             break
         if seq < len(ranking):
@@ -182,13 +184,22 @@ def _settle(rt: Runtime, pid: str, last: GatewayResult | None, ref: str | None,
     rt.ledger.record(pid, status, reason, attempt, reason=reason, gateway=gateway)
 
 
-async def _feedback(rt, decision_id, name, result: GatewayResult, t0, req) -> None:
+_BACKGROUND: set[asyncio.Task] = set()  # strong references until each task is done
+
+
+def _in_background(coro) -> None:
+    task = asyncio.ensure_future(coro)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def _feedback(rt, decision_id, name, result: GatewayResult, latency_ms: float,
+                    req) -> None:
     if decision_id == "fallback":
         return
     try:
         await rt.router.feedback(decision_id, name, result.state == "captured",
-                                 (time.perf_counter() - t0) * 1000, req.amount_minor,
-                                 req.currency)
+                                 latency_ms, req.amount_minor, req.currency)
     except Exception:  # learning must never fail a payment
         log.exception("router feedback failed for decision %s", decision_id)
 

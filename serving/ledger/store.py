@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, create_engine, event, select
 from sqlalchemy.exc import IntegrityError
 
+from integrations.gateways.solana.ledger import SQLITE_CACHE_PRAGMAS
 from serving.ledger.states import IN_FLIGHT, IllegalTransition, can_move
 from serving.ledger.tables import (
     GatewayAttempt, IdempotencyKey, Payment, Transition, utcnow,
@@ -35,6 +36,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
+    for pragma in SQLITE_CACHE_PRAGMAS:
+        cur.execute(pragma)
     cur.close()
 
 
