@@ -225,7 +225,9 @@ async def run_all(base: str, seconds: float, ws_clients: int, ws_payments: int,
     headers = {"Authorization": f"Bearer {tok}"}
     rows = []
     for ep in ("/fraud", "/route", "/pay"):
-        await drive(base, ep, 100, 3, headers, seed=1)  # warm-up, not reported
+        # warm-up at the phase's own rate, not reported: the first seconds after a
+        # start pay for lazy imports, compiled statement caches and first collections
+        await drive(base, ep, TARGETS[ep][0] * rate_scale, 3, headers, seed=1)
         if "open" in phases:
             rate = TARGETS[ep][0] * rate_scale
             rows.append(await drive(base, ep, rate, seconds, headers, seed=2))
