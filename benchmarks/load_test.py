@@ -177,8 +177,8 @@ async def websocket_fanout(base: str, token: str, pay_headers: dict, clients: in
                                                   "/metrics", {}))
     metrics.close()
     fan = _histogram(text.decode(), "smartpay_ws_fanout_seconds")
-    print(f"server-side fan-out of one event to {clients} sockets (histogram buckets, "
-          f"upper bounds): p50 <= {fan(0.5)} ms, p99 <= {fan(0.99)} ms")
+    print(f"server-side fan-out of a payment's events to {clients} sockets (histogram "
+          f"buckets, upper bounds): p50 <= {fan(0.5)} ms, p99 <= {fan(0.99)} ms")
     return r
 
 

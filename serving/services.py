@@ -2,8 +2,8 @@
 
     bentoml serve serving.services:PaymentAPI --port 3000
 
-starts the payment API and, through `bentoml.depends`, the `FraudScorer` (adaptive
-batching) and `GatewayRouter` services. Instantiated in-process (`PaymentAPI()`), the
+starts the payment API and, through `bentoml.depends`, the `FraudScorer` (batches
+formed by the API's coalescer) and `GatewayRouter` services. Instantiated in-process (`PaymentAPI()`), the
 dependencies are in-process objects instead, which is what the ASGI tests use.
 """
 
@@ -57,9 +57,11 @@ class FraudScorer:
         self.model = _reloading(get_serving_config().fraud_backend)
         freeze_startup_heap()
 
-    # max_latency_ms is the shedding limit of the adaptive batcher, not a wait: a busy
-    # machine must not turn scoring into 503s while it is still well under a second.
-    # async: the batch is scored on the event loop itself. A sync API would run in a
+    # Batches are formed by the caller (`_FraudPort`'s coalescer adapts their size to
+    # the load). BentoML's own batcher is off: its dispatcher polls every 1 ms while a
+    # batch is in flight and holds requests for its learned wait; measured here it
+    # gave p50 16 ms at 200 RPS and p99 480 ms at 500 RPS, against 11 ms and 83 ms
+    # without it. async: the batch is scored on the event loop itself. A sync API would run in a
     # worker thread, and the GIL hand-offs between it and the loop (5 ms switch
     # interval) cost more than the scoring of a small batch.
     @bentoml.api
@@ -172,7 +174,7 @@ class _RouterPort:
 
 # BentoML's own request metrics are off here: `RequestContext` already records latency
 # per endpoint and status in smartpay_request_seconds, and the duplicate cost ~0.4 ms
-# a request. The model services keep theirs (batch sizes, per-API latency).
+# a request. The model services keep theirs (per-API latency and in-flight counts).
 @bentoml.service(name="payment_api", workers=1, logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls(
                      "/fraud", "/route", "/pay", "/reward", "/chat")},  # /pay: /payments too

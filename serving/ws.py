@@ -59,7 +59,7 @@ class Hub:
     def _flush(self) -> None:
         self._flush_scheduled = False
         events, self._pending = self._pending, []
-        t0 = time.perf_counter()
+        t0, reached = time.perf_counter(), 0
         for merchant in dict.fromkeys(e.merchant_id for e in events):
             mine = [e for e in events if e.merchant_id == merchant]
             texts = [e.model_dump_json() for e in mine]
@@ -71,20 +71,23 @@ class Hub:
                         picked = [t for e, t in zip(mine, texts) if e.type in client.types]
                         got = payloads[client.types] = (
                             picked, b"".join(text_frame(t) for t in picked))
-                    self._send_to(client, *got)
-        obs.WS_FANOUT.observe(time.perf_counter() - t0)
+                    reached += self._send_to(client, *got)
+        if reached:  # a fan-out to nobody says nothing about fan-out time
+            obs.WS_FANOUT.observe(time.perf_counter() - t0)
 
     @staticmethod
-    def _send_to(client: _Client, texts: list[str], frames: bytes) -> None:
-        """One write of every frame when the socket is idle; else the client's queue."""
+    def _send_to(client: _Client, texts: list[str], frames: bytes) -> int:
+        """One write of every frame when the socket is idle; else the client's queue.
+        1 when the client had something to receive."""
         if not texts:
-            return
+            return 0
         if (client.direct is not None and not client.sending and client.queue.empty()
                 and client.direct(frames)):
-            return
+            return 1
         for text in texts:
             with contextlib.suppress(asyncio.QueueFull):
                 client.queue.put_nowait(text)
+        return 1
 
     async def serve(self, ws: WebSocket, who: Principal) -> None:
         """Run one connection until the client leaves."""
