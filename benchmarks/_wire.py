@@ -83,7 +83,7 @@ class HttpPool:
         self.hostport = f"{self.host}:{self.port}"
         self.idle: deque[_HttpConn] = deque()
         self.size = 0
-        self._waiting: deque[tuple[bytes, Callable]] = deque()
+        self._waiting: deque[tuple[bytes, Callable, float]] = deque()
         self._opening = 0
 
     async def open(self, n: int) -> None:

@@ -4,8 +4,8 @@ Every call to a model service costs a round trip through two HTTP stacks, which 
 small machine costs more than scoring a row. `Coalescer` queues the items submitted
 while earlier batches are in flight and sends them together as one list call; with
 no load a call goes out on the next loop turn (no added wait), under load batches
-form by themselves. The service's own adaptive batcher still merges the batches of
-several API workers.
+form by themselves, so the batch size adapts to the traffic. This is where the fraud
+scorer's batches are made (BentoML's own batcher is off, see `serving.services`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ class Coalescer(Generic[T, R]):
         self._queue: list[tuple[T, asyncio.Future, float]] = []
         self._inflight = 0
         self._scheduled = False
-        self.batches = 0  # how many calls went out (for tests and metrics)
-        self.items = 0
 
     async def submit(self, item: T) -> R:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -62,8 +60,6 @@ class Coalescer(Generic[T, R]):
             return
         self._inflight += 1
         self._last_sent = time.monotonic()
-        self.batches += 1
-        self.items += len(batch)
         asyncio.ensure_future(self._send(batch))
         self._kick()
 
