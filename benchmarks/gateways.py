@@ -24,7 +24,7 @@ from solders.keypair import Keypair
 from benchmarks._stats import print_table, row
 from integrations.gateways.base import AuthorizeRequest, PaymentStatus
 from integrations.gateways.config import GatewaySettings
-from integrations.gateways.local import LocalGateways, local_gateways
+from harness.local_gateways import LocalGateways, local_gateways
 from integrations.gateways.registry import resilient
 from integrations.gateways.solana import (
     Ledger, LiteSvmBackend, RpcBackend, SolanaAdapter, run_solana_rpc, setup_localnet, spl,

@@ -210,7 +210,7 @@ def _fraud_backend_env() -> dict[str, str]:
     print("no fraud-detector@champion in the registry: measuring with the tiny "
           "request-feature test model (tests.serving.backends)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return {"SMARTPAY_SERVING_FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
+    return {"SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
             "PYTHONPATH": root}
 
 
@@ -273,8 +273,8 @@ def main() -> None:
     ap.add_argument("--phases", default="open,closed,ws",
                     help="comma list of open (target rates), closed (capacity), ws")
     args = ap.parse_args()
-    env = {"SMARTPAY_SERVING_RATE_LIMIT_PER_S": "100000",
-           "SMARTPAY_SERVING_RATE_LIMIT_BURST": "100000"}
+    env = {"SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
+           "SMARTPAY_SERVING__RATE_LIMIT_BURST": "100000"}
     if args.url:
         rows = _run(run_all(args.url, args.seconds, args.ws_clients, args.ws_payments,
                                    set(args.phases.split(",")), args.rate_scale))

@@ -48,7 +48,7 @@ async def _try_all(amount: int, currency: str) -> list[dict]:
     from solders.keypair import Keypair
 
     from integrations.gateways import AuthorizeRequest
-    from integrations.gateways.local import local_gateways
+    from harness.local_gateways import local_gateways
     from integrations.rewards import RewardConfig, RewardLedger, RewardService, create_reward_mint
 
     rows = []
@@ -73,32 +73,50 @@ async def _try_all(amount: int, currency: str) -> list[dict]:
     return rows
 
 
-@rewards_app.command("create-mint")
-def create_mint(
-    authority_file: Path = typer.Option(..., help="Where to write the new mint authority keypair (secret)."),
-) -> None:
-    """Create the SmartReward mint on the configured chain (SMARTPAY_SOLANA_BACKEND=rpc)."""
-    from integrations.gateways.config import GatewaySettings
-    from integrations.gateways.registry import solana_backend
-    from integrations.rewards import create_reward_mint, new_authority_file
+def _settings():
+    """Settings from the environment; in the local profile, filled in with what the
+    running harness (`smartpay serve`) wrote to `<data>/standins/env.json`."""
+    import os
 
-    if authority_file.exists():
-        raise InputError("authority_file", str(authority_file), "a path that does not exist yet")
-    gw = GatewaySettings()
-    if gw.solana_backend != "rpc":
-        raise InputError("SMARTPAY_SOLANA_BACKEND", gw.solana_backend, "'rpc' (an in-process chain would vanish)")
-    authority = new_authority_file(authority_file)
-    mint = asyncio.run(create_reward_mint(solana_backend(gw), authority, fund=False))
-    console.print(f"SMARTPAY_REWARD_MINT={mint}\nSMARTPAY_REWARD_AUTHORITY_KEYPAIR_FILE={authority_file}")
+    from smartpay.settings import Settings
+
+    settings = Settings()
+    env_file = settings.path("standins", "env.json")
+    if settings.profile == "local" and env_file.is_file():
+        given = json.loads(env_file.read_text())
+        merged = {k: v for k, v in given.items() if k not in os.environ}
+        old = dict(os.environ)
+        os.environ.update(merged)
+        try:
+            settings = Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+    return settings
+
+
+async def _with_rewards(work):
+    """Run `work(service)` on the configured reward service, then close its clients."""
+    from serving.composition import build_reward_service
+
+    service = await build_reward_service(_settings())
+    try:
+        return await work(service)
+    finally:
+        await service.aclose()
 
 
 @rewards_app.command("release")
 def release() -> None:
-    """Release every escrowed reward whose refund window has passed."""
-    from integrations.rewards import build_reward_service
+    """Release every escrowed reward whose refund window has passed (and settle any
+    reward transaction a crash left pending)."""
 
-    released = asyncio.run(build_reward_service().release_due())
-    console.print(f"released {len(released)} rewards")
+    async def work(svc):
+        settled = await svc.settle_pending()
+        return settled, await svc.release_due()
+
+    settled, released = asyncio.run(_with_rewards(work))
+    console.print(f"released {len(released)} rewards; settled {settled} pending")
 
 
 @rewards_app.command("balance")
@@ -106,11 +124,37 @@ def balance(wallet: str = typer.Argument(..., help="Wallet address (base58).")) 
     """Released and escrowed SmartReward base units of one wallet."""
     from solders.pubkey import Pubkey
 
-    from integrations.rewards import build_reward_service
-
     try:
         Pubkey.from_string(wallet)
     except ValueError:
         raise InputError("wallet", wallet, "a base58 Solana address") from None
-    svc = build_reward_service()
-    console.print(f"released={asyncio.run(svc.balance(wallet))} escrowed={svc.escrowed(wallet)}")
+
+    async def work(svc):
+        return await svc.balance(wallet), await svc.escrowed(wallet)
+
+    released, escrowed = asyncio.run(_with_rewards(work))
+    console.print(f"released={released} escrowed={escrowed}")
+
+
+@rewards_app.command("create-mint")
+def create_mint(
+    authority_file: Path = typer.Option(..., help="Where to write the new mint authority keypair (secret)."),
+) -> None:
+    """Create the SmartReward mint on the configured node (SMARTPAY_GATEWAYS__SOLANA_RPC_URL);
+    the authority must already hold SOL for fees."""
+    from integrations.gateways.registry import solana_backend
+    from integrations.rewards import create_reward_mint, new_authority_file
+
+    if authority_file.exists():
+        raise InputError("authority_file", str(authority_file), "a path that does not exist yet")
+    settings = _settings()
+
+    async def work():
+        backend = solana_backend(settings)
+        try:
+            return await create_reward_mint(backend, new_authority_file(authority_file), fund=False)
+        finally:
+            await backend.aclose()
+
+    mint = asyncio.run(work())
+    console.print(f"SMARTPAY_REWARDS__MINT={mint}\nSMARTPAY_REWARDS__AUTHORITY_KEYPAIR_FILE={authority_file}")

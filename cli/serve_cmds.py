@@ -22,14 +22,26 @@ def register(app: typer.Typer) -> None:
 def serve(
     port: int = typer.Option(3000, help="Port of the payment API on 127.0.0.1."),
 ) -> None:
-    """Start the payment API, the model services and the gateway stand-ins."""
+    """Start the payment API and the model services (and, in the local profile, the
+    gateway stand-ins they talk to)."""
+    from contextlib import ExitStack
+
     from serving.launcher import running_service
+    from smartpay.settings import get_settings
 
     if not 0 < port < 65536:
         raise InputError("port", port, "a TCP port between 1 and 65535")
+    settings = get_settings()
+    settings.check_production()  # prod: one line naming the setting, exit 2
     # SIGTERM (systemd, docker stop, kill) stops as cleanly as Ctrl+C.
     signal.signal(signal.SIGTERM, _interrupt)
-    with running_service(port) as url:
+    with ExitStack() as stack:
+        env: dict[str, str] = {}
+        if settings.profile == "local":
+            from harness.standins import running_standins
+
+            env = stack.enter_context(running_standins(settings.data_path))
+        url = stack.enter_context(running_service(port, extra_env=env))
         console.print(f"[green]SmartPay API[/] on {url}  (docs {url}/docs, "
                       f"metrics {url}/metrics, events ws://127.0.0.1:{port}/ws)")
         console.print("get a token: smartpay token --merchant m1 --scope payments:write "
@@ -52,14 +64,14 @@ def token(
     ttl: int = typer.Option(3600, help="Seconds until the token expires."),
 ) -> None:
     """Print a JWT valid for the local profile (HS256, the local secret)."""
-    from serving.config import get_serving_config
     from serving.security import issue_token
     from smartpay.settings import get_settings
 
     if ttl <= 0:
         raise InputError("ttl", ttl, "a positive number of seconds")
-    cfg = get_serving_config()
-    print(issue_token(get_settings().jwt_secret.get_secret_value(), merchant, scope, ttl,
+    settings = get_settings()
+    cfg = settings.serving
+    print(issue_token(settings.jwt_secret.get_secret_value(), merchant, scope, ttl,
                       cfg.jwt_issuer, cfg.jwt_audience))
 
 

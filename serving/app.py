@@ -14,9 +14,11 @@ from fastapi import Depends, FastAPI, Header, Request, WebSocket
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from serving import aftercare, errors, flow
+from serving import errors
 from serving import observability as obs
 from serving.idempotency import body_hash, check_key
+from serving.payments import refunds
+from serving.payments.service import to_view
 from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
@@ -51,7 +53,7 @@ def _auth(scope: str):
     async def dep(request: Request,
                   cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         rt = request.app.state.rt
-        who = rt.verifier.verify(request.headers.get("authorization"))
+        who = await rt.verifier.verify(request.headers.get("authorization"))
         rt.limiter.check(who.subject)
         who.require(scope)
         return who
@@ -76,8 +78,7 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
         rt = app.state.rt = (await rt) if inspect.isawaitable(rt) else rt
         app.state.hub = Hub()
         rt.bus.subscribe("websocket", app.state.hub.deliver)
-        await rt.bus.start()
-        await aftercare.reconcile(rt)
+        await rt.start()
         freeze_startup_heap()
         try:
             yield
@@ -111,14 +112,14 @@ def _routes(app: FastAPI) -> None:
     @app.post("/fraud", response_model=FraudResult, responses=_ERRORS, tags=["models"])
     async def fraud(body: FraudRequest, who: Writer, rt: RT) -> FraudResult:
         """Risk score, decision and top features of one transaction (cached 30 min)."""
-        return await flow.score(rt, body)
+        return await rt.payments.score(body)
 
     @app.post("/route", response_model=RouteResult, responses=_ERRORS, tags=["models"])
     async def route(body: RouteRequest, who: Writer, rt: RT) -> RouteResult:
         """The gateway the router picks for this payment context (cached 15 min)."""
-        eligible = flow.eligible_gateways(rt, body.payment_method_type, body.currency,
-                                          body.channel)
-        return await flow.route(rt, body, eligible)
+        eligible = rt.payments.eligible(body.payment_method_type, body.currency,
+                                        body.channel)
+        return await rt.payments.route(body, eligible)
 
     @app.post("/pay", response_model=PaymentView, responses=_ERRORS, tags=["payments"])
     async def pay(body: PayRequest, who: Writer, rt: RT,
@@ -127,7 +128,7 @@ def _routes(app: FastAPI) -> None:
         key = check_key(idempotency_key)
 
         async def work() -> tuple[int, dict]:
-            view = await flow.pay(rt, who, body, key)
+            view = await rt.payments.pay(who, body, key)
             return 200, view.model_dump(mode="json")
 
         digest = body_hash("pay", body.model_dump(mode="json"))
@@ -138,7 +139,7 @@ def _routes(app: FastAPI) -> None:
              tags=["payments"])
     async def get_payment(payment_id: str, who: Reader, rt: RT) -> PaymentView:
         """One of this merchant's payments with attempts and status history."""
-        return flow.to_view(aftercare.visible_payment(rt, who, payment_id))
+        return to_view(await refunds.visible_payment(rt.payments, who, payment_id))
 
     @app.post("/payments/{payment_id}/refund", response_model=PaymentView,
               responses=_ERRORS, tags=["payments"])
@@ -148,7 +149,8 @@ def _routes(app: FastAPI) -> None:
         key = check_key(idempotency_key)
 
         async def work() -> tuple[int, dict]:
-            view = await aftercare.refund(rt, who, payment_id, body, key)
+            view = await refunds.refund(rt.payments, who, payment_id, body.amount_minor,
+                                        key)
             return 200, view.model_dump(mode="json")
 
         digest = body_hash(f"refund:{payment_id}", body.model_dump(mode="json"))
@@ -165,11 +167,11 @@ def _reward_routes(app: FastAPI) -> None:
         """Mint (or return) the reward of a captured payment; idempotent per payment."""
         if rt.rewards is None:
             raise ApiError(503, "rewards_unavailable", "the rewards minter is not wired")
-        p = aftercare.visible_payment(rt, who, body.payment_id)
+        p = await refunds.visible_payment(rt.payments, who, body.payment_id)
         if p["status"] != "captured":
             raise ApiError(409, "not_rewardable", f"payment {p['id']} is {p['status']}; "
                            "only captured payments earn rewards")
-        return p["reward"] or await flow.mint_reward(rt, p)
+        return p["reward"] or await rt.payments.mint_reward(p)
 
     @app.get("/rewards/{user_id}/balance", response_model=BalanceView,
              responses=_ERRORS, tags=["rewards"])
@@ -192,7 +194,7 @@ def _reward_routes(app: FastAPI) -> None:
         """Ask the payment assistant (answers cached 1 h)."""
         if rt.assistant is None:
             raise ApiError(503, "assistant_unavailable", "the assistant is switched off "
-                           "in this deployment (SMARTPAY_SERVING_ASSISTANT=false); "
+                           "in this deployment (SMARTPAY_SERVING__ASSISTANT=false); "
                            "payments and every other endpoint work")
         # No API-level cache here: the assistant caches per (merchant, user, question)
         # itself and knows when a new payment makes a cached answer stale.
@@ -215,7 +217,7 @@ def _admin_routes(app: FastAPI) -> None:
         """Live `payment_processed`, `reward_minted`, `fraud_detected` of this merchant."""
         rt = ws.app.state.rt
         try:
-            who = rt.verifier.verify(ws_credentials(ws))
+            who = await rt.verifier.verify(ws_credentials(ws))
             who.require("payments:read")
         except ApiError as exc:
             await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])

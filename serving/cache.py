@@ -6,7 +6,8 @@ import json
 import time
 from typing import Any, Protocol
 
-from serving.config import TTL_S
+# The seed's cache TTLs, in seconds, by namespace.
+TTL_S: dict[str, int] = {"risk": 30 * 60, "route": 15 * 60, "balance": 5 * 60, "chat": 60 * 60}
 
 
 class Cache(Protocol):

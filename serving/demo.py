@@ -166,19 +166,20 @@ def print_report(s: dict) -> None:
 def run_demo(n_payments: int = 3000, concurrency: int = 8, port: int | None = None,
              print_summary: bool = True, extra_env: dict | None = None) -> dict:
     """Start the service with stand-ins, replay payments, return the summary."""
+    from harness.standins import running_local_service
     from serving.backends_real import _fraud_champion_version, ModelUnavailable
-    from serving.launcher import running_service
     from serving.security import issue_token
 
     df = load_payments(n_payments)
-    if not (extra_env or {}).get("SMARTPAY_SERVING_FRAUD_BACKEND") and \
+    if not (extra_env or {}).get("SMARTPAY_SERVING__FRAUD_BACKEND") and \
             not _fraud_champion_version():
         raise ModelUnavailable("fraud-detector@champion does not exist; train the fraud "
                                "model before the serving demo")
-    token = issue_token(get_settings().jwt_secret.get_secret_value(), "demo-merchant",
+    settings = get_settings()
+    token = issue_token(settings.jwt_secret.get_secret_value(), "demo-merchant",
                         ["payments:write", "payments:read"], 7200)
-    env = {"SMARTPAY_SERVING_RATE_LIMIT_PER_S": "100000", **(extra_env or {})}
-    with running_service(port, extra_env=env) as url:
+    env = {"SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000", **(extra_env or {})}
+    with running_local_service(settings.data_path, port, extra_env=env) as url:
         run = asyncio.run(_replay(url, token, df, concurrency))
     summary = summarise(df, run)
     if print_summary:

@@ -1,6 +1,7 @@
-"""Start the whole service on the embedded default: stand-ins plus `bentoml serve` of
-`PaymentAPI` (which starts `FraudScorer` and `GatewayRouter` through `bentoml.depends`)
-on a free 127.0.0.1 port. Used by `smartpay serve`, the demo, tests and the load test.
+"""Run `bentoml serve` of `PaymentAPI` (which starts `FraudScorer` and `GatewayRouter`
+through `bentoml.depends`) as a child process group on 127.0.0.1, with the settings
+given as environment. Used by `smartpay serve`, the demo, tests and the load test; the
+stand-ins, when wanted, are started by the caller (`harness.standins`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Iterator
 
 import httpx
 
-from serving.standins import running_standins
 from smartpay.settings import get_settings
 
 
@@ -59,23 +59,34 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @contextmanager
 def running_service(port: int | None = None, extra_env: dict[str, str] | None = None,
                     log_path: Path | None = None) -> Iterator[str]:
-    """Stand-ins + `bentoml serve serving.services:PaymentAPI`; yields the base URL."""
-    with running_standins() as env:
-        port = port or _free_port()
-        log_path = log_path or get_settings().path("logs", "serve.log")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [_bentoml(), "serve", "serving.services:PaymentAPI", "--host", "127.0.0.1",
-               "--port", str(port)]
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(cmd, env=os.environ | env | (extra_env or {}),
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, proc)
-            yield url
-        finally:
-            _stop(proc)
+    """`bentoml serve serving.services:PaymentAPI`; yields the base URL once ready.
+    Refuses a port something already answers on (it would report another server's
+    readiness as ours); stops the whole process group on exit."""
+    port = port or _free_port()
+    if _port_taken(port):
+        raise OSError(f"port {port} on 127.0.0.1 is already in use; stop what listens "
+                      "there or pick another --port")
+    env = os.environ | (extra_env or {})
+    log_path = log_path or get_settings().paths.serve_log
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [_bentoml(), "serve", "serving.services:PaymentAPI", "--host", "127.0.0.1",
+           "--port", str(port)]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url
+    finally:
+        _stop(proc)

@@ -1,47 +1,86 @@
-"""The bundle of collaborators one API process uses; built by `serving.wiring`."""
+"""What one API process runs: its payment service, the edges the HTTP layer needs
+(auth, limits, cache, bus) and the background jobs tied to its lifecycle. Built by
+`serving.composition.build_runtime`; `start` and `aclose` bracket the process's life,
+and every job started in `start` is stopped in `aclose`."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from serving.cache import Cache
-from serving.config import ServingConfig
 from serving.idempotency import Idempotency
-from serving.ledger import Ledger
-from serving.ports import AssistantPort, FraudPort, GatewayPort, RewardsPort, RouterPort
+from serving.payments.service import PaymentService
 from serving.security import RateLimiter, Verifier
+from smartpay.settings import Settings
+
+log = logging.getLogger("smartpay.runtime")
 
 
 @dataclass
 class Runtime:
-    """Everything the routes need; swapping a field swaps an implementation."""
-
-    config: ServingConfig
-    ledger: Ledger
-    cache: Cache
-    bus: object  # LocalBus | RedisStreamBus
+    settings: Settings
+    payments: PaymentService
+    store: Any  # serving.ledger.Ledger
+    cache: Any
+    bus: Any  # LocalBus | RedisStreamBus
+    relay: Any  # OutboxRelay
     verifier: Verifier
     limiter: RateLimiter
-    fraud: FraudPort
-    router: RouterPort
-    gateways: dict[str, GatewayPort]
-    rewards: RewardsPort | None = None
-    assistant: AssistantPort | None = None
+    assistant: Any = None
+    releaser: Any = None  # integrations.rewards.RewardReleaser
     closers: list = field(default_factory=list)
     idem: Idempotency = field(init=False)
+    _sync_task: asyncio.Task | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.idem = Idempotency(self.ledger, self.config.idempotency_wait_s)
+        s = self.settings.serving
+        self.idem = Idempotency(self.store, s.idempotency_wait_s, s.idempotency_lease_s)
+
+    @property
+    def gateways(self) -> dict:
+        return self.payments.gateways
+
+    @property
+    def rewards(self):
+        return self.payments.rewards
+
+    async def start(self) -> None:
+        """Bus and outbox relay first (so status sync's events flow), then one status
+        sync before serving, then the periodic sync and the reward release job."""
+        await self.bus.start()
+        self.relay.start()
+        counts = await self.payments.reconcile()
+        if counts:
+            log.info("status sync at start-up: %s", counts)
+        every = self.settings.serving.reconcile_every_s
+        if every > 0:
+            self._sync_task = asyncio.create_task(self._sync_every(every))
+        if self.releaser is not None:
+            self.releaser.start()
+
+    async def _sync_every(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.payments.reconcile()
+            except Exception:  # the next round tries again
+                log.exception("periodic status sync failed")
 
     async def aclose(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            await asyncio.gather(self._sync_task, return_exceptions=True)
+        if self.releaser is not None:
+            await self.releaser.stop()
+        await self.relay.stop()
         for close in reversed(self.closers):
-            res = close()
-            if hasattr(res, "__await__"):
-                await res
+            await close()
         await self.bus.close()
         await self.cache.close()
-        self.ledger.close()
+        await self.store.close()
 
 
 def freeze_startup_heap() -> None:

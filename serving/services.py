@@ -18,10 +18,10 @@ from serving import observability as obs
 from serving.app import create_app
 from serving.backends import Reloading, load_factory
 from serving.batching import Coalescer
-from serving.config import get_serving_config
 from serving.runtime import freeze_startup_heap
 from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
 from smartpay.errors import SmartPayError
+from smartpay.settings import get_settings
 
 app = create_app()
 # Per-request access lines cost more than the requests on a 2-core box; latency and
@@ -33,9 +33,9 @@ def _untraced_urls(*endpoints: str) -> list[str]:
     """Paths the ASGI tracing middleware skips. WebSocket frames never: it would open a
     span per frame sent, most of the cost of fanning an event out to 1,000 clients.
     The request endpoints only while no trace exporter is wired
-    (`SMARTPAY_SERVING_TRACE_REQUESTS`): unexported spans cost ~0.3 ms a request."""
+    (`SMARTPAY_SERVING__TRACE_REQUESTS`): unexported spans cost ~0.3 ms a request."""
     quiet = ["/ws", "/metrics", "/health", "/livez", "/readyz"]
-    if not get_serving_config().trace_requests:
+    if not get_settings().serving.trace_requests:
         quiet += list(endpoints)
     return quiet
 
@@ -43,7 +43,7 @@ def _untraced_urls(*endpoints: str) -> list[str]:
 def _reloading(spec: str) -> Reloading:
     factory = load_factory(spec)
     probe = getattr(factory, "probe", None)
-    return Reloading(factory, probe, get_serving_config().model_reload_s)
+    return Reloading(factory, probe, get_settings().serving.model_reload_s)
 
 
 @bentoml.service(name="fraud_scorer", workers=1, logging=_QUIET,
@@ -54,7 +54,7 @@ class FraudScorer:
 
     def __init__(self) -> None:
         obs.configure_logging()
-        self.model = _reloading(get_serving_config().fraud_backend)
+        self.model = _reloading(get_settings().serving.fraud_backend)
         freeze_startup_heap()
 
     # Batches are formed by the caller (`_FraudPort`'s coalescer adapts their size to
@@ -87,7 +87,7 @@ class GatewayRouter:
 
     def __init__(self) -> None:
         obs.configure_logging()
-        self.policy = _reloading(get_serving_config().router_backend)
+        self.policy = _reloading(get_settings().serving.router_backend)
         freeze_startup_heap()
 
     @bentoml.api
@@ -147,7 +147,7 @@ class _FraudPort:
     def __init__(self, dep) -> None:
         self.dep = dep
         self.batcher = Coalescer(self._score_many, max_batch=64,
-                                  linger_s=get_serving_config().fraud_linger_ms / 1000)
+                                  linger_s=get_settings().serving.fraud_linger_ms / 1000)
 
     async def _score_many(self, requests: list[FraudRequest]) -> list:
         return await _call(self.dep.to_async.score, requests)
@@ -188,10 +188,13 @@ class PaymentAPI:
     router = bentoml.depends(GatewayRouter)
 
     def __init__(self) -> None:
+        from serving.composition import build_runtime
+
         obs.configure_logging()
-        extras = load_factory(get_serving_config().extras_factory)
+        settings = get_settings()
+        settings.check_production()  # fail the service at start, naming the setting
         fraud, router = _FraudPort(self.fraud), _RouterPort(self.router)
-        app.state.factory = lambda: extras(fraud=fraud, router=router)
+        app.state.factory = lambda: build_runtime(settings, fraud=fraud, router=router)
 
     def __metrics__(self, content: str) -> str:
         """Append the payment metrics to BentoML's /metrics (unless its multiprocess

@@ -1,34 +1,180 @@
-"""Typed settings with two profiles: `local` (embedded, nothing to start) and `prod`.
+"""One typed settings tree for every SmartPay process, with two profiles.
 
-The profile comes from SMARTPAY_PROFILE; every field can be overridden by an
-environment variable `SMARTPAY_<FIELD>` (upper case) or an ignored `.env` file.
-Reading settings has no side effects: no directory is created, no connection opened.
+`local` (default) runs embedded: SQLite, DuckDB and files under the data dir, gateways
+on stand-ins that the harness starts and points us at. `prod` runs on real servers and
+refuses to start with a default or missing secret (`Settings.check_production`).
+
+The tree is nested by concern (`serving`, `gateways`, `rewards`, `rag`); every field is
+an environment variable with the one prefix `SMARTPAY_` and `__` between levels, e.g.
+`SMARTPAY_SERVING__RATE_LIMIT_PER_S=500` or `SMARTPAY_GATEWAYS__TIMEOUT_S=5`, or a line
+in an ignored `.env`. Every file path is defined once, in `Paths`. Reading settings has
+no side effects: no directory is created, no connection opened.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from smartpay.errors import SmartPayError
+
 Profile = Literal["local", "prod"]
+LOCAL_JWT_SECRET = "local-dev-secret-change-me"
+LOCAL_STRIPE_KEY = "sk_test_local"
 
 _PROD_DEFAULTS: dict[str, str] = {
     "redis_url": "redis://127.0.0.1:6379/0",
     "postgres_url": "postgresql+psycopg://postgres@127.0.0.1:5432/smartpay",
-    "nats_url": "nats://127.0.0.1:4222",
 }
+
+
+class SettingsError(SmartPayError):
+    """A setting that makes the process unsafe or unable to start; names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+class ServingSettings(BaseModel):
+    """The payment API: thresholds, auth, limits, background jobs, model factories."""
+
+    fraud_decline_threshold: float = 0.8
+    rate_limit_per_s: float = 2_000.0  # per client (JWT subject or address)
+    rate_limit_burst: int = 4_000
+    jwt_algorithm: str = "HS256"  # RS256 with jwks_url in prod (e.g. Cognito)
+    jwks_url: str = ""
+    jwt_issuer: str = "smartpay-local"
+    jwt_audience: str = "smartpay-api"
+    event_retries: int = 3
+    redis_prefix: str = "smartpay"  # keys and streams of cache and bus in prod
+    idempotency_wait_s: float = 10.0  # how long a duplicate waits for the first
+    idempotency_lease_s: float = 30.0  # a claim older than this was abandoned
+    # Trace every API request (set with a BentoML tracing exporter, e.g. OTLP); off, the
+    # request endpoints are left out of the ASGI tracing middleware.
+    trace_requests: bool = False
+    model_reload_s: float = 30.0  # how often services look for a new champion
+    # How long a fraud check waits, under sustained traffic, for others to share its
+    # call to the scorer (0 = always send at once; a quiet service never waits).
+    fraud_linger_ms: float = 5.0
+    assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
+    reconcile_every_s: float = 60.0  # status sync of payments left pending
+    outbox_poll_s: float = 0.5  # the relay also wakes at once after each commit
+    # Factories (`module:function`) of the model backends the BentoML services load.
+    fraud_backend: str = "serving.backends_real:champion_fraud"
+    router_backend: str = "serving.backends_real:champion_router"
+
+
+class GatewaySettings(BaseModel):
+    """Which gateways, where they are, their keys, and the one resilience policy."""
+
+    enabled: list[str] = ["stripe", "amazon_pay", "solana"]
+    # Resilience, shared by every gateway (one policy, one builder).
+    timeout_s: float = 5.0
+    retry_attempts: int = 2
+    backoff_s: float = 0.05
+    breaker_window: int = 20
+    breaker_min_calls: int = 5
+    breaker_failure_rate: float = 0.5
+    breaker_open_s: float = 10.0
+    # Stripe (the secret key is `Settings.stripe_api_key`).
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: SecretStr | None = None
+    # Amazon Pay v2.
+    amazon_pay_public_key_id: str = ""
+    amazon_pay_private_key_file: Path | None = None
+    amazon_pay_region: str = "us"
+    amazon_pay_environment: Literal["sandbox", "live"] = "sandbox"
+    amazon_pay_endpoint: str = ""  # empty: the region's live endpoint
+    # Solana (JSON-RPC node; stablecoin mint; custodial payer wallets).
+    solana_rpc_url: str = ""
+    solana_merchant_keypair_file: Path | None = None
+    solana_escrow_keypair_file: Path | None = None
+    solana_wallets_dir: Path | None = None
+    solana_mint: str = ""  # stablecoin mint address; empty = SOL transfers
+    solana_decimals: int = 6
+    solana_lamports_per_minor: int = 50_000  # SOL mode only: a fixed quote
+    solana_currency: str = "USD"
+    # `module:function` giving sandbox behaviour (simulated buyers, on-ramps). Set only
+    # by the stand-in harness; the prod profile refuses it.
+    sandbox_hooks: str = ""
+
+
+class RewardSettings(BaseModel):
+    """SmartReward tokens: the mint, its authority's key file, amounts and escrow."""
+
+    enabled: bool = True
+    mint: str = ""
+    authority_keypair_file: Path | None = None
+    decimals: int = 6
+    tokens_per_step: int = 1  # whole tokens minted ...
+    step_major_units: int = 10  # ... per this many major units paid (1 per 10 USD)
+    refund_window_s: float = 14 * 24 * 3600  # escrow time lock
+    balance_ttl_s: float = 300.0
+    release_every_s: float = 60.0  # the release job inside `serve`; 0 = off
+
+
+class RagSettings(BaseModel):
+    """Assistant overrides; unset fields take the profile's defaults (see rag_config)."""
+
+    kb_dir: Path | None = None
+    embedder: Literal["minilm", "openai"] | None = None
+    store: Literal["faiss", "opensearch"] | None = None
+    cache: Literal["memory", "redis"] | None = None
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_index: str = "smartpay-kb"
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    top_k: int = 4
+    min_confidence: float = 0.25
+    torch_threads: int = 1
+
+
+class Paths:
+    """Every file the platform writes under the data dir, named once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    @property
+    def ledger_db(self) -> Path:
+        """Payments, idempotency keys, outbox, dead letters, reward and Solana books."""
+        return self.root / "ledger" / "ledger.db"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow" / "mlflow.db"
+
+    @property
+    def secrets(self) -> Path:
+        """Key files the local harness generates once and keeps (mode 600)."""
+        return self.root / "secrets"
+
+    @property
+    def standins(self) -> Path:
+        return self.root / "standins"
+
+    @property
+    def serve_log(self) -> Path:
+        return self.root / "logs" / "serve.log"
+
+    @property
+    def kb_index(self) -> Path:
+        return self.root / "kb" / "index"
 
 
 class Settings(BaseSettings):
     """Everything configurable about a SmartPay process."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SMARTPAY_", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SMARTPAY_", env_nested_delimiter="__",
+                                      env_file=".env", extra="ignore")
 
     profile: Profile = "local"
     data_dir: Path = Field(default=Path("data"), description="Local files root.")
@@ -37,13 +183,17 @@ class Settings(BaseSettings):
     # Servers used by the prod profile (ignored by `local`).
     redis_url: str = ""
     postgres_url: str = ""
-    nats_url: str = ""
     mlflow_tracking_uri: str = ""
 
     # Secrets: only from the environment or .env, never committed.
-    jwt_secret: SecretStr = SecretStr("local-dev-secret-change-me")
-    stripe_api_key: SecretStr = SecretStr("sk_test_local")
+    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    stripe_api_key: SecretStr = SecretStr(LOCAL_STRIPE_KEY)
     openai_api_key: SecretStr | None = None
+
+    serving: ServingSettings = ServingSettings()
+    gateways: GatewaySettings = GatewaySettings()
+    rewards: RewardSettings = RewardSettings()
+    rag: RagSettings = RagSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Fill prod server addresses that were not set explicitly."""
@@ -57,6 +207,10 @@ class Settings(BaseSettings):
         """Absolute data directory (not created here)."""
         return self.data_dir.expanduser().resolve()
 
+    @cached_property
+    def paths(self) -> Paths:
+        return Paths(self.data_path)
+
     def path(self, *parts: str) -> Path:
         """A path under the data directory."""
         return self.data_path.joinpath(*parts)
@@ -66,15 +220,62 @@ class Settings(BaseSettings):
         """MLflow tracking URI: a server in prod if set, else SQLite in the data dir."""
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
-        return f"sqlite:///{self.path('mlflow', 'mlflow.db')}"
+        return f"sqlite:///{self.paths.mlflow_db}"
+
+    @property
+    def ledger_url(self) -> str:
+        """PostgreSQL in prod; a SQLite file in the data dir locally."""
+        if self.profile == "prod":
+            return self.postgres_url
+        return f"sqlite:///{self.paths.ledger_db}"
+
+    def check_production(self) -> None:
+        """Refuse to start prod on a default secret, a missing key file or a sandbox
+        hook; the error names the first offending variable."""
+        if self.profile != "prod":
+            return
+        for variable, problem in _production_problems(self):
+            raise SettingsError(variable, problem)
 
 
-@lru_cache(maxsize=1)
+def _production_problems(s: Settings):
+    if not s.serving.jwks_url and s.jwt_secret.get_secret_value() in ("", LOCAL_JWT_SECRET):
+        yield ("SMARTPAY_JWT_SECRET", "the public local default is refused in prod; set "
+               "a secret of 32+ characters, or SMARTPAY_SERVING__JWKS_URL for RS256")
+    elif not s.serving.jwks_url and len(s.jwt_secret.get_secret_value()) < 32:
+        yield "SMARTPAY_JWT_SECRET", "too short for HS256 in prod; use 32+ characters"
+    gw = s.gateways
+    if gw.sandbox_hooks:
+        yield ("SMARTPAY_GATEWAYS__SANDBOX_HOOKS", "sandbox behaviour is for the local "
+               "harness only; unset it in prod")
+    if "stripe" in gw.enabled and s.stripe_api_key.get_secret_value() in ("", LOCAL_STRIPE_KEY):
+        yield "SMARTPAY_STRIPE_API_KEY", "the local placeholder key is refused in prod"
+    files = []
+    if "amazon_pay" in gw.enabled:
+        files.append(("SMARTPAY_GATEWAYS__AMAZON_PAY_PRIVATE_KEY_FILE",
+                      gw.amazon_pay_private_key_file))
+    if "solana" in gw.enabled:
+        files += [("SMARTPAY_GATEWAYS__SOLANA_MERCHANT_KEYPAIR_FILE",
+                   gw.solana_merchant_keypair_file),
+                  ("SMARTPAY_GATEWAYS__SOLANA_ESCROW_KEYPAIR_FILE",
+                   gw.solana_escrow_keypair_file)]
+    if s.rewards.enabled:
+        files.append(("SMARTPAY_REWARDS__AUTHORITY_KEYPAIR_FILE",
+                      s.rewards.authority_keypair_file))
+    for variable, path in files:
+        if path is None or not Path(path).is_file():
+            yield variable, f"a key file is required in prod (got {path or 'nothing'})"
+    if s.rewards.enabled and not s.rewards.mint:
+        yield "SMARTPAY_REWARDS__MINT", "the SmartReward mint address is required in prod"
+    if "solana" in gw.enabled and not gw.solana_rpc_url:
+        yield "SMARTPAY_GATEWAYS__SOLANA_RPC_URL", "a Solana JSON-RPC URL is required"
+
+
 def get_settings() -> Settings:
-    """The process-wide settings (read once from the environment)."""
+    """Read the settings from the environment (entry points call this once and pass
+    the object down; nothing caches it process-wide)."""
     return Settings()
 
 
 def reset_settings() -> None:
-    """Forget cached settings, e.g. after a test changes the environment."""
-    get_settings.cache_clear()
+    """Kept for callers written when settings were cached; reading is always fresh."""

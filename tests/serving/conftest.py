@@ -14,8 +14,8 @@ from serving.security import issue_token
 from smartpay.settings import get_settings
 
 TEST_BACKENDS = {
-    "SMARTPAY_SERVING_FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
-    "SMARTPAY_SERVING_ROUTER_BACKEND": "serving.backends_real:champion_router",
+    "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
+    "SMARTPAY_SERVING__ROUTER_BACKEND": "serving.backends_real:champion_router",
 }
 
 
@@ -41,7 +41,7 @@ def serving_env(standins, tracking_uri, data_dir, monkeypatch):
     for k, v in {**standins, **TEST_BACKENDS,
                  "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SMARTPAY_SERVING_RATE_LIMIT_PER_S", "100000")
+    monkeypatch.setenv("SMARTPAY_SERVING__RATE_LIMIT_PER_S", "100000")
     reset_serving_config()
     yield monkeypatch
     reset_serving_config()

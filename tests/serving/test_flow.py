@@ -60,8 +60,8 @@ def test_a_high_risk_payment_is_declined_before_any_gateway_and_raises_fraud_det
 
 
 def test_a_payment_fails_over_to_the_next_gateway_when_the_first_is_down(serving_env):
-    serving_env.setenv("SMARTPAY_SERVING_STRIPE_API_BASE", "http://127.0.0.1:9")  # closed
-    serving_env.delenv("SMARTPAY_SERVING_SOLANA_BACKEND")
+    serving_env.setenv("SMARTPAY_SERVING__STRIPE_API_BASE", "http://127.0.0.1:9")  # closed
+    serving_env.delenv("SMARTPAY_SERVING__SOLANA_BACKEND")
     from serving.config import reset_serving_config
 
     reset_serving_config()
@@ -103,7 +103,7 @@ def test_a_refund_returns_the_money_and_a_second_refund_is_refused(client):
 
 
 def test_chat_answers_503_with_a_clear_message_when_the_assistant_is_off(serving_env):
-    serving_env.setenv("SMARTPAY_SERVING_ASSISTANT", "false")
+    serving_env.setenv("SMARTPAY_SERVING__ASSISTANT", "false")
     from serving.config import reset_serving_config
 
     reset_serving_config()

@@ -31,7 +31,7 @@ def prod_env(serving_env, prod_server):
     url = f"postgresql+psycopg://postgres@{phost}:{pport}/{DB}"
     for k, v in {"SMARTPAY_PROFILE": "prod", "SMARTPAY_POSTGRES_URL": url,
                  "SMARTPAY_REDIS_URL": f"redis://{rhost}:{rport}/0",
-                 "SMARTPAY_SERVING_REDIS_PREFIX": prefix}.items():
+                 "SMARTPAY_SERVING__REDIS_PREFIX": prefix}.items():
         serving_env.setenv(k, v)
     reset_settings(), reset_serving_config()
     r = redis.Redis(rhost, rport)

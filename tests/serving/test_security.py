@@ -65,8 +65,8 @@ def test_a_websocket_without_a_valid_token_is_closed(client):
 
 
 def test_a_client_over_its_rate_gets_429_with_retry_after(serving_env):
-    serving_env.setenv("SMARTPAY_SERVING_RATE_LIMIT_PER_S", "1")
-    serving_env.setenv("SMARTPAY_SERVING_RATE_LIMIT_BURST", "3")
+    serving_env.setenv("SMARTPAY_SERVING__RATE_LIMIT_PER_S", "1")
+    serving_env.setenv("SMARTPAY_SERVING__RATE_LIMIT_BURST", "3")
     reset_serving_config()
     with app_client() as c:
         codes = [c.get("/payments/none", headers=auth()).status_code for _ in range(5)]

@@ -13,11 +13,13 @@ import dataclasses
 import pytest
 from pydantic import SecretStr
 
-from integrations.gateways.amazon_pay import AmazonPayAdapter, AmazonPayConfig, approve_as_buyer
-from integrations.gateways.amazon_pay.sandbox import run_amazon_pay_sandbox
+from integrations.gateways.amazon_pay import AmazonPayAdapter, AmazonPayConfig
+from harness.amazon_pay_sandbox import approve_as_buyer
+from harness.amazon_pay_sandbox import run_amazon_pay_sandbox
 from integrations.gateways.amazon_pay.signing import generate_key_pair
 from integrations.gateways.solana import Ledger, RpcBackend, SolanaAdapter, run_solana_rpc, setup_localnet
-from integrations.gateways.stripe import StripeAdapter, StripeConfig, run_localstripe
+from integrations.gateways.stripe import StripeAdapter, StripeConfig
+from harness.localstripe import run_localstripe
 from tests.integrations.gateways.faultproxy import FaultProxy
 
 STRIPE_KEY = "sk_test_SECRET_stripe_key_do_not_log_4242"

@@ -129,7 +129,7 @@ def test_a_soft_decline_should_be_retryable_and_keep_amazons_reason_code(amazon_
         adapter = amazon_harness.adapter()
         try:
             session = await adapter.create_checkout_session("p-soft", 500, "USD")
-            from integrations.gateways.amazon_pay import approve_as_buyer
+            from harness.amazon_pay_sandbox import approve_as_buyer
             from integrations.gateways.base import AuthorizeRequest
 
             await approve_as_buyer(amazon_harness.sandbox_url, session["checkoutSessionId"], "SoftDeclined")

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from integrations.gateways.base import ErrorKind, GatewayError, PaymentStatus
-from integrations.gateways.standin import serve_asgi
+from harness.server import serve_asgi
 from integrations.gateways.stripe import transformers as tf
 from integrations.gateways.stripe.webhooks import event_to_result, verify_event
 

@@ -25,7 +25,7 @@ def test_kb_build_writes_an_index_that_from_settings_then_loads(
     kb = tmp_path / "kb"
     kb.mkdir()
     (kb / "help.md").write_text(TINY_KB)
-    monkeypatch.setenv("SMARTPAY_RAG_KB_DIR", str(kb))
+    monkeypatch.setenv("SMARTPAY_RAG__KB_DIR", str(kb))
     result = runner.invoke(app, ["kb", "build", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -42,7 +42,7 @@ def test_kb_build_writes_an_index_that_from_settings_then_loads(
 def test_kb_build_on_an_empty_folder_fails_with_a_one_line_error(
     data_dir, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("SMARTPAY_RAG_KB_DIR", str(tmp_path))
+    monkeypatch.setenv("SMARTPAY_RAG__KB_DIR", str(tmp_path))
     result = runner.invoke(app, ["kb", "build"])
     assert result.exit_code != 0 and "no markdown files" in str(result.exception)
 

@@ -142,7 +142,7 @@ def test_from_settings_uses_openai_embeddings_and_chat_when_configured(
 ):
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("SMARTPAY_RAG_EMBEDDER", "openai")
+    monkeypatch.setenv("SMARTPAY_RAG__EMBEDDER", "openai")
     reset_settings()
     server.requests.clear()
     assistant = Assistant.from_settings(transactions_provider=Ledger(ROWS))

@@ -84,7 +84,7 @@ def test_each_choice_can_be_overridden_and_openai_env_vars_are_read():
     config = rag_config(
         Settings(profile="local"),
         environ={
-            "SMARTPAY_RAG_CACHE": "redis",
+            "SMARTPAY_RAG__CACHE": "redis",
             "OPENAI_API_KEY": "k",
             "OPENAI_BASE_URL": "http://x/v1",
         },
@@ -96,9 +96,9 @@ def test_each_choice_can_be_overridden_and_openai_env_vars_are_read():
 def test_an_unknown_rag_setting_is_rejected_naming_the_variable():
     with pytest.raises(InputError) as err:
         rag_config(
-            Settings(profile="local"), environ={"SMARTPAY_RAG_EMBEDER": "openai"}
+            Settings(profile="local"), environ={"SMARTPAY_RAG__EMBEDER": "openai"}
         )
-    assert err.value.field == "SMARTPAY_RAG_EMBEDER"
+    assert err.value.field == "SMARTPAY_RAG__EMBEDER"
 
 
 @pytest.mark.prod

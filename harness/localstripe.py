@@ -19,7 +19,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from integrations.gateways.standin import free_port, wait_for_port
+from harness.server import free_port, wait_for_port
 
 _SERVE = """
 import sys

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from integrations.gateways.amazon_pay import signing
-from integrations.gateways.amazon_pay.sandbox_state import (
+from harness.amazon_pay_state import (
     ApiError,
     SandboxState,
     approve_session,
@@ -45,7 +45,7 @@ from integrations.gateways.amazon_pay.sandbox_state import (
     get_refund,
     update_session,
 )
-from integrations.gateways.standin import serve_asgi
+from harness.server import serve_asgi
 
 _REQUIRED_SIGNED = {"x-amz-pay-date", "x-amz-pay-host", "x-amz-pay-region"}
 _MAX_CLOCK_SKEW = timedelta(minutes=15)

@@ -20,15 +20,17 @@ from typing import AsyncIterator
 
 from pydantic import SecretStr
 
-from integrations.gateways.amazon_pay import AmazonPayAdapter, AmazonPayConfig, approve_as_buyer
-from integrations.gateways.amazon_pay.sandbox import run_amazon_pay_sandbox
+from integrations.gateways.amazon_pay import AmazonPayAdapter, AmazonPayConfig
+from harness.amazon_pay_sandbox import approve_as_buyer
+from harness.amazon_pay_sandbox import run_amazon_pay_sandbox
 from integrations.gateways.amazon_pay.signing import generate_key_pair
 from integrations.gateways.config import GatewaySettings
 from integrations.gateways.registry import resilient
 from integrations.gateways.resilience import ResilientGateway
 from integrations.gateways.solana import Ledger, LiteSvmBackend, SolanaAdapter, setup_localnet
 from integrations.gateways.solana.localnet import LocalChain
-from integrations.gateways.stripe import StripeAdapter, StripeConfig, run_localstripe
+from integrations.gateways.stripe import StripeAdapter, StripeConfig
+from harness.localstripe import run_localstripe
 
 DECLINE = {"stripe": "pm_card_chargeCustomerFail", "amazon_pay": "HardDeclined"}
 

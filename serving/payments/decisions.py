@@ -1,0 +1,71 @@
+"""Pure decisions of the payment domain: no I/O, no clock, no framework.
+
+Each function answers one question the service asks while a payment moves, so every
+money rule can be read (and unit-tested) apart from the ports that carry it out.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from serving.ports import GatewayResult
+
+FraudVerdict = Literal["approve", "review", "decline"]
+Next = Literal["done", "failover", "pending", "stop"]
+
+
+def fraud_verdict(decision: str, risk: float, decline_at: float) -> FraudVerdict:
+    """The model's own decline stands; a risk at or above the threshold declines too."""
+    if decision == "decline" or risk >= decline_at:
+        return "decline"
+    return "review" if decision == "review" else "approve"
+
+
+def next_step(result: GatewayResult) -> Next:
+    """What one gateway attempt's outcome means for the payment.
+
+    Only a definite answer ends an attempt: captured is done, a hard decline stops.
+    A soft decline, an open breaker or a call that provably never reached the gateway
+    fails over. Anything whose outcome is unknown (a timeout after sending, a dropped
+    answer, a pending status) stays pending for status sync: failing over then could
+    charge the customer twice.
+    """
+    if result.state == "captured":
+        return "done"
+    if result.state == "pending" or result.error_class == "timeout":
+        return "pending"
+    if result.error_class in ("soft", "breaker_open", "unreachable"):
+        return "failover"
+    if result.error_class == "gateway" and result.state == "failed":
+        return "failover"
+    return "stop"
+
+
+def settled_status(result: GatewayResult | None) -> tuple[str, str | None]:
+    """The payment's status after its last attempt, and the reason kept with it."""
+    if result is None:
+        return "failed", "no gateway was tried"
+    if result.state == "captured":
+        return "captured", None
+    if next_step(result) == "pending":
+        return "pending", (result.message or "the gateway's answer is unknown")[:250]
+    status = "declined" if result.error_class == "hard" else "failed"
+    return status, (result.message or result.state)[:250]
+
+
+def refund_amount(requested: int | None, amount_minor: int, refunded_minor: int) -> int:
+    """The amount a refund asks for: all that is left when none is given. The cap
+    itself is enforced by the store's conditional update, not here."""
+    return requested if requested is not None else amount_minor - refunded_minor
+
+
+def synced_result(found: GatewayResult, attempt_age_s: float,
+                  consistency_window_s: float) -> GatewayResult:
+    """How status sync reads a gateway's answer about an attempt. "Not found" means
+    "never charged" only once the gateway's consistency window has passed; before
+    that it is still unknown."""
+    if found.state != "not_found":
+        return found
+    if attempt_age_s < consistency_window_s:
+        return GatewayResult("pending", None, "timeout", "not visible at the gateway yet")
+    return GatewayResult("failed", None, "gateway", "the gateway never saw the charge")

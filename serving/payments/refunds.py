@@ -1,0 +1,79 @@
+"""Refunds and reward claw-backs. The refund cap is the store's conditional update
+(`reserve_refund`): concurrent refunds can never add up to more than the capture."""
+
+from __future__ import annotations
+
+import logging
+
+from serving.events import Event
+from serving.payments import decisions as d
+from serving.payments.service import PaymentService, to_view
+from serving.schemas import PaymentView
+from serving.security import ApiError, Principal
+from smartpay.errors import SmartPayError
+
+log = logging.getLogger("smartpay.refunds")
+
+
+async def visible_payment(svc: PaymentService, who: Principal, pid: str) -> dict:
+    """The payment if it exists and this merchant may see it, else 404 (no leak)."""
+    p = await svc.store.get(pid)
+    if p is None or not who.may_see(p["merchant_id"]):
+        raise ApiError(404, "not_found", f"no payment {pid!r} for merchant "
+                       f"{who.merchant_id!r}")
+    return p
+
+
+async def refund(svc: PaymentService, who: Principal, pid: str, amount_minor: int | None,
+                 key: str) -> PaymentView:
+    """Reserve the amount in the store, refund it at the gateway that captured the
+    payment under a key derived from the refund, then settle the reservation."""
+    p = await visible_payment(svc, who, pid)
+    if p["status"] != "captured":
+        raise ApiError(409, "not_refundable", f"payment {pid} is {p['status']}; only "
+                       "captured payments can be refunded")
+    amount = d.refund_amount(amount_minor, p["amount_minor"], p["refunded_minor"])
+    refund_id = f"{pid}-refund-{key}"[:120]
+    try:
+        reserved = await svc.store.reserve_refund(pid, refund_id, amount)
+    except SmartPayError as exc:
+        raise ApiError(422, "validation_error", str(exc), fields=[{
+            "field": "amount_minor", "value": amount,
+            "expected": "at most the captured amount not yet refunded"}]) from None
+    if reserved.get("state") == "succeeded":  # this refund already went through
+        return to_view(await svc.store.get(pid))
+    res = await svc.gateways[p["gateway"]].refund(f"{pid}-1", p["gateway_ref"], amount,
+                                                  refund_key=refund_id)
+    return await _settle_refund(svc, p, refund_id, amount, res)
+
+
+async def _settle_refund(svc, p: dict, refund_id: str, amount: int, res) -> PaymentView:
+    ok = True if res.state == "refunded" else (None if d.next_step(res) == "pending"
+                                               else False)
+    after = await svc.store.finish_refund(refund_id, ok, res.gateway_ref)
+    if ok is False:
+        raise ApiError(502, "gateway_error", f"{p['gateway']} refused the refund: "
+                       f"{res.message or res.state}; nothing was refunded")
+    total = after["refunded_minor"] if isinstance(after, dict) else int(after)
+    await svc.store.add_events([Event(
+        id=f"{refund_id}:refunded", type="payment_processed",
+        merchant_id=p["merchant_id"], payment_id=p["id"],
+        data={"status": "refunded" if total >= p["amount_minor"] else "captured",
+              "refunded_minor": total, "refund_pending": ok is None})])
+    if svc.rewards is not None and p["reward"]:
+        await claw_back(svc, p, total)
+    return to_view(await svc.store.get(p["id"]))
+
+
+async def claw_back(svc: PaymentService, p: dict, refunded_minor: int) -> None:
+    """Burn the refunded share of an escrowed reward (a refund must not earn tokens);
+    `refunded_minor` is the store's total after this refund, never a stale read."""
+    user = f"{p['merchant_id']}:{p['user_id']}"
+    try:
+        out = await svc.rewards.on_refund(p["id"], refunded_minor, user)
+    except Exception as exc:
+        log.warning("reward claw-back for %s failed: %s", p["id"], type(exc).__name__)
+        return
+    await svc.store.update_fields(p["id"], reward={**p["reward"], "amount": out["units"],
+                                                   "status": out["status"]})
+    await svc.cache.delete("balance", user)

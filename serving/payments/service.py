@@ -1,0 +1,344 @@
+"""The payment domain service: /pay, refunds, rewards and status sync, over ports.
+
+It names what it needs (store, fraud, router, gateways, rewards, cache, clock) and
+nothing else; `serving.composition` gives it real ones, the unit tests fakes. Every
+state change goes to the store together with the events it causes (the outbox), and
+every money rule is a conditional update in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from serving import observability as obs
+from serving.events import Event
+from serving.payments import decisions as d
+from serving.ports import GatewayPort, GatewayResult
+from serving.schemas import (
+    FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult,
+)
+from serving.security import ApiError, Principal
+
+log = logging.getLogger("smartpay.payments")
+
+
+@dataclass
+class Policy:
+    """The domain's knobs (from `Settings.serving`)."""
+
+    decline_at: float = 0.8
+    consistency_window_s: float = 60.0
+
+
+@dataclass
+class PaymentService:
+    store: object  # serving.ledger.Ledger (async)
+    fraud: object  # FraudPort
+    router: object  # RouterPort
+    gateways: dict[str, GatewayPort]
+    cache: object  # serving.cache.Cache
+    rewards: object | None = None  # RewardsPort
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], float] = time.time
+    _tasks: set = field(default_factory=set, repr=False)
+
+    # -- models ------------------------------------------------------------------
+    async def score(self, req: FraudRequest) -> FraudResult:
+        """Risk of one transaction, from the cache when seen in the last 30 minutes."""
+        key = risk_fingerprint(req, self.clock)
+        hit = await self.cache.get("risk", key)
+        if hit is not None:
+            return FraudResult.model_validate({**hit, "cached": True})
+        try:
+            result = await self.fraud.score(req)
+        except Exception as exc:  # no score, no payment: nothing is written
+            obs.MODEL_UP.labels("fraud").set(0)
+            log.warning("fraud scorer failed: %s", type(exc).__name__)
+            raise ApiError(503, "fraud_scorer_unavailable", "the fraud scorer did not "
+                           "answer; nothing was charged, retry with the same "
+                           "Idempotency-Key", headers={"Retry-After": "1"}) from None
+        obs.MODEL_UP.labels("fraud").set(1)
+        obs.FRAUD_SCORE.observe(result.risk_score)
+        await self.cache.set("risk", key, result.model_dump(exclude={"cached"}))
+        return result
+
+    def eligible(self, method_type: str, currency: str, channel: str) -> list[str]:
+        return [n for n, g in self.gateways.items() if g.accepts(method_type, currency,
+                                                                 channel)]
+
+    async def route(self, req: RouteRequest, eligible: list[str]) -> RouteResult:
+        """The router's choice for this segment, cached 15 minutes."""
+        if not eligible:
+            raise ApiError(422, "no_gateway", f"no gateway accepts "
+                           f"{req.payment_method_type} payments in {req.currency} "
+                           f"({req.channel})")
+        key = route_segment(req, eligible)
+        hit = await self.cache.get("route", key)
+        if hit is not None:
+            return RouteResult.model_validate({**hit, "cached": True})
+        try:
+            result = await self.router.decide(req, eligible)
+        except Exception as exc:  # a router outage must not stop payments
+            obs.MODEL_UP.labels("router").set(0)
+            log.warning("router failed, using the static order: %s", type(exc).__name__)
+            return RouteResult(gateway=eligible[0], probability=1.0, ranking=eligible,
+                               decision_id="fallback")
+        obs.MODEL_UP.labels("router").set(1)
+        await self.cache.set("route", key, result.model_dump(exclude={"cached"}))
+        return result
+
+    # -- /pay --------------------------------------------------------------------
+    async def pay(self, who: Principal, req: PayRequest, key: str) -> PaymentView:
+        """Score, route, charge with failover, record, reward. Runs once per key (the
+        caller holds the idempotency claim); a payment already made under this key
+        (its claim outlived a crash) is synced and answered instead of charged again."""
+        existing = await self.store.payment_by_key(who.merchant_id, key)
+        if existing is not None:
+            return await self.sync_one(existing)
+        fraud = await self.score(FraudRequest(**req.model_dump(
+            include=set(FraudRequest.model_fields))))
+        fields = _payment_fields(who, req, fraud, key)
+        verdict = d.fraud_verdict(fraud.decision, fraud.risk_score, self.policy.decline_at)
+        if verdict == "decline":
+            return await self._decline_fraud(who, fields, fraud)
+        eligible = self.eligible(req.payment_method.type, req.currency, req.channel)
+        decision = await self.route(_route_request(req, fraud.risk_score, self.clock),
+                                    eligible)
+        ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
+        pid = await self.store.create_payment(first_gateway=ranking[0],
+                                              route_decision_id=decision.decision_id,
+                                              **fields)
+        await self._charge(pid, req, ranking, decision.decision_id)
+        return await self.finish(pid)
+
+    async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
+        reason = (f"fraud risk {fraud.risk_score:.3f} >= threshold "
+                  f"{self.policy.decline_at}")
+        pid = await self.store.create_payment(**fields)
+        top = [c.model_dump() for c in fraud.top_features[:3]]
+        detected = Event(type="fraud_detected", merchant_id=who.merchant_id,
+                         payment_id=pid, data={"risk_score": fraud.risk_score,
+                                               "top_features": top})
+        p = {**fields, "id": pid, "status": "declined", "gateway": None}
+        await self.store.record(pid, "declined", reason, reason=reason,
+                                events=[detected, processed_event(p)])
+        return await self.view(pid)
+
+    async def _charge(self, pid: str, req: PayRequest, ranking: list[str],
+                      decision_id: str) -> None:
+        """Authorize+capture on the first gateway that takes it; fail over only on a
+        definite, retryable answer. Each attempt is in the store before its call."""
+        last, ref, name = None, None, None
+        for seq, name in enumerate(ranking, start=1):
+            ref = f"{pid}-1" if seq == 1 else await self.store.start_attempt(pid, seq, name)
+            t0 = time.perf_counter()
+            last = await self._authorize_capture(pid, self.gateways[name], ref, req)
+            obs.ATTEMPTS.labels(name, last.state).inc()
+            if seq == 1:  # learning is off the payment's path
+                self._background(self._feedback(decision_id, name, last,
+                                                (time.perf_counter() - t0) * 1000, req))
+            if d.next_step(last) != "failover" or seq == len(ranking):
+                break
+            await self.store.finish_attempt(ref, last.state, last.gateway_ref,
+                                            last.error_class)
+        await self._settle(pid, last, ref, name)
+
+    async def _authorize_capture(self, pid, gw: GatewayPort, ref: str,
+                                 req: PayRequest) -> GatewayResult:
+        try:
+            token, pre_ref = await gw.prepare(ref, req.amount_minor, req.currency,
+                                              req.payment_method.type,
+                                              req.payment_method.token)
+        except Exception as exc:  # nothing was charged: fail over like a refusal
+            return GatewayResult("failed", None, "gateway",
+                                 f"{gw.name} prepare: {type(exc).__name__}")
+        if pre_ref:  # known before the charge: status sync can find it after a crash
+            await self.store.finish_attempt(ref, "pending", gateway_ref=pre_ref)
+        auth = await gw.authorize(ref, req.amount_minor, req.currency, token)
+        if auth.state != "authorized":
+            return auth
+        await self.store.transition(pid, "authorized", f"{gw.name} {auth.gateway_ref}",
+                                    gateway=gw.name, gateway_ref=auth.gateway_ref)
+        cap = await gw.capture(ref, auth.gateway_ref, req.amount_minor)
+        if cap.state == "captured" or d.next_step(cap) == "pending":
+            return cap
+        await gw.void(ref, auth.gateway_ref)  # release the hold, never leave it
+        return GatewayResult("failed", auth.gateway_ref, "gateway",
+                             f"capture failed: {cap.message}")
+
+    async def _settle(self, pid: str, last: GatewayResult | None, ref: str | None,
+                      gateway: str | None) -> None:
+        """Write the last attempt's outcome, the payment's status and its
+        `payment_processed` event in one transaction (pending sends no event)."""
+        status, reason = d.settled_status(last)
+        attempt = None if ref is None or last is None else (
+            ref, "pending" if status == "pending" else last.state, last.gateway_ref,
+            last.error_class)
+        p = await self.store.get(pid)
+        fields = {"gateway": gateway}
+        if last is not None and last.gateway_ref:
+            fields["gateway_ref"] = last.gateway_ref
+        if reason:
+            fields["reason"] = reason
+        events = [] if status == "pending" else [processed_event({**p, **fields,
+                                                                  "status": status})]
+        await self.store.record(pid, status, reason or gateway, attempt, events=events,
+                                **fields)
+
+    def _background(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _feedback(self, decision_id, name, result: GatewayResult, latency_ms,
+                        req) -> None:
+        if decision_id == "fallback":
+            return
+        try:
+            await self.router.feedback(decision_id, name, result.state == "captured",
+                                       latency_ms, req.amount_minor, req.currency)
+        except Exception:  # learning must never fail a payment
+            log.warning("router feedback failed for decision %s", decision_id)
+
+    async def finish(self, pid: str) -> PaymentView:
+        """Reward a captured payment (idempotent) and return the view."""
+        p = await self.store.get(pid)
+        if p["status"] == "captured" and self.rewards is not None and not p["reward"]:
+            p["reward"] = await self.mint_reward(p)
+        obs.PAYMENTS.labels(p["status"], p["gateway"] or "none").inc()
+        if p["status"] == "captured":
+            obs.APPROVALS.labels(p["gateway"]).inc()
+        return to_view(p)
+
+    async def view(self, pid: str) -> PaymentView:
+        return to_view(await self.store.get(pid))
+
+    async def mint_reward(self, p: dict) -> dict:
+        """Mint the payment's reward into escrow (idempotent per payment); the reward
+        and its `reward_minted` event are written together. A chain failure leaves the
+        payment captured; POST /reward retries the mint."""
+        user = f"{p['merchant_id']}:{p['user_id']}"
+        try:
+            minted = await self.rewards.mint(p["id"], user, p["amount_minor"],
+                                             p["currency"])
+        except Exception as exc:
+            log.warning("reward mint for %s failed: %s", p["id"], type(exc).__name__)
+            return {"user_id": p["user_id"], "amount": 0, "status": "failed"}
+        reward = {"user_id": p["user_id"], "amount": minted["units"],
+                  "status": minted["status"], "signature": minted.get("signature")}
+        events = []
+        if minted["status"] == "escrowed":
+            obs.REWARDS.inc()
+            events.append(Event(type="reward_minted", merchant_id=p["merchant_id"],
+                                payment_id=p["id"], data=reward,
+                                id=f"{p['id']}:reward_minted"))
+        await self.store.update_fields(p["id"], reward=reward, events=events)
+        await self.cache.delete("balance", user)
+        return reward
+
+    # -- status sync ---------------------------------------------------------------
+    async def sync_one(self, p: dict) -> PaymentView:
+        """Ask the gateway what became of a payment left in flight, settle it, and
+        answer its idempotency key; a final payment is only (re)rewarded."""
+        if p["status"] in ("created", "authorized", "pending"):
+            await self._sync_attempt(p)
+        view = await self.finish(p["id"])
+        if p["idem_key"] and view.status != "pending":
+            await self.store.finish(p["merchant_id"], p["idem_key"], 200,
+                                    view.model_dump(mode="json"))
+        return view
+
+    async def _sync_attempt(self, p: dict) -> None:
+        attempts = p["attempts"]
+        if not attempts:
+            await self._settle(p["id"], None, None, None)
+            return
+        last = attempts[-1]
+        gw = self.gateways.get(last["gateway"])
+        if gw is None:
+            return  # that gateway is not configured here: leave it for one that is
+        res = await gw.status(last["reference"], last["gateway_ref"])
+        res = d.synced_result(res, self.clock() - _epoch(last.get("at")),
+                              self.policy.consistency_window_s)
+        if res.state == "authorized":
+            if p["status"] == "created":
+                await self.store.transition(p["id"], "authorized", gateway=gw.name,
+                                            gateway_ref=res.gateway_ref)
+            res = await gw.capture(last["reference"], res.gateway_ref, p["amount_minor"])
+        if d.settled_status(res)[0] == "pending" and p["status"] == "pending":
+            return  # still unknown: nothing to write
+        await self._settle(p["id"], res, last["reference"], last["gateway"])
+
+    async def reconcile(self) -> dict[str, int]:
+        """Settle every payment left created/authorized/pending; count the outcomes."""
+        counts: dict[str, int] = {}
+        for p in await self.store.in_limbo():
+            try:
+                outcome = (await self.sync_one(p)).status
+            except Exception as exc:  # one gateway down must not stop the others
+                log.warning("status sync of %s failed: %s", p["id"], type(exc).__name__)
+                outcome = "error"
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+
+def processed_event(p: dict) -> Event:
+    """`payment_processed` for a payment reaching a final status; its id is derived
+    from the payment and status so a repeat of the same step dedupes downstream."""
+    data = {k: p.get(k) for k in ("status", "amount_minor", "currency", "gateway",
+                                  "risk_score")}
+    return Event(id=f"{p['id']}:processed:{p['status']}", type="payment_processed",
+                 merchant_id=p["merchant_id"], payment_id=p["id"], data=data)
+
+
+def risk_fingerprint(r: FraudRequest, clock=time.time) -> str:
+    """Same customer, terminal, card, amount and hour -> same cached risk."""
+    hour = (r.tx_epoch_s or int(clock())) // 3600
+    raw = f"{r.customer_id}|{r.terminal_id}|{r.card_id}|{r.amount_minor}|{r.currency}|{hour}"
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+def route_segment(r: RouteRequest, eligible: list[str]) -> str:
+    """Payments alike in method, money, card, category, channel and risk band."""
+    band = len(str(r.amount_minor))
+    hours = "night" if (r.hour or 12) < 6 else "evening" if (r.hour or 12) >= 18 else "day"
+    return "|".join([r.payment_method_type, r.currency, r.card_network, r.issuing_country,
+                     r.merchant_category, r.channel, str(band), hours,
+                     f"{min(int(r.risk_score * 10), 9)}", ",".join(sorted(eligible))])
+
+
+def _route_request(req: PayRequest, risk: float, clock) -> RouteRequest:
+    hour = (req.tx_epoch_s or int(clock())) // 3600 % 24
+    return RouteRequest(amount_minor=req.amount_minor, currency=req.currency,
+                        payment_method_type=req.payment_method.type, risk_score=risk,
+                        hour=hour, **req.model_dump(include={
+                            "card_network", "issuing_country", "merchant_category",
+                            "channel", "device_id"}))
+
+
+def _payment_fields(who: Principal, req: PayRequest, fraud: FraudResult, key: str) -> dict:
+    return dict(merchant_id=who.merchant_id, amount_minor=req.amount_minor,
+                currency=req.currency, method_type=req.payment_method.type,
+                method_token=req.payment_method.token,
+                user_id=req.user_id or f"customer-{req.customer_id}",
+                risk_score=fraud.risk_score, fraud_decision=fraud.decision, idem_key=key)
+
+
+def _epoch(at) -> float:
+    return at.timestamp() if hasattr(at, "timestamp") else float(at or 0)
+
+
+def to_view(p: dict) -> PaymentView:
+    return PaymentView(
+        payment_id=p["id"], merchant_id=p["merchant_id"], status=p["status"],
+        amount_minor=p["amount_minor"], currency=p["currency"],
+        refunded_minor=p["refunded_minor"], gateway=p["gateway"],
+        risk_score=p["risk_score"], fraud_decision=p["fraud_decision"],
+        attempts=[{k: a[k] for k in ("gateway", "error_class", "gateway_ref")}
+                  | {"outcome": a["outcome"]} for a in p["attempts"]],
+        reward=p["reward"], history=p["history"], reason=p["reason"])
