@@ -2,6 +2,8 @@
 
 created -> authorized -> captured -> refunded, with declined and failed as the other
 endings. A partial refund keeps a payment `captured` (recorded as captured -> captured).
+`pending` means a gateway call's outcome is unknown (a timeout after sending, a dropped
+connection); status sync resolves it later, so it may move to any outcome or stay.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ from __future__ import annotations
 from smartpay.errors import SmartPayError
 
 ALLOWED: dict[str, frozenset[str]] = {
-    "created": frozenset({"authorized", "declined", "failed"}),
-    "authorized": frozenset({"captured", "failed"}),
+    "created": frozenset({"authorized", "declined", "failed", "pending"}),
+    "authorized": frozenset({"captured", "failed", "pending"}),
+    "pending": frozenset({"authorized", "captured", "declined", "failed", "pending"}),
     "captured": frozenset({"captured", "refunded"}),
     "declined": frozenset(),
     "failed": frozenset(),
     "refunded": frozenset(),
 }
 FINAL = frozenset({"captured", "declined", "failed", "refunded"})
-IN_FLIGHT = frozenset({"created", "authorized"})
+IN_FLIGHT = frozenset({"created", "authorized", "pending"})
 
 
 class IllegalTransition(SmartPayError):

@@ -1,10 +1,16 @@
-"""Ledger tables (SQLAlchemy 2 declarative). Only payment-method tokens are stored."""
+"""Ledger tables (SQLAlchemy 2 declarative). Only payment-method tokens are stored.
+
+The schema itself is made by the Alembic revisions in `migrations/`; these classes
+describe it for the statements (and for a reader).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +31,8 @@ class Payment(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # settled + reserved refunds: a refund reserves its amount here before the gateway
+    # call, so concurrent refunds can never add up to more than the payment
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     method_type: Mapped[str] = mapped_column(String(16))
     method_token: Mapped[str] = mapped_column(String(128))
@@ -79,3 +87,55 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # until when the process that claimed the key owns it; after that (it died) another
+    # request with the same key may take it over
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                         nullable=True)
+
+
+class Refund(Base):
+    """One refund of a payment: reserved (pending), then succeeded or failed."""
+
+    __tablename__ = "refunds"
+    refund_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    gateway_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                         nullable=True)
+
+
+class OutboxEvent(Base):
+    """An event written in the transaction of the state change it announces; the relay
+    publishes it and stamps `published_at`."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
+
+    # the relay's scan: only unpublished rows are indexed, so it stays small
+    __table_args__ = (Index("ix_outbox_unpublished", "id",
+                            postgresql_where=published_at.is_(None),
+                            sqlite_where=published_at.is_(None)),)
+
+
+class DeadLetter(Base):
+    """An event a subscriber still failed to handle after its retries."""
+
+    __tablename__ = "dead_letters"
+    entry_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    handler: Mapped[str] = mapped_column(String(64))
+    event: Mapped[dict] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
