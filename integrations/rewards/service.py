@@ -97,8 +97,8 @@ class RewardService:
                "pending_sig": _sig(tx), "pending_tx": bytes(tx) if tx else None,
                "pending_units": 0, "mint_sig": None, "release_sig": None,
                "created_at": created, "release_after": created + self.config.refund_window_s}
-        if not self.ledger.claim(**row):  # an earlier call owns this payment's entry
-            row = self.ledger.must(payment_id)
+        if not await self.ledger.claim(**row):  # an earlier call owns this payment's entry
+            row = await self.ledger.must(payment_id)
             return await (self._retry_mint(row) if row["state"] == "failed" else self._settled(row))
         if tx is None:
             return _record(row)
@@ -107,9 +107,9 @@ class RewardService:
     async def _retry_mint(self, row: dict) -> RewardRecord:
         """A failed mint minted nothing, so a later replay may try again with a fresh tx."""
         tx = await self._tx(self._mint_ixs(row["payment_id"], row["units"]))
-        if not self.ledger.transition(row["payment_id"], "failed", state="minting", pending_sig=_sig(tx),
+        if not await self.ledger.transition(row["payment_id"], "failed", state="minting", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx)):
-            return await self._settled(self.ledger.must(row["payment_id"]))
+            return await self._settled(await self.ledger.must(row["payment_id"]))
         return await self._run(row["payment_id"], "minting", tx)
 
     async def on_refund(self, payment_id: str, refunded_minor: int, owner: str = "") -> RewardRecord:
@@ -118,34 +118,34 @@ class RewardService:
         `refunded_minor` is the payment's total refunded so far, so replayed refund
         events claw back nothing more. Rewards already released are left alone.
         """
-        row = self.ledger.get(payment_id)
+        row = await self.ledger.get(payment_id)
         if row is None:
-            self.ledger.claim(payment_id=payment_id, owner=owner, amount_minor=0, units=0, state="canceled",
+            await self.ledger.claim(payment_id=payment_id, owner=owner, amount_minor=0, units=0, state="canceled",
                               created_at=self._clock(), release_after=self._clock())
-            return _record(self.ledger.must(payment_id))
-        row = self.ledger.must((await self._settled(row)).payment_id)
+            return _record(await self.ledger.must(payment_id))
+        row = await self.ledger.must((await self._settled(row)).payment_id)
         original = row["units"] + row["clawed_units"]
         delta = clawback_target(original, refunded_minor, row["amount_minor"]) - row["clawed_units"]
         if row["state"] != "escrowed" or delta <= 0:
             return _record(row)
         tx = await self._tx([spl.burn_ix(self.config.mint, self._authority.pubkey(), delta, self.config.decimals),
                              self._memo("clawback", f"{payment_id}:{refunded_minor}")])
-        if not self.ledger.transition(payment_id, "escrowed", state="clawing", pending_sig=_sig(tx),
+        if not await self.ledger.transition(payment_id, "escrowed", state="clawing", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx), pending_units=delta):
-            return _record(self.ledger.must(payment_id))
+            return _record(await self.ledger.must(payment_id))
         return await self._run(payment_id, "clawing", tx)
 
     async def release_due(self) -> list[RewardRecord]:
         """Move every reward whose refund window has passed from escrow to its owner."""
         released = []
-        for row in self.ledger.due(self._clock()):
+        for row in await self.ledger.due(self._clock()):
             owner = Pubkey.from_string(row["owner"])
             ixs = [spl.ensure_ata_ix(self._authority.pubkey(), owner, self.config.mint),
                    spl.token_transfer_ix(self.config.mint, self._authority.pubkey(), owner, row["units"],
                                          self.config.decimals),
                    self._memo("release", row["payment_id"])]
             tx = await self._tx(ixs)
-            if self.ledger.transition(row["payment_id"], "escrowed", state="releasing", pending_sig=_sig(tx),
+            if await self.ledger.transition(row["payment_id"], "escrowed", state="releasing", pending_sig=_sig(tx),
                                       pending_tx=bytes(tx)):
                 released.append(await self._run(row["payment_id"], "releasing", tx))
                 self._balances.pop(row["owner"], None)
@@ -160,14 +160,14 @@ class RewardService:
         self._balances[owner] = (self._clock() + self.config.balance_ttl_s, value)
         return value
 
-    def escrowed(self, owner: str) -> int:
+    async def escrowed(self, owner: str) -> int:
         """Units still in escrow for the owner."""
-        return self.ledger.escrowed_units(owner)
+        return await self.ledger.escrowed_units(owner)
 
     async def settle_pending(self) -> int:
         """Resolve entries left pending by a crash or timeout; returns how many settled."""
         settled = 0
-        for row in self.ledger.pending():
+        for row in await self.ledger.pending():
             before = row["state"]
             settled += (await self._settled(row)).state != before
         return settled
@@ -197,8 +197,8 @@ class RewardService:
             outcome = await confirm(self.backend, str(tx.signatures[0]), self.config.confirm_timeout_s)
         except ChainError as exc:
             raise RewardError(f"reward transaction for {payment_id} not confirmed: {exc.kind}") from None
-        written = self._apply(row or self.ledger.must(payment_id), outcome)
-        return _record(written if written is not None else self.ledger.must(payment_id))
+        written = await self._apply(row or await self.ledger.must(payment_id), outcome)
+        return _record(written if written is not None else await self.ledger.must(payment_id))
 
     async def _settled(self, row: dict) -> RewardRecord:
         """The entry with any pending transaction settled (re-broadcast while valid)."""
@@ -210,10 +210,10 @@ class RewardService:
                     outcome = await confirm(self.backend, row["pending_sig"], self.config.confirm_timeout_s)
             except ChainError:
                 return _record(row)
-            self._apply(row, outcome)
-        return _record(self.ledger.must(row["payment_id"]))
+            await self._apply(row, outcome)
+        return _record(await self.ledger.must(row["payment_id"]))
 
-    def _apply(self, row: dict, outcome: TxOutcome) -> dict | None:
+    async def _apply(self, row: dict, outcome: TxOutcome) -> dict | None:
         """Write a pending transaction's outcome into the ledger; the entry as written,
         or None when nothing was (outcome unknown, or another call settled it first)."""
         if outcome.state == "unknown":
@@ -230,7 +230,7 @@ class RewardService:
         else:
             values = {"state": "escrowed"}
         # Guarded by the signature: a stale snapshot must not settle a newer attempt.
-        if self.ledger.transition(row["payment_id"], state, pending_of=outcome.signature, **clear, **values):
+        if await self.ledger.transition(row["payment_id"], state, pending_of=outcome.signature, **clear, **values):
             return {**row, **clear, **values}
         return None
 

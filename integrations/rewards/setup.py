@@ -1,19 +1,23 @@
-"""Create the SmartReward mint and build a RewardService from settings."""
+"""Create the SmartReward mint and build a RewardService from explicit values.
+
+The composition root reads the settings tree and passes what it found here; nothing
+in this module reads settings or the environment.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Callable
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from integrations.gateways.config import GatewaySettings
 from integrations.gateways.solana import spl
 from integrations.gateways.solana.chain import ChainBackend
 from integrations.rewards.ledger import RewardLedger
 from integrations.rewards.service import RewardConfig, RewardService
 from smartpay.errors import InputError
-from smartpay.settings import Settings, get_settings
 
 SOL = 10**9
 
@@ -38,21 +42,28 @@ def new_authority_file(path: Path) -> Keypair:
     return kp
 
 
-def build_reward_service(settings: Settings | None = None, gw: GatewaySettings | None = None,
-                         backend: ChainBackend | None = None) -> RewardService:
-    """The RewardService configured by SMARTPAY_REWARD_* settings."""
-    from integrations.gateways.registry import solana_backend
+def build_reward_service(backend: ChainBackend, ledger_url: str, authority_keypair_file: Path | str,
+                         mint: str, *, clock: Callable[[], float] = time.time,
+                         **config: float) -> RewardService:
+    """A RewardService over `backend`, its book at `ledger_url`, signing with the key file.
 
-    settings, gw = settings or get_settings(), gw or GatewaySettings()
-    if not gw.reward_authority_keypair_file:
-        raise InputError("SMARTPAY_REWARD_AUTHORITY_KEYPAIR_FILE", None, "a keypair file of the mint authority")
-    if not gw.reward_mint:
-        raise InputError("SMARTPAY_REWARD_MINT", gw.reward_mint, "the SmartReward mint address")
-    authority = spl.load_keypair(gw.reward_authority_keypair_file)
-    config = RewardConfig(Pubkey.from_string(gw.reward_mint), gw.reward_decimals, gw.reward_tokens_per_step,
-                          gw.reward_step_major_units, gw.reward_refund_window_s, gw.reward_balance_ttl_s)
-    url = gw.reward_ledger_url
-    if not url:
-        settings.path("rewards").mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{settings.path('rewards', 'rewards.db')}"
-    return RewardService(backend or solana_backend(gw), RewardLedger(url), authority, config)
+    `config` takes RewardConfig's other fields (decimals, tokens_per_step,
+    step_major_units, refund_window_s, balance_ttl_s, confirm_timeout_s, expiry_s).
+    The book is not migrated here: the caller runs `await service.ledger.migrate()`
+    on start-up and `await service.ledger.aclose()` on shutdown.
+    """
+    if not str(authority_keypair_file or ""):
+        raise InputError("reward authority keypair file", authority_keypair_file,
+                         "the path of the mint authority's solana-keygen file")
+    if not ledger_url:
+        raise InputError("reward ledger url", ledger_url, "a database URL, e.g. sqlite:///data/rewards.db")
+    authority = spl.load_keypair(Path(authority_keypair_file))
+    reward_config = RewardConfig(_mint(mint), **config)
+    return RewardService(backend, RewardLedger(ledger_url), authority, reward_config, clock)
+
+
+def _mint(address: str) -> Pubkey:
+    try:
+        return Pubkey.from_string(address)
+    except (ValueError, TypeError):
+        raise InputError("reward mint", address, "the base58 address of the SmartReward SPL mint") from None

@@ -7,6 +7,7 @@ Instruction builders are pure; `build_tx` signs; `submit` sends through any
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from solders.hash import Hash
@@ -37,20 +38,45 @@ from spl.token.models import (
 )
 
 from integrations.gateways.solana.chain import ChainBackend, TxOutcome, confirm
+from smartpay.errors import DataFileError
 
 MINT_SIZE = 82
 
 
 def load_keypair(path: Path) -> Keypair:
-    """A keypair from a solana-keygen JSON file (a list of 64 byte values)."""
-    return Keypair.from_bytes(bytes(json.loads(Path(path).read_text())))
+    """A keypair from a solana-keygen JSON file (a list of 64 byte values).
+
+    Strict: a missing or malformed file is an error naming the path, never a new key
+    (a new mint authority would orphan every token the old one controls).
+    """
+    path = Path(path)
+    try:
+        return Keypair.from_bytes(bytes(json.loads(path.read_text())))
+    except FileNotFoundError:
+        raise DataFileError(path, "no such keypair file (expected a solana-keygen JSON file)") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataFileError(path, f"not a solana-keygen keypair file ({type(exc).__name__})") from None
+
+
+def load_or_create_keypair(path: Path) -> Keypair:
+    """The keypair in `path`, generated and saved there first if the file is missing.
+
+    For stand-in harnesses, whose chain keys must survive a restart; product code
+    loads its keys with the strict `load_keypair`.
+    """
+    path = Path(path)
+    if not path.exists():
+        save_keypair(Keypair(), path)
+    return load_keypair(path)
 
 
 def save_keypair(kp: Keypair, path: Path) -> None:
     """Write a keypair in solana-keygen format, readable by the owner only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(list(bytes(kp))))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(list(bytes(kp))))
     path.chmod(0o600)
 
 

@@ -67,9 +67,9 @@ class SolanaHarness:
 
     name = "solana"
 
-    def __init__(self, proxy: FaultProxy, chain) -> None:
+    def __init__(self, proxy: FaultProxy, chain, ledger_url: str) -> None:
         self.proxy, self.chain = proxy, chain
-        self.ledger = Ledger()
+        self.ledger = Ledger(ledger_url)  # a file book: each test runs its own event loop
         self.authorize_match = "sendTransaction"
         self.capture_match = "sendTransaction"
 
@@ -115,16 +115,23 @@ def solana_rpc():
 
 
 @pytest.fixture(scope="session")
-def solana_harness(solana_rpc):
+def solana_harness(solana_rpc, tmp_path_factory):
+    book_url = f"sqlite:///{tmp_path_factory.mktemp('solana') / 'book.db'}"
+
     async def prepare():
         backend = RpcBackend(solana_rpc)
         chain = await setup_localnet(backend)
         await backend.aclose()
+        book = Ledger(book_url)
+        await book.migrate()
+        await book.aclose()
         return chain
 
     chain = asyncio.run(prepare())
     with FaultProxy(solana_rpc) as proxy:
-        yield SolanaHarness(proxy, chain)
+        harness = SolanaHarness(proxy, chain, book_url)
+        yield harness
+        asyncio.run(harness.ledger.aclose())
 
 
 @pytest.fixture(params=["stripe", "amazon_pay", "solana"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 from solders.keypair import Keypair
@@ -10,15 +11,29 @@ from solders.keypair import Keypair
 from integrations.gateways.base import AuthorizeRequest, ErrorKind, GatewayError, PaymentStatus
 from integrations.gateways.solana import Ledger, LiteSvmBackend, SolanaAdapter, SolanaAsset, setup_localnet, spl
 from integrations.gateways.solana.localnet import SOL
+from tests.integrations.rewards.pg import pg_database  # noqa: F401 (a fixture)
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
+@asynccontextmanager
+async def _book(url: str = "sqlite://"):
+    """A migrated Solana book, closed afterwards."""
+    book = Ledger(url)
+    await book.migrate()
+    try:
+        yield book
+    finally:
+        await book.aclose()
+
+
+@asynccontextmanager
 async def _litesvm():
     chain = await setup_localnet(LiteSvmBackend())
-    return chain, SolanaAdapter(chain.backend, Ledger(), **chain.adapter_kwargs())
+    async with _book() as book:
+        yield chain, SolanaAdapter(chain.backend, book, **chain.adapter_kwargs())
 
 
 def _req(pid: str, wallet: str, amount: int, capture: bool = True) -> AuthorizeRequest:
@@ -27,12 +42,12 @@ def _req(pid: str, wallet: str, amount: int, capture: bool = True) -> AuthorizeR
 
 def test_litesvm_payment_should_move_stablecoin_from_payer_to_merchant():
     async def scenario():
-        chain, adapter = await _litesvm()
-        wallet = await chain.new_wallet(5_000)
-        result = await adapter.authorize(_req("p1", wallet, 1_250))
-        payer = await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
-        merchant = await spl.token_balance(chain.backend, chain.merchant.pubkey(), chain.asset.mint)
-        return result, payer, merchant
+        async with _litesvm() as (chain, adapter):
+            wallet = await chain.new_wallet(5_000)
+            result = await adapter.authorize(_req("p1", wallet, 1_250))
+            payer = await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+            merchant = await spl.token_balance(chain.backend, chain.merchant.pubkey(), chain.asset.mint)
+            return result, payer, merchant
 
     result, payer, merchant = run(scenario())
     assert result.status == PaymentStatus.CAPTURED
@@ -41,11 +56,11 @@ def test_litesvm_payment_should_move_stablecoin_from_payer_to_merchant():
 
 def test_replaying_an_authorize_should_return_the_first_result_without_paying_twice():
     async def scenario():
-        chain, adapter = await _litesvm()
-        wallet = await chain.new_wallet(5_000)
-        first = await adapter.authorize(_req("p1", wallet, 1_000))
-        second = await adapter.authorize(_req("p1", wallet, 1_000))
-        return first, second, await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+        async with _litesvm() as (chain, adapter):
+            wallet = await chain.new_wallet(5_000)
+            first = await adapter.authorize(_req("p1", wallet, 1_000))
+            second = await adapter.authorize(_req("p1", wallet, 1_000))
+            return first, second, await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
 
     first, second, left = run(scenario())
     assert second.gateway_ref == first.gateway_ref and left == 4_000 * 10**4
@@ -53,13 +68,13 @@ def test_replaying_an_authorize_should_return_the_first_result_without_paying_tw
 
 def test_partial_capture_should_return_the_uncaptured_rest_to_the_payer():
     async def scenario():
-        chain, adapter = await _litesvm()
-        wallet = await chain.new_wallet(5_000)
-        auth = await adapter.authorize(_req("p1", wallet, 2_000, capture=False))
-        held = await spl.token_balance(chain.backend, chain.escrow.pubkey(), chain.asset.mint)
-        cap = await adapter.capture(auth.gateway_ref, 1_500, payment_id="p1")
-        left = await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
-        return held, cap, left
+        async with _litesvm() as (chain, adapter):
+            wallet = await chain.new_wallet(5_000)
+            auth = await adapter.authorize(_req("p1", wallet, 2_000, capture=False))
+            held = await spl.token_balance(chain.backend, chain.escrow.pubkey(), chain.asset.mint)
+            cap = await adapter.capture(auth.gateway_ref, 1_500, payment_id="p1")
+            left = await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+            return held, cap, left
 
     held, cap, left = run(scenario())
     assert held == 2_000 * 10**4 and cap.captured_minor == 1_500 and left == 3_500 * 10**4
@@ -71,11 +86,12 @@ def test_sol_payments_should_transfer_lamports_at_the_configured_quote():
         payer = Keypair()
         await chain.backend.airdrop(payer.pubkey(), 2 * SOL)
         asset = SolanaAsset("sol", units_per_minor=100_000)
-        adapter = SolanaAdapter(chain.backend, Ledger(), merchant=chain.merchant, escrow=chain.escrow, asset=asset,
-                                wallets={str(payer.pubkey()): payer}.get)
-        before = await chain.backend.lamports(chain.merchant.pubkey())
-        result = await adapter.authorize(_req("p1", str(payer.pubkey()), 1_000))
-        after = await chain.backend.lamports(chain.merchant.pubkey())
+        async with _book() as book:
+            adapter = SolanaAdapter(chain.backend, book, merchant=chain.merchant, escrow=chain.escrow, asset=asset,
+                                    wallets={str(payer.pubkey()): payer}.get)
+            before = await chain.backend.lamports(chain.merchant.pubkey())
+            result = await adapter.authorize(_req("p1", str(payer.pubkey()), 1_000))
+            after = await chain.backend.lamports(chain.merchant.pubkey())
         return result, after - before, await chain.backend.lamports(payer.pubkey())
 
     result, gained, payer_left = run(scenario())
@@ -86,14 +102,14 @@ def test_sol_payments_should_transfer_lamports_at_the_configured_quote():
 
 def test_an_unknown_wallet_or_currency_should_be_refused_before_anything_is_sent():
     async def scenario():
-        chain, adapter = await _litesvm()
-        errors = []
-        for req in (_req("p1", str(Keypair().pubkey()), 100),
-                    AuthorizeRequest(payment_id="p2", amount_minor=1, currency="EUR", payment_method="x")):
-            with pytest.raises(GatewayError) as info:
-                await adapter.authorize(req)
-            errors.append((info.value.kind, info.value.code, info.value.sent))
-        return errors
+        async with _litesvm() as (chain, adapter):
+            errors = []
+            for req in (_req("p1", str(Keypair().pubkey()), 100),
+                        AuthorizeRequest(payment_id="p2", amount_minor=1, currency="EUR", payment_method="x")):
+                with pytest.raises(GatewayError) as info:
+                    await adapter.authorize(req)
+                errors.append((info.value.kind, info.value.code, info.value.sent))
+            return errors
 
     assert run(scenario()) == [(ErrorKind.INVALID_REQUEST, "unknown_wallet", False),
                                (ErrorKind.INVALID_REQUEST, "currency", False)]
@@ -101,10 +117,10 @@ def test_an_unknown_wallet_or_currency_should_be_refused_before_anything_is_sent
 
 def test_two_equal_payments_by_one_payer_in_one_blockhash_should_both_be_charged():
     async def scenario():
-        chain, adapter = await _litesvm()
-        wallet = await chain.new_wallet(5_000)
-        results = [await adapter.authorize(_req(pid, wallet, 1_000)) for pid in ("p1", "p2")]
-        return results, await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
+        async with _litesvm() as (chain, adapter):
+            wallet = await chain.new_wallet(5_000)
+            results = [await adapter.authorize(_req(pid, wallet, 1_000)) for pid in ("p1", "p2")]
+            return results, await spl.token_balance(chain.backend, chain.wallets[wallet].pubkey(), chain.asset.mint)
 
     results, left = run(scenario())
     assert results[0].gateway_ref != results[1].gateway_ref
@@ -112,23 +128,19 @@ def test_two_equal_payments_by_one_payer_in_one_blockhash_should_both_be_charged
 
 
 @pytest.mark.prod
-def test_the_solana_ledger_should_work_on_postgresql(prod_server):
-    from tests.integrations.rewards.pg import scratch_database
+def test_the_solana_ledger_should_work_on_postgresql(prod_server, pg_database):
+    url = pg_database(*prod_server("postgres"))
 
-    host, port = prod_server("postgres")
-    with scratch_database(host, port) as url:
-        async def scenario():
-            chain = await setup_localnet(LiteSvmBackend())
-            ledger = Ledger(url)
-            adapter = SolanaAdapter(chain.backend, ledger, **chain.adapter_kwargs())
+    async def scenario():
+        chain = await setup_localnet(LiteSvmBackend())
+        async with _book(url) as book:
+            adapter = SolanaAdapter(chain.backend, book, **chain.adapter_kwargs())
             wallet = await chain.new_wallet(5_000)
-            paid = await adapter.authorize(_req("p1", wallet, 1_000))
-            await adapter.refund(paid.gateway_ref, 400, refund_id="r1")
+            paid = await adapter.authorize(_req("pg-p1", wallet, 1_000))
+            await adapter.refund(paid.gateway_ref, 400, refund_id="pg-r1")
             with pytest.raises(GatewayError):
-                await adapter.refund(paid.gateway_ref, 601, refund_id="r2")
-            synced = await adapter.sync("p1")
-            ledger.engine.dispose()
-            return synced
+                await adapter.refund(paid.gateway_ref, 601, refund_id="pg-r2")
+            return await adapter.sync("pg-p1")
 
-        synced = run(scenario())
+    synced = run(scenario())
     assert synced.status == PaymentStatus.PARTIALLY_REFUNDED and synced.refundable_minor == 600
