@@ -9,9 +9,10 @@ from __future__ import annotations
 from smartpay.errors import SmartPayError
 from smartpay.locks import SCHEMA_MIGRATIONS
 
-# Every function here may open an MLflow client, whose first use of a new SQLite store
-# runs Alembic migrations: they hold SCHEMA_MIGRATIONS so a probe thread never overlaps
-# the ledger's own migration (see smartpay.locks).
+# Every function here opens an MLflow client of its own (no process-wide MLflow state),
+# whose first use of a new SQLite store runs Alembic migrations: they hold
+# SCHEMA_MIGRATIONS so a reload check never overlaps the ledger's own migration (see
+# smartpay.locks).
 
 
 class ModelUnavailable(SmartPayError):
@@ -49,10 +50,10 @@ def champion_router():
 
 
 def _router_champion_version() -> str:
-    from models.router.registry import MODEL_NAME, champion_version
+    from models.router.registry import MODEL_NAME, RouterRegistry
 
     with SCHEMA_MIGRATIONS:
-        version = champion_version()
+        version = RouterRegistry.from_settings().version_for_alias("champion")
     return f"{MODEL_NAME}/{version}" if version else "fresh-vw"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.fraud.predictor import FraudPredictor
-from models.fraud.registry import load_predictor, version_for_alias
+from models.fraud.registry import FraudRegistry
 from smartpay.errors import InputError
 
 FEATURE_SERVICE = "fraud_model_v1"
@@ -60,24 +60,18 @@ class OnlineFraudModel:
                 for s, d, top in out]
 
 
-def load_champion(alias: str = "champion") -> OnlineFraudModel:
+def load_champion(alias: str = "champion", settings=None) -> OnlineFraudModel:
     """`fraud-detector@<alias>` wired to the profile's Feast online store."""
     from features.store import open_store
 
-    return OnlineFraudModel(load_predictor(alias), open_store())
+    predictor = FraudRegistry.from_settings(settings).load_predictor(alias)
+    return OnlineFraudModel(predictor, open_store(settings))
 
 
-def _probe(alias: str = "champion") -> str | None:
-    """Version currently behind the alias (None if unset).
-
-    Read-only and called from hot-reload threads, so it uses its own client instead of
-    `connect()`, which would move the process-wide MLflow tracking URI.
-    """
-    from mlflow import MlflowClient
-
-    from smartpay.settings import get_settings
-
-    return version_for_alias(MlflowClient(get_settings().tracking_uri), alias)
+def _probe(alias: str = "champion", settings=None) -> str | None:
+    """Version currently behind the alias (None if unset); read-only, through a
+    registry object of its own, so it is safe from any thread."""
+    return FraudRegistry.from_settings(settings).version_for_alias(alias)
 
 
 load_champion.probe = _probe  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from models.fraud import drift, plots
 from models.fraud.estimators import TUNED
 from models.fraud.predictor import FraudPredictor
 from models.fraud.protocol import Columns
-from models.fraud.registry import EVAL_ARTIFACT, PROFILE_ARTIFACT, log_frame, log_model
+from models.fraud.registry import EVAL_ARTIFACT, PROFILE_ARTIFACT, FraudRegistry
 from models.fraud.train import Comparison, TrainConfig
 
 KEEP_COLUMNS = ("transaction_id", "customer_id", "terminal_id", "card_id")
@@ -42,9 +42,8 @@ def _metrics(comp: Comparison) -> dict[str, float]:
     return out
 
 
-def _log_plots(comp: Comparison, cols: Columns, curves: dict) -> None:
-    import mlflow
-
+def _log_plots(registry: FraudRegistry, run_id: str, comp: Comparison, cols: Columns,
+               curves: dict) -> None:
     y = comp.test_frame[cols.label].to_numpy()
     th = {"review": comp.thresholds.review, "decline": comp.thresholds.decline}
     for fig, name in ((plots.pr_curve(y, curves), "pr_curve.png"),
@@ -52,42 +51,47 @@ def _log_plots(comp: Comparison, cols: Columns, curves: dict) -> None:
                       (plots.importance(comp.booster), "feature_importance.png"),
                       (plots.score_by_class(y, comp.test_scores, th),
                        "score_distribution.png")):
-        mlflow.log_figure(fig, f"plots/{name}")
+        registry.client.log_figure(run_id, fig, f"plots/{name}")
         plots.close(fig)
 
 
 def log_training_run(
-    comp: Comparison, cfg: TrainConfig, cols: Columns, context: dict[str, Any],
-    extra_json: dict[str, dict] | None = None,
+    registry: FraudRegistry, comp: Comparison, cfg: TrainConfig, cols: Columns,
+    context: dict[str, Any], extra_json: dict[str, dict] | None = None,
 ) -> tuple[str, str]:
-    """Log a finished comparison in a new MLflow run; returns (run_id, model_uri)."""
-    import mlflow
-
+    """Log a finished comparison in a new MLflow run; returns (run_id, model_id)."""
     predictor = predictor_of(comp)
-    keep = [c for c in (*KEEP_COLUMNS, cols.time, cols.label, cols.card)
-            if c and c in comp.test_frame.columns]
-    test = comp.test_frame[list(dict.fromkeys(keep + comp.features))]
-    train_scores = predictor.scores(comp.train_frame)
-    with mlflow.start_run(run_name=context.get("run_name", "train")) as run:
-        mlflow.log_params(_params(comp, cfg, {k: v for k, v in context.items()
-                                              if k != "run_name"}))
-        mlflow.set_tags({"feature_service": context.get("feature_service", ""),
-                         "features": ",".join(comp.features)[:4900]})
-        mlflow.log_metrics(_metrics(comp))
-        mlflow.log_dict({"features": comp.features}, "features.json")
-        mlflow.log_dict({"metrics": comp.metrics, "seconds": comp.seconds},
-                        "comparison.json")
-        mlflow.log_dict({"trials": comp.selection.history}, "selection/trials.json")
-        for name, payload in (extra_json or {}).items():
-            mlflow.log_dict(payload, name)
-        mlflow.log_dict(drift.profile(comp.train_frame, comp.features, train_scores),
-                        PROFILE_ARTIFACT)
-        log_frame(test, EVAL_ARTIFACT)
-        _log_plots(comp, cols, comp.all_scores)
+    with registry.run(run_name=context.get("run_name", "train")) as run_id:
+        registry.log_batch(
+            run_id, params=_params(comp, cfg, {k: v for k, v in context.items()
+                                               if k != "run_name"}),
+            metrics=_metrics(comp),
+            tags={"feature_service": context.get("feature_service", ""),
+                  "features": ",".join(comp.features)[:4900]})
+        _log_evaluation(registry, run_id, comp, cols, extra_json)
         meta = {"feature_service": context.get("feature_service"),
                 "label": cols.label, "time": cols.time, "card": cols.card,
                 "window": {k: v for k, v in context.items() if k.startswith("window.")},
                 "test_metrics": comp.metrics[TUNED]}
-        info = log_model(predictor, comp.train_frame, json.loads(json.dumps(meta,
-                                                                             default=str)))
-    return run.info.run_id, info.model_uri
+        model_id = registry.log_predictor(run_id, predictor, comp.train_frame,
+                                          json.loads(json.dumps(meta, default=str)))
+    return run_id, model_id
+
+
+def _log_evaluation(registry: FraudRegistry, run_id: str, comp: Comparison, cols: Columns,
+                    extra_json: dict[str, dict] | None) -> None:
+    """Everything the gate and the drift report read back later, plus the plots."""
+    log_dict = registry.client.log_dict
+    keep = [c for c in (*KEEP_COLUMNS, cols.time, cols.label, cols.card)
+            if c and c in comp.test_frame.columns]
+    test = comp.test_frame[list(dict.fromkeys(keep + comp.features))]
+    train_scores = predictor_of(comp).scores(comp.train_frame)
+    log_dict(run_id, {"features": comp.features}, "features.json")
+    log_dict(run_id, {"metrics": comp.metrics, "seconds": comp.seconds}, "comparison.json")
+    log_dict(run_id, {"trials": comp.selection.history}, "selection/trials.json")
+    for name, payload in (extra_json or {}).items():
+        log_dict(run_id, payload, name)
+    log_dict(run_id, drift.profile(comp.train_frame, comp.features, train_scores),
+             PROFILE_ARTIFACT)
+    registry.log_frame(run_id, test, EVAL_ARTIFACT)
+    _log_plots(registry, run_id, comp, cols, comp.all_scores)

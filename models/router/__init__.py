@@ -24,6 +24,6 @@ def default_policy(config_path: str | None = None) -> "RouterPolicy":
 
 def load_policy(alias: str | None = "champion", tracking_uri: str | None = None) -> "RouterPolicy":
     """The registered `gateway-router` at `alias`, or a fresh default policy if unset."""
-    from models.router.registry import load_policy as _load
+    from models.router.registry import registry_for
 
-    return _load(alias, tracking_uri)
+    return registry_for(tracking_uri).load_policy(alias)

@@ -14,6 +14,7 @@ from pathlib import Path
 import mlflow
 import yaml
 
+from models.registry import MlflowRegistry
 from models.router.config import WorldConfig, load_config
 from models.router.ope import Estimate
 from models.router.policy import RouterPolicy
@@ -64,85 +65,60 @@ def policy_from_artifacts(folder: Path) -> RouterPolicy:
     return RouterPolicy(cfg, (folder / "router.vw").read_bytes())
 
 
-def log_and_register(model_bytes: bytes, cfg: WorldConfig, params: dict, metrics: dict,
-                     tracking_uri: str) -> str:
-    """Log a run with the model as a pyfunc and register a new version; returns it."""
-    _experiment(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run():
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
-        folder = write_artifacts(Path(tmp) / "router", model_bytes, cfg)
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=RouterModel(), artifacts={"router": str(folder)},
-            pip_requirements=["vowpalwabbit", "mlflow"], registered_model_name=MODEL_NAME)
-        mlflow.set_tag("run_role", "router-train")
-    return str(info.registered_model_version)
+class RouterRegistry(MlflowRegistry):
+    """`gateway-router` in one tracking store, through this object's own client."""
 
+    model_name = MODEL_NAME
+    experiment_name = EXPERIMENT
 
-def _experiment(tracking_uri: str) -> None:
-    """Use the router experiment; with a local SQLite store keep artifacts beside it."""
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
-    if client.get_experiment_by_name(EXPERIMENT) is None:
-        location = None
-        if tracking_uri.startswith("sqlite:///"):
-            root = Path(tracking_uri.removeprefix("sqlite:///")).parent
-            root.mkdir(parents=True, exist_ok=True)
-            location = (root / "artifacts").as_uri()
-        client.create_experiment(EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(EXPERIMENT)
+    def log_and_register(self, model_bytes: bytes, cfg: WorldConfig, params: dict,
+                         metrics: dict) -> str:
+        """Log a run with the model as a pyfunc and register a new version; returns it."""
+        with tempfile.TemporaryDirectory() as tmp, self.run() as run_id:
+            self.log_batch(run_id, params=params, metrics=metrics)
+            folder = write_artifacts(Path(tmp) / "router", model_bytes, cfg)
 
+            def save(path: str, mlflow_model) -> None:
+                mlflow.pyfunc.save_model(
+                    path, python_model=RouterModel(), artifacts={"router": str(folder)},
+                    pip_requirements=["vowpalwabbit", "mlflow"], mlflow_model=mlflow_model)
 
-def champion_version(tracking_uri: str | None = None, alias: str = "champion") -> str | None:
-    """The version number behind an alias, or None when unset."""
-    from smartpay.settings import get_settings
+            model_id = self.log_model(run_id, save)
+            version = self.register(model_id)
+            self.client.set_tag(run_id, "run_role", "router-train")
+        return version
 
-    # A read-only probe (serving calls it from a hot-reload thread): it must not move the
-    # process-wide tracking URI under a training run in another thread.
-    client = mlflow.MlflowClient(tracking_uri or get_settings().tracking_uri)
-    try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    def champion_folder(self, alias: str = "champion") -> Path | None:
+        """The aliased version's router artifacts, or None if the alias is unset."""
+        version = self.version_for_alias(alias)
+        if version is None:
+            return None
+        return self.model_folder(version) / "artifacts" / "router"
 
+    def promote(self, version: str, promoted: bool) -> None:
+        """Challenger alias on the new version; champion too when the gate passed."""
+        self.set_alias("challenger", version)
+        if promoted:
+            self.set_alias("champion", version)
 
-def champion_folder(tracking_uri: str, alias: str = "champion") -> Path | None:
-    """Download the aliased version's artifacts, or None if the alias is unset."""
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient()
-    try:
-        mv = client.get_model_version_by_alias(MODEL_NAME, alias)
-    except mlflow.exceptions.MlflowException:
-        return None
-    local = mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}/{mv.version}")
-    return Path(local) / "artifacts" / "router"
-
-
-def promote(tracking_uri: str, version: str, promoted: bool) -> None:
-    """Challenger alias on the new version; champion too when the gate passed."""
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient()
-    client.set_registered_model_alias(MODEL_NAME, "challenger", version)
-    if promoted:
-        client.set_registered_model_alias(MODEL_NAME, "champion", version)
-
-
-def load_policy(alias: str | None = "champion", tracking_uri: str | None = None,
-                cfg: WorldConfig | None = None) -> RouterPolicy:
-    """The aliased registered policy, or a fresh default one if alias is None or unset."""
-    if alias is not None:
-        from smartpay.settings import get_settings
-
-        folder = champion_folder(tracking_uri or get_settings().tracking_uri, alias)
+    def load_policy(self, alias: str | None = "champion",
+                    cfg: WorldConfig | None = None) -> RouterPolicy:
+        """The aliased registered policy, or a fresh default one if alias is None or
+        unset."""
+        folder = self.champion_folder(alias) if alias is not None else None
         if folder is not None:
             return policy_from_artifacts(folder)
-    return RouterPolicy(cfg or load_config())
+        return RouterPolicy(cfg or load_config())
+
+    def log_checkpoint(self, run_id: str, model_bytes: bytes, step: int) -> None:
+        """Store an online-updated model under an existing run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"router-{step:08d}.vw"
+            path.write_bytes(model_bytes)
+            self.client.log_artifact(run_id, str(path), artifact_path="checkpoints")
 
 
-def log_checkpoint(tracking_uri: str, run_id: str, model_bytes: bytes, step: int) -> None:
-    """Store an online-updated model under an existing run (serving calls this periodically)."""
-    mlflow.set_tracking_uri(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"router-{step:08d}.vw"
-        path.write_bytes(model_bytes)
-        mlflow.MlflowClient().log_artifact(run_id, str(path), artifact_path="checkpoints")
+def registry_for(tracking_uri: str | None = None) -> RouterRegistry:
+    """The router registry at `tracking_uri`, or the profile's."""
+    return RouterRegistry(tracking_uri) if tracking_uri else RouterRegistry.from_settings()
+

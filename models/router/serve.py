@@ -30,8 +30,9 @@ class ChampionRouter:
 
 def load_champion(tracking_uri: str | None = None) -> ChampionRouter:
     """`gateway-router@champion` from MLflow, or a fresh default policy if none exists."""
-    from models.router.registry import MODEL_NAME, champion_version, load_policy
+    from models.router.registry import MODEL_NAME, registry_for
 
-    version = champion_version(tracking_uri)
-    policy = load_policy("champion" if version else None, tracking_uri)
+    registry = registry_for(tracking_uri)
+    version = registry.version_for_alias("champion")
+    policy = registry.load_policy("champion" if version else None)
     return ChampionRouter(policy, f"{MODEL_NAME}/{version}" if version else "fresh-vw")

@@ -151,28 +151,29 @@ def train_table(settings: Settings, spec: TableSpec, cfg: TrainConfig,
 def _finish(settings, comp: Comparison, cfg, cols, ctx, tolerance, seconds, t0, rows,
             extra_json=None, drift_report=None) -> Outcome:
     """Log, register, gate and move aliases (under the lock)."""
-    client = registry.connect(settings)
+    reg = registry.connect(settings)
     with exclusive(lock_path(settings)):
-        run_id, uri = log_training_run(comp, cfg, cols, ctx, extra_json)
-        version = registry.register(uri, {"source": ctx["source"]})
-        decision = gate_and_move(settings, client, version, tolerance)
+        run_id, model_id = log_training_run(reg, comp, cfg, cols, ctx, extra_json)
+        version = reg.register(model_id, {"source": ctx["source"]})
+        decision = gate_and_move(settings, reg, version, tolerance)
     seconds = {**seconds, **comp.seconds, "total": time.perf_counter() - t0}
-    return Outcome(comp.metrics, version, registry.version_for_alias(client, "champion"),
+    return Outcome(comp.metrics, version, reg.version_for_alias("champion"),
                    decision, run_id, comp.features, rows, seconds, drift_report,
                    predictor_of(comp), comp)
 
 
-def evaluate_gate(client, version: str, tolerance: float) -> GateDecision:
+def evaluate_gate(reg: registry.FraudRegistry, version: str, tolerance: float
+                  ) -> GateDecision:
     """Compare `version` with the champion on the version's own test window."""
-    challenger = registry.load_predictor(version)
-    meta = _metadata_of(version)
+    challenger = reg.load_predictor(version)
+    meta = reg.metadata(version)
     meta_label = meta.get("label", "is_fraud")
-    window = registry.load_frame(client, version)
+    window = reg.load_frame(version)
     y = window[meta_label].to_numpy()
-    champ_v = registry.version_for_alias(client, "champion")
+    champ_v = reg.version_for_alias("champion")
     champ_ap, problem = None, None
     if champ_v is not None and champ_v != version:
-        champion = registry.load_predictor(champ_v)
+        champion = reg.load_predictor(champ_v)
         missing = [f for f in champion.features if f not in window.columns]
         if missing:
             problem = f"its features {missing[:3]} are not in the challenger's window"
@@ -185,47 +186,40 @@ def evaluate_gate(client, version: str, tolerance: float) -> GateDecision:
                   tolerance, problem)
 
 
-def _metadata_of(version: str) -> dict:
-    import mlflow
-
-    uri = f"models:/{registry.MODEL_NAME}/{version}"
-    return mlflow.models.get_model_info(uri).metadata or {}
-
-
-def gate_and_move(settings: Settings, client, version: str, tolerance: float
-                  ) -> GateDecision:
+def gate_and_move(settings: Settings, reg: registry.FraudRegistry, version: str,
+                  tolerance: float) -> GateDecision:
     """Apply the gate, record the decision, then move aliases (caller holds the lock)."""
-    decision = evaluate_gate(client, version, tolerance)
-    registry.record_decision(client, version, decision.model_dump(),
-                             decisions_path(settings))
-    registry.set_alias(client, "challenger", version)
+    decision = evaluate_gate(reg, version, tolerance)
+    reg.record_decision(version, decision.model_dump(), decisions_path(settings))
+    reg.set_alias("challenger", version)
     if decision.promote:
-        registry.set_alias(client, "champion", version)
+        reg.set_alias("champion", version)
     return decision
 
 
 def promote(settings: Settings, tolerance: float = 0.01) -> tuple[str, GateDecision]:
     """Gate the current challenger against the champion; promote if it passes."""
-    client = registry.connect(settings)
-    version = registry.version_for_alias(client, "challenger")
+    reg = registry.connect(settings)
+    version = reg.version_for_alias("challenger")
     if version is None:
         raise registry.RegistryError("no fraud-detector@challenger; run `smartpay train "
                                      "fraud` first")
-    if version == registry.version_for_alias(client, "champion"):
+    if version == reg.version_for_alias("champion"):
         return version, GateDecision(promote=False, reasons=[f"v{version} is already "
                                      "champion"], challenger_ap=None, champion_ap=None,
                                      tolerance=tolerance, checks={})
     with exclusive(lock_path(settings)):
-        return version, gate_and_move(settings, client, version, tolerance)
+        return version, gate_and_move(settings, reg, version, tolerance)
 
 
-def drift_against_champion(client, df: pd.DataFrame) -> dict | None:
+def drift_against_champion(reg: registry.FraudRegistry, df: pd.DataFrame
+                           ) -> dict | None:
     """PSI per feature and of the champion's scores: newest window vs its training."""
-    champ_v = registry.version_for_alias(client, "champion")
+    champ_v = reg.version_for_alias("champion")
     if champ_v is None:
         return None
-    champion = registry.load_predictor(champ_v)
-    reference = registry.load_json(client, champ_v, registry.PROFILE_ARTIFACT)
+    champion = reg.load_predictor(champ_v)
+    reference = reg.load_json(champ_v, registry.PROFILE_ARTIFACT)
     present = {k: v for k, v in reference.items() if k == "__score__" or k in df.columns}
     return {"champion": champ_v, "rows": len(df),
             "psi": drift.report(present, df, champion.scores(df))}

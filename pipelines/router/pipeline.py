@@ -244,21 +244,21 @@ def train(params: TrainParams, settings) -> dict:
     pmf = nodes.target_pmf(router, evaluation, cfg)
     challenger = nodes.ope_estimates(evaluation, pmf, q_hat, _truth(evaluation, pmf, cfg))
     champion_value = None
-    folder = registry.champion_folder(settings.tracking_uri)
+    reg = registry.RouterRegistry.from_settings(settings)
+    folder = reg.champion_folder()
     if folder is not None:
         champ = registry.policy_from_artifacts(folder)
         champ_pmf = offline.target_pmf(champ.router, evaluation, champ.names)
         champion_value = nodes.ope_estimates(evaluation, champ_pmf, q_hat)["dr"]
     dr = challenger
     promoted = registry.gate(_estimate(dr), champion_value)
-    version = registry.log_and_register(
+    version = reg.log_and_register(
         router.model_bytes(), cfg,
         params={"cb_type": cfg.router.cb_type, "exploration": cfg.router.exploration.algorithm,
                 "train_rows": len(train_log), "eval_rows": len(evaluation)},
         metrics={"dr": dr["dr"], "dr_lo": dr["dr_ci"][0], "dr_hi": dr["dr_ci"][1],
-                 "ips": dr["ips"], "snips": dr["snips"]},
-        tracking_uri=settings.tracking_uri)
-    registry.promote(settings.tracking_uri, version, promoted)
+                 "ips": dr["ips"], "snips": dr["snips"]})
+    reg.promote(version, promoted)
     return {"version": version, "challenger": challenger, "champion_value": champion_value,
             "promoted": promoted}
 

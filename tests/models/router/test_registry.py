@@ -30,15 +30,17 @@ def registered(tmp_path_factory):
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     cfg = small_config()
     policy = RouterPolicy(cfg)
-    v1 = registry.log_and_register(policy.checkpoint(), cfg, {"cb_type": "mtr"}, {"dr": 0.93}, uri)
-    registry.promote(uri, v1, True)
+    reg = registry.RouterRegistry(uri)
+    v1 = reg.log_and_register(policy.checkpoint(), cfg, {"cb_type": "mtr"}, {"dr": 0.93})
+    reg.promote(v1, True)
     return uri, cfg, v1
 
 
 def test_a_worse_challenger_is_registered_but_the_champion_alias_stays(registered):
     uri, cfg, v1 = registered
-    v2 = registry.log_and_register(RouterPolicy(cfg).checkpoint(), cfg, {}, {"dr": 0.92}, uri)
-    registry.promote(uri, v2, registry.gate(Estimate(0.92, 0.915, 0.925, 5000), 0.93))
+    reg = registry.RouterRegistry(uri)
+    v2 = reg.log_and_register(RouterPolicy(cfg).checkpoint(), cfg, {}, {"dr": 0.92})
+    reg.promote(v2, registry.gate(Estimate(0.92, 0.915, 0.925, 5000), 0.93))
     client = mlflow.MlflowClient(uri)
     assert str(client.get_model_version_by_alias(registry.MODEL_NAME, "champion").version) == v1
     assert str(client.get_model_version_by_alias(registry.MODEL_NAME, "challenger").version) == v2
@@ -61,9 +63,10 @@ def test_without_a_champion_serving_gets_a_fresh_default_policy(data_dir):
     assert router.version == "fresh-vw" and "stripe" in router.names
 
 
-def test_the_pyfunc_model_routes_rows(registered):
+def test_the_pyfunc_model_routes_rows(registered, monkeypatch):
     uri, cfg, v1 = registered
-    mlflow.set_tracking_uri(uri)
+    # As a user would load it: MLflow's own resolution of `models:/name@alias`.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@champion")
     import pandas as pd
 

@@ -10,8 +10,8 @@ from tests.pipelines.fraud.conftest import TINY_CONFIG, TINY_WINDOWS
 
 
 def _aliases(settings):
-    client = registry.connect(settings)
-    return {a: registry.version_for_alias(client, a) for a in ("champion", "challenger")}
+    reg = registry.connect(settings)
+    return {a: reg.version_for_alias(a) for a in ("champion", "challenger")}
 
 
 def test_retrain_writes_psi_per_feature_and_score_then_gates_a_new_version(world):
@@ -37,7 +37,7 @@ def test_a_failed_retrain_changes_no_alias_and_registers_nothing(world, monkeypa
     with pytest.raises(RuntimeError):
         fp.retrain(settings, TINY_CONFIG, TINY_WINDOWS)
     assert _aliases(settings) == before
-    client = registry.connect(settings)
+    client = registry.connect(settings).client
     assert [str(v.version) for v in client.search_model_versions("name='fraud-detector'")] == [
         first.version]
 

@@ -11,7 +11,7 @@ def test_online_champion_scores_raw_transactions_like_the_offline_predictor(worl
     materialize(settings)
     model = load_champion()
     assert model.version == out.version and load_champion.probe() == out.version
-    window = registry.load_frame(registry.connect(settings), out.version).tail(3)
+    window = registry.connect(settings).load_frame(out.version).tail(3)
     rows = [{"customer_id": int(r.customer_id), "terminal_id": int(r.terminal_id),
              "card_id": int(r.card_id), "amount_minor": int(round(r.amount * 100)),
              "tx_epoch_s": int(r.event_timestamp.timestamp())} for r in window.itertuples()]

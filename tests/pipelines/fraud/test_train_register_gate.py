@@ -20,8 +20,7 @@ def test_first_training_registers_a_champion_with_four_models_compared(world):
     assert set(out.metrics) == {*BASELINES, TUNED}
     assert all(set(m) == {"auc", "ap", "cp100"} for m in out.metrics.values())
     assert out.decision.promote and out.champion == out.version
-    client = registry.connect(settings)
-    assert registry.version_for_alias(client, "challenger") == out.version
+    assert registry.connect(settings).version_for_alias("challenger") == out.version
 
 
 def test_training_features_are_exactly_the_fraud_model_v1_service(world):
@@ -35,8 +34,7 @@ def test_training_features_are_exactly_the_fraud_model_v1_service(world):
 
 def test_champion_loaded_by_alias_predicts_exactly_like_the_in_memory_model(world):
     settings, out = world
-    client = registry.connect(settings)
-    window = registry.load_frame(client, out.version)
+    window = registry.connect(settings).load_frame(out.version)
     loaded = registry.load_predictor("champion", settings)
     assert loaded.features == out.predictor.features
     assert loaded.thresholds == out.predictor.thresholds
@@ -46,7 +44,7 @@ def test_champion_loaded_by_alias_predicts_exactly_like_the_in_memory_model(worl
 
 def test_prediction_gives_score_in_unit_interval_decision_and_top_features(world):
     settings, out = world
-    window = registry.load_frame(registry.connect(settings), out.version)
+    window = registry.connect(settings).load_frame(out.version)
     for score, decision, top in out.predictor.predict(window.head(50)):
         assert 0.0 <= score <= 1.0
         assert decision in {"approve", "review", "decline"}
@@ -55,7 +53,7 @@ def test_prediction_gives_score_in_unit_interval_decision_and_top_features(world
 
 def test_trained_champion_passes_every_behaviour_check(world):
     settings, out = world
-    window = registry.load_frame(registry.connect(settings), out.version)
+    window = registry.connect(settings).load_frame(out.version)
     sample = behaviour.genuine_sample(window, "is_fraud")
     checks = behaviour.run_all(out.predictor.scores, sample, out.features)
     assert [(c.name, c.passed) for c in checks] == [
@@ -64,10 +62,9 @@ def test_trained_champion_passes_every_behaviour_check(world):
 
 
 def test_run_logs_window_feature_service_features_plots_and_model_signature(world):
-    import mlflow
-
     settings, out = world
-    client = registry.connect(settings)
+    reg = registry.connect(settings)
+    client = reg.client
     run = client.get_run(out.run_id)
     assert run.data.tags["feature_service"] == "fraud_model_v1"
     assert run.data.tags["features"].split(",") == out.features
@@ -76,7 +73,7 @@ def test_run_logs_window_feature_service_features_plots_and_model_signature(worl
     arts = {a.path for a in client.list_artifacts(out.run_id, "plots")}
     assert arts == {f"plots/{n}.png" for n in ("pr_curve", "roc_curve",
                                                "feature_importance", "score_distribution")}
-    info = mlflow.models.get_model_info(f"models:/fraud-detector/{out.version}")
+    info = reg.mlmodel(out.version)
     assert info.signature is not None and info.metadata["thresholds"]["review"] > 0
 
 
@@ -90,28 +87,39 @@ def _worse_challenger(settings, out):
     comp.test_scores = comp.booster.inplace_predict(comp.test_frame[feats].to_numpy(
         np.float32))
     comp.all_scores = {**comp.all_scores, TUNED: comp.test_scores}
-    client = registry.connect(settings)
-    _, uri = log_training_run(comp, TINY_CONFIG, Columns(), {"source": "test"})
-    return client, registry.register(uri)
+    reg = registry.connect(settings)
+    _, model_id = log_training_run(reg, comp, TINY_CONFIG, Columns(), {"source": "test"})
+    return reg, reg.register(model_id)
 
 
 def test_gate_refuses_a_worse_challenger_and_logs_why(world):
     settings, out = world
-    client, bad = _worse_challenger(settings, out)
-    decision = fp.gate_and_move(settings, client, bad, tolerance=0.01)
+    reg, bad = _worse_challenger(settings, out)
+    decision = fp.gate_and_move(settings, reg, bad, tolerance=0.01)
     assert not decision.promote
     assert decision.challenger_ap < decision.champion_ap - 0.01
-    assert registry.version_for_alias(client, "champion") == out.version
-    assert registry.version_tags(client, bad)["gate.promote"] == "false"
+    assert reg.version_for_alias("champion") == out.version
+    assert reg.version_tags(bad)["gate.promote"] == "false"
     logged = [json.loads(l) for l in fp.decisions_path(settings).read_text().splitlines()]
     assert logged[-1]["version"] == bad and "refused" in logged[-1]["reasons"][0]
 
 
 def test_promote_command_path_refuses_while_another_run_holds_the_lock(world):
     settings, out = world
-    client, bad = _worse_challenger(settings, out)
-    registry.set_alias(client, "challenger", bad)
+    reg, bad = _worse_challenger(settings, out)
+    reg.set_alias("challenger", bad)
     with fp.exclusive(fp.lock_path(settings)):
         with pytest.raises(fp.LockBusy):
             fp.promote(settings)
-    assert registry.version_for_alias(client, "champion") == out.version
+    assert reg.version_for_alias("champion") == out.version
+
+
+def test_logging_and_gating_use_the_profile_store_whatever_mlflow_globals_say(
+        world, tmp_path, monkeypatch):
+    decoy = tmp_path / "decoy" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{decoy}")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{decoy}")
+    settings, out = world
+    reg, bad = _worse_challenger(settings, out)
+    assert not fp.gate_and_move(settings, reg, bad, tolerance=0.01).promote
+    assert reg.metadata(bad)["thresholds"] and not decoy.parent.exists()
