@@ -14,6 +14,7 @@ from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
 from cli import fraud_cmds, promote_cmds, train_cmds
 from cli import gateways_cmds
+from cli import events_cmds
 from cli import router_cmds  # noqa: F401  (adds `evaluate router` and `train router`)
 from smartpay.errors import SmartPayError
 
@@ -34,6 +35,7 @@ app.add_typer(train_cmds.app, name="train")
 app.add_typer(promote_cmds.app, name="promote")
 app.add_typer(promote_cmds.retrain_app, name="retrain")
 gateways_cmds.register(app)
+events_cmds.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,75 @@
+"""The event loop never waits on the database: a row lock held by one transaction
+delays only the writes to that row (prod profile, PostgreSQL through asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select
+
+from serving.events import Event
+from serving.ledger import Ledger
+from serving.ledger.tables import Payment
+from tests.serving.ledger.conftest import new_payment, run_ledger
+
+HOLD_S = 2.0
+
+
+async def _hold_row_lock(ledger: Ledger, pid: str, held: asyncio.Event) -> None:
+    """SELECT ... FOR UPDATE on one payment inside a transaction left open for HOLD_S."""
+    p = Payment.__table__
+    async with ledger.engine.begin() as c:
+        await c.execute(select(p.c.id).where(p.c.id == pid).with_for_update())
+        held.set()
+        await asyncio.sleep(HOLD_S)
+
+
+async def _heartbeat(lags: list[float], stop: asyncio.Event, every_s: float = 0.01):
+    """How late each 10 ms tick of the loop came."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        start = loop.time()
+        await asyncio.sleep(every_s)
+        lags.append(loop.time() - start - every_s)
+
+
+async def _pay_and_capture(ledger: Ledger) -> float:
+    start = time.perf_counter()
+    pid = await new_payment(ledger, 2_500, first_gateway="stripe")
+    await ledger.record(pid, "captured", "stripe", (f"{pid}-1", "approved", "ch", None),
+                        gateway="stripe", events=[Event(type="payment_processed",
+                                                        merchant_id="m", payment_id=pid)])
+    return time.perf_counter() - start
+
+
+async def _timed(coro) -> float:
+    start = time.perf_counter()
+    await coro
+    return time.perf_counter() - start
+
+
+@pytest.mark.prod
+def test_a_held_row_lock_delays_only_its_own_row_and_never_the_event_loop(postgres_url):
+    async def body(ledger: Ledger):
+        locked, held, stop, lags = await new_payment(ledger), asyncio.Event(), \
+            asyncio.Event(), []
+        beat = asyncio.create_task(_heartbeat(lags, stop))
+        holder = asyncio.create_task(_hold_row_lock(ledger, locked, held))
+        await held.wait()
+        start = time.perf_counter()
+        waiter = asyncio.create_task(_timed(ledger.transition(locked, "authorized")))
+        each = await asyncio.gather(*[_pay_and_capture(ledger) for _ in range(50)])
+        all_others = time.perf_counter() - start
+        waited = await waiter
+        await holder
+        stop.set()
+        await beat
+        return all_others, max(each), waited, max(lags), await ledger.count_by_status()
+
+    all_others, slowest, waited, max_lag, counts = run_ledger(postgres_url, body)
+    assert waited >= HOLD_S * 0.8  # the lock was real: a write to that row waited
+    assert all_others < HOLD_S / 2 and slowest < HOLD_S / 2
+    assert max_lag < 0.1
+    assert counts == {"authorized": 1, "captured": 50}
