@@ -1,15 +1,31 @@
-"""Solana specifics on the default in-process LiteSVM back-end."""
+"""Solana specifics on the in-process LiteSVM back-end, and the JSON-RPC stand-in."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from contextlib import asynccontextmanager
 
+import httpx
 import pytest
+from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 
 from integrations.gateways.base import AuthorizeRequest, ErrorKind, GatewayError, PaymentStatus
-from integrations.gateways.solana import Ledger, LiteSvmBackend, SolanaAdapter, SolanaAsset, setup_localnet, spl
+from integrations.gateways.solana import (
+    Ledger,
+    LiteSvmBackend,
+    RpcBackend,
+    SolanaAdapter,
+    SolanaAsset,
+    run_solana_rpc,
+    setup_localnet,
+    spl,
+)
+from integrations.gateways.solana import transformers as tf
+from integrations.gateways.solana.rpc_standin import SolanaRpcServer
+from smartpay.errors import DataFileError
 from integrations.gateways.solana.localnet import SOL
 from tests.integrations.rewards.pg import pg_database  # noqa: F401 (a fixture)
 
@@ -144,3 +160,120 @@ def test_the_solana_ledger_should_work_on_postgresql(prod_server, pg_database):
 
     synced = run(scenario())
     assert synced.status == PaymentStatus.PARTIALLY_REFUNDED and synced.refundable_minor == 600
+
+
+# --- the JSON-RPC stand-in ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, method: str, params: list | None = None) -> dict:
+    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).json()
+
+
+def test_the_rpc_standin_should_serve_on_the_port_it_was_given():
+    port = _free_port()
+    with run_solana_rpc(port=port) as url:
+        health = _post(url, "getHealth")
+    assert url == f"http://127.0.0.1:{port}" and health["result"] == "ok"
+
+
+def test_stopping_the_rpc_standin_should_free_its_port_and_leave_no_thread():
+    before = set(threading.enumerate())
+    server = SolanaRpcServer().start()
+    port, serving = server.port, len(set(threading.enumerate()) - before)
+    server.stop()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # free again
+    assert serving == 1 and set(threading.enumerate()) <= before
+
+
+def test_the_rpc_standin_should_refuse_a_second_start_and_an_unknown_method():
+    with SolanaRpcServer() as server:
+        with pytest.raises(RuntimeError, match="already serving"):
+            server.start()
+        answer = _post(server.url, "handle", [{}])
+    assert answer["error"]["code"] == -32601
+
+
+def test_token_balance_and_supply_over_rpc_should_read_like_a_node():
+    async def scenario(url):
+        backend, client = RpcBackend(url), AsyncClient(url)
+        try:
+            chain = await setup_localnet(backend)
+            wallet = await chain.new_wallet(1_234)  # 12.34 USD of a 6-decimal token
+            owner = chain.wallets[wallet].pubkey()
+            balance = (await client.get_token_account_balance(spl.ata(owner, chain.asset.mint))).value
+            supply = (await client.get_token_supply(chain.asset.mint)).value
+            via_backend = await spl.token_balance(backend, owner, chain.asset.mint)
+            return balance, supply, via_backend
+        finally:
+            await client.close()
+            await backend.aclose()
+
+    with run_solana_rpc() as url:
+        balance, supply, via_backend = run(scenario(url))
+    assert (balance.amount, balance.decimals, balance.ui_amount_string) == ("12340000", 6, "12.34")
+    assert supply.amount == "12340000" and via_backend == 12_340_000
+
+
+def test_a_restarted_rpc_standin_should_keep_balances_and_signature_outcomes(tmp_path):
+    state = tmp_path / "chain.json"
+
+    async def pay(url):
+        backend = RpcBackend(url)
+        chain = await setup_localnet(backend)
+        wallet = await chain.new_wallet(500)
+        payer = chain.wallets[wallet]
+        ok = await spl.submit(backend, [spl.token_transfer_ix(chain.asset.mint, payer.pubkey(),
+                                         chain.merchant.pubkey(), 2_000_000, 6)], chain.merchant, [payer])
+        bad = await spl.submit(backend, [spl.token_transfer_ix(chain.asset.mint, payer.pubkey(),
+                                          chain.merchant.pubkey(), 10**12, 6)], chain.merchant, [payer])
+        await backend.aclose()
+        return chain, payer.pubkey(), ok.signature, bad.signature
+
+    async def read(url, chain, payer, ok, bad):
+        backend = RpcBackend(url)
+        try:
+            return (await spl.token_balance(backend, payer, chain.asset.mint),
+                    await spl.token_balance(backend, chain.merchant.pubkey(), chain.asset.mint),
+                    await backend.status(ok), await backend.status(bad))
+        finally:
+            await backend.aclose()
+
+    with run_solana_rpc(state_file=state) as url:
+        chain, payer, ok, bad = run(pay(url))
+    with run_solana_rpc(state_file=state) as url:
+        left, merchant, ok_status, bad_status = run(read(url, chain, payer, ok, bad))
+    assert (left, merchant) == (3_000_000, 2_000_000)
+    assert ok_status.state == "confirmed"
+    assert bad_status.state == "failed" and tf.error_code(bad_status.err) == "insufficient_funds"
+
+
+# --- persistent keys ----------------------------------------------------------------
+
+
+def test_loading_a_missing_keypair_file_should_name_the_path_and_create_nothing(tmp_path):
+    missing = tmp_path / "secrets" / "merchant.json"
+    with pytest.raises(DataFileError) as info:
+        spl.load_keypair(missing)
+    assert str(missing) in str(info.value) and not missing.exists()
+
+
+def test_loading_a_corrupt_keypair_file_should_name_the_path(tmp_path):
+    bad = tmp_path / "merchant.json"
+    bad.write_text("[1, 2, 3]")
+    with pytest.raises(DataFileError, match=str(bad)):
+        spl.load_keypair(bad)
+
+
+def test_load_or_create_should_make_a_private_key_file_once_and_reuse_it(tmp_path):
+    path = tmp_path / "secrets" / "authority.json"
+    first = spl.load_or_create_keypair(path)
+    again = spl.load_or_create_keypair(path)
+    assert first == again == spl.load_keypair(path)
+    assert path.stat().st_mode & 0o777 == 0o600
