@@ -2,15 +2,16 @@
 
 A backend is a small object with `version` and one call (`predict` for fraud,
 `decide`/`learn` for the router). Which factory builds it is configuration
-(`SMARTPAY_SERVING_FRAUD_BACKEND=module:function`), so tests and the demo can point the
+(`SMARTPAY_SERVING__FRAUD_BACKEND=module:function`), so tests and the demo can point the
 same services at a freshly trained tiny model.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
-import threading
 from typing import Any, Callable, Protocol
 
 log = logging.getLogger("smartpay.backends")
@@ -36,20 +37,41 @@ def load_factory(spec: str) -> Callable[[], Any]:
 
 
 class Reloading:
-    """Holds the current backend; a daemon thread swaps in a new champion when the
-    registry alias points at another version (no restart, no dropped request)."""
+    """Holds the current backend and, once started, swaps in a new champion when the
+    registry alias points at another version (no restart, no dropped request).
 
-    def __init__(self, load: Callable[[], Any], probe: Callable[[], str] | None,
+    Constructing it loads the backend and starts nothing: `start()` schedules the
+    periodic check as a task of the running loop and `stop()` cancels it, so its life
+    is the owning service's (BentoML start-up and shutdown hooks)."""
+
+    def __init__(self, load: Callable[[], Any], probe: Callable[[], str | None] | None,
                  every_s: float) -> None:
         self._load, self._probe, self.every_s = load, probe, every_s
         self.current = load()
-        self._stop = threading.Event()
-        if probe is not None and every_s > 0:
-            threading.Thread(target=self._watch, daemon=True, name="reload").start()
+        self._task: asyncio.Task | None = None
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.check()
+    def start(self) -> None:
+        """Check every `every_s` seconds on the running loop (no-op without a probe,
+        with `every_s <= 0` or when already started)."""
+        if self._probe is None or self.every_s <= 0 or self._task is not None:
+            return
+        self._task = asyncio.get_running_loop().create_task(self._watch(),
+                                                            name="champion-reload")
+
+    async def stop(self) -> None:
+        """Cancel the periodic check and wait for the task to end."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            # The probe and the load block on the registry: off the loop.
+            await asyncio.to_thread(self.check)
 
     def check(self) -> bool:
         """Reload if the alias moved; True when a new version was loaded."""
@@ -63,6 +85,3 @@ class Reloading:
             log.exception("champion check failed; keeping version %s",
                           getattr(self.current, "version", "?"))
         return False
-
-    def stop(self) -> None:
-        self._stop.set()

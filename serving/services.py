@@ -46,6 +46,15 @@ def _reloading(spec: str) -> Reloading:
     return Reloading(factory, probe, get_settings().serving.model_reload_s)
 
 
+def _serving_process(model: Reloading) -> None:
+    """What a model service does to its process once BentoML serves it: JSON logs,
+    the champion reload task, a frozen start-up heap. Instantiated in-process (tests,
+    the demo), a service changes none of it and starts nothing."""
+    obs.configure_logging()
+    model.start()
+    freeze_startup_heap()
+
+
 @bentoml.service(name="fraud_scorer", workers=1, logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls("/score")},
                  traffic={"timeout": 30, "concurrency": 512})
@@ -53,9 +62,15 @@ class FraudScorer:
     """Scores transactions with `fraud-detector@champion` and Feast online features."""
 
     def __init__(self) -> None:
-        obs.configure_logging()
         self.model = _reloading(get_settings().serving.fraud_backend)
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    async def _start_serving(self) -> None:
+        _serving_process(self.model)
+
+    @bentoml.on_shutdown
+    async def _stop_serving(self) -> None:
+        await self.model.stop()
 
     # Batches are formed by the caller (`_FraudPort`'s coalescer adapts their size to
     # the load). BentoML's own batcher is off: its dispatcher polls every 1 ms while a
@@ -86,9 +101,15 @@ class GatewayRouter:
     """Picks a gateway with `gateway-router@champion`; learns online from outcomes."""
 
     def __init__(self) -> None:
-        obs.configure_logging()
         self.policy = _reloading(get_settings().serving.router_backend)
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    async def _start_serving(self) -> None:
+        _serving_process(self.policy)
+
+    @bentoml.on_shutdown
+    async def _stop_serving(self) -> None:
+        await self.policy.stop()
 
     @bentoml.api
     def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult:
