@@ -172,6 +172,11 @@ class RewardService:
             settled += (await self._settled(row)).state != before
         return settled
 
+    async def aclose(self) -> None:
+        """Close the chain back-end and the book's connections (on shutdown)."""
+        await self.backend.aclose()
+        await self.ledger.aclose()
+
     # --- internals -----------------------------------------------------------------
 
     def _mint_ixs(self, payment_id: str, units: int) -> list[Instruction]:

@@ -121,8 +121,9 @@ class SolanaAdapter:
         return await self._refresh(row) if row else None
 
     async def aclose(self) -> None:
-        """Close the back-end."""
+        """Close the back-end and the book's connections."""
         await self.backend.aclose()
+        await self.ledger.aclose()
 
     # --- internals -----------------------------------------------------------------
 

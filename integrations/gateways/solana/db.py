@@ -40,19 +40,24 @@ def async_url(url: str) -> str:
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for a book: in-memory SQLite, WAL file SQLite, or a server DB.
 
+    A SQLite book has one connection, lent to one transaction at a time. SQLite runs
+    one writer anyway; queued in the pool, writers wait for an asyncio wake-up instead
+    of the busy handler's sleeps (which put 360 ms on the p99 of 8 concurrent claims
+    on 2 cores), and in memory a second connection would be a second, empty database
+    while a shared one would let one coroutine's rollback discard another's claim.
+    The queue belongs to the event loop that first waits on it: one book per loop.
+
     File SQLite runs in WAL mode with synchronous=NORMAL: commits survive a process
-    crash (what idempotency needs) without an fsync per commit. In-memory SQLite keeps
-    its one connection for the engine's life and lends it to one transaction at a
-    time: shared between coroutines, a rollback in one would discard another's claim.
+    crash (what idempotency needs) without an fsync per commit.
     """
-    if url in _MEMORY:
-        return create_async_engine("sqlite+aiosqlite://", poolclass=AsyncAdaptedQueuePool, pool_size=1,
-                                   max_overflow=0, connect_args={"check_same_thread": False})
-    url = async_url(url)
+    memory = url in _MEMORY
+    url = "sqlite+aiosqlite://" if memory else async_url(url)
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
+                                 connect_args={"timeout": 30, "check_same_thread": False})
+    if not memory:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 

@@ -162,11 +162,28 @@ async def submit(backend: ChainBackend, ixs: list[Instruction], fee_payer: Keypa
 
 async def create_mint(backend: ChainBackend, payer: Keypair, authority: Pubkey, decimals: int,
                       mint: Keypair | None = None) -> Pubkey:
-    """Create a new SPL mint; returns its address."""
+    """Create an SPL mint; returns its address.
+
+    Given the keypair of a mint that already exists (a chain restored after a
+    restart), it is reused when its authority and decimals match, refused otherwise.
+    """
     mint = mint or Keypair()
+    if (data := await backend.account_data(mint.pubkey())) is not None:
+        return _existing_mint(mint.pubkey(), data, authority, decimals)
     rent = await backend.rent_exempt(MINT_SIZE)
     outcome = await submit(backend, create_mint_ixs(payer.pubkey(), mint.pubkey(), authority, decimals, rent),
                            payer, [mint])
     if outcome.state != "confirmed":
         raise RuntimeError(f"mint creation {outcome.state}: {outcome.err}")
     return mint.pubkey()
+
+
+def _existing_mint(address: Pubkey, data: bytes, authority: Pubkey, decimals: int) -> Pubkey:
+    try:
+        found = Mint.from_bytes(data)
+    except ValueError:
+        raise RuntimeError(f"account {address} exists and is not an SPL mint") from None
+    if found.mint_authority != authority or found.decimals != decimals:
+        raise RuntimeError(f"mint {address} exists with authority {found.mint_authority} and {found.decimals} "
+                           f"decimals, not {authority} and {decimals}")
+    return address

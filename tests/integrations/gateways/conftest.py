@@ -68,15 +68,15 @@ class SolanaHarness:
     name = "solana"
 
     def __init__(self, proxy: FaultProxy, chain, ledger_url: str) -> None:
-        self.proxy, self.chain = proxy, chain
-        self.ledger = Ledger(ledger_url)  # a file book: each test runs its own event loop
+        self.proxy, self.chain, self.ledger_url = proxy, chain, ledger_url
         self.authorize_match = "sendTransaction"
         self.capture_match = "sendTransaction"
 
     def adapter(self, timeout_s: float = 5.0) -> SolanaAdapter:
         backend = RpcBackend(self.proxy.url, timeout_s)
         self.bound = dataclasses.replace(self.chain, backend=backend)
-        return SolanaAdapter(backend, self.ledger, confirm_timeout_s=timeout_s, **self.bound.adapter_kwargs())
+        book = Ledger(self.ledger_url)  # one per adapter (closed with it): each test has its own loop
+        return SolanaAdapter(backend, book, confirm_timeout_s=timeout_s, **self.bound.adapter_kwargs())
 
     async def method(self, adapter, payment_id: str, amount: int, capture: bool = True, decline: bool = False) -> str:
         return await self.bound.new_wallet(0 if decline else amount * 3)
@@ -129,9 +129,7 @@ def solana_harness(solana_rpc, tmp_path_factory):
 
     chain = asyncio.run(prepare())
     with FaultProxy(solana_rpc) as proxy:
-        harness = SolanaHarness(proxy, chain, book_url)
-        yield harness
-        asyncio.run(harness.ledger.aclose())
+        yield SolanaHarness(proxy, chain, book_url)
 
 
 @pytest.fixture(params=["stripe", "amazon_pay", "solana"])

@@ -277,3 +277,21 @@ def test_load_or_create_should_make_a_private_key_file_once_and_reuse_it(tmp_pat
     again = spl.load_or_create_keypair(path)
     assert first == again == spl.load_keypair(path)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_creating_a_mint_that_already_exists_should_reuse_it_only_when_it_matches():
+    """A restored chain already holds the harness's mints; their keypairs are kept."""
+
+    async def scenario():
+        backend, payer, authority, mint = LiteSvmBackend(), Keypair(), Keypair(), Keypair()
+        await backend.airdrop(payer.pubkey(), 10 * SOL)
+        first = await spl.create_mint(backend, payer, authority.pubkey(), 6, mint=mint)
+        again = await spl.create_mint(backend, payer, authority.pubkey(), 6, mint=mint)
+        with pytest.raises(RuntimeError, match="exists with authority"):
+            await spl.create_mint(backend, payer, Keypair().pubkey(), 6, mint=mint)
+        with pytest.raises(RuntimeError, match="not an SPL mint"):
+            await spl.create_mint(backend, payer, authority.pubkey(), 6, mint=payer)
+        return first, again
+
+    first, again = run(scenario())
+    assert first == again

@@ -59,8 +59,7 @@ async def _process(url: str, dep: dict, mint: str):
     try:
         yield svc
     finally:
-        await svc.ledger.aclose()
-        await svc.backend.aclose()
+        await svc.aclose()
 
 
 def test_a_reward_minted_before_a_restart_should_be_released_by_the_next_process(deployment):
