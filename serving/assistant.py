@@ -16,12 +16,14 @@ from serving.security import ApiError
 log = logging.getLogger("smartpay.assistant")
 
 
-def ledger_facts(ledger: Ledger):
-    """A transactions provider over the ledger: the merchant's latest payments."""
+def ledger_facts(ledger: Ledger, loop: asyncio.AbstractEventLoop):
+    """A transactions provider over the async ledger for the assistant's worker
+    thread: the read runs on the service's loop, the thread waits for it."""
     from integrations.rag import TransactionFact
 
     def provider(user_id: str | None, merchant_id: str) -> list:
-        rows = ledger.recent(merchant_id, user_id, limit=20)
+        rows = asyncio.run_coroutine_threadsafe(
+            ledger.recent(merchant_id, user_id, limit=20), loop).result(timeout=10)
         return [TransactionFact(id=r["id"], merchant_id=r["merchant_id"],
                                 user_id=r["user_id"], amount_minor=r["amount_minor"],
                                 currency=r["currency"], status=r["status"],
@@ -34,8 +36,8 @@ def ledger_facts(ledger: Ledger):
 class AssistantAdapter:
     """Lazily built `Assistant`; answers as `{"answer", "sources", "cached"}`."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger, settings=None) -> None:
+        self.ledger, self.settings = ledger, settings
         self._assistant = None
         self._lock = asyncio.Lock()
 
@@ -46,7 +48,8 @@ class AssistantAdapter:
 
                 try:
                     self._assistant = await asyncio.to_thread(
-                        Assistant.from_settings, None, ledger_facts(self.ledger))
+                        Assistant.from_settings, self.settings,
+                        ledger_facts(self.ledger, asyncio.get_running_loop()))
                 except Exception as exc:
                     log.exception("assistant failed to load")
                     raise ApiError(503, "assistant_unavailable", "the assistant could "

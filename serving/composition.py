@@ -122,14 +122,16 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
     s, prod = settings.serving, settings.profile == "prod"
     store = await open_ledger(settings)
     cache = RedisCache(settings.redis_url, s.redis_prefix) if prod else LocalCache()
-    bus = (RedisStreamBus(settings.redis_url, s.redis_prefix, s.event_retries, dlq=store)
-           if prod else LocalBus(s.event_retries, dlq=store))
+    bus = (RedisStreamBus(settings.redis_url, s.redis_prefix, s.event_retries, dlq=store.dead_letters)
+           if prod else LocalBus(s.event_retries, dlq=store.dead_letters))
     relay = OutboxRelay(store, bus.publish, poll_s=s.outbox_poll_s)
     if gateways is None:
         gateways = await build_gateway_ports(settings, store)
-    releaser = None
+    releaser, closers = None, [g.aclose for g in gateways.values() if hasattr(g, "aclose")]
     if rewards == "configured":
         rewards, releaser = await _rewards(settings)
+        if rewards is not None:
+            closers.append(rewards.service.aclose)
     if assistant == "configured":
         assistant = _assistant(settings, store)
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
@@ -138,8 +140,7 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
     return Runtime(settings=settings, payments=service, store=store, cache=cache, bus=bus,
                    relay=relay, verifier=verifier(settings),
                    limiter=RateLimiter(s.rate_limit_per_s, s.rate_limit_burst),
-                   assistant=assistant, releaser=releaser,
-                   closers=[g.aclose for g in gateways.values() if hasattr(g, "aclose")])
+                   assistant=assistant, releaser=releaser, closers=closers)
 
 
 async def _rewards(settings: Settings):

@@ -43,6 +43,8 @@ def _result(r: PaymentResult) -> GatewayResult:
 
 def _error(e: GatewayError) -> GatewayResult:
     kind = _KIND.get(e.kind, "gateway")
+    if kind == "timeout" and not e.sent:  # provably never reached the gateway
+        kind = "unreachable"
     state = "declined" if kind == "hard" else "failed"
     return GatewayResult(state, e.gateway_ref, kind, str(e))
 

@@ -66,12 +66,11 @@ def _port_taken(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@contextmanager
-def running_service(port: int | None = None, extra_env: dict[str, str] | None = None,
-                    log_path: Path | None = None) -> Iterator[str]:
-    """`bentoml serve serving.services:PaymentAPI`; yields the base URL once ready.
-    Refuses a port something already answers on (it would report another server's
-    readiness as ours); stops the whole process group on exit."""
+def start_service(port: int | None = None, extra_env: dict[str, str] | None = None,
+                  log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `bentoml serve serving.services:PaymentAPI` in its own process group and
+    wait until it is ready; the caller stops it with `stop_service`. Refuses a port
+    something already answers on (it would report another server's readiness)."""
     port = port or _free_port()
     if _port_taken(port):
         raise OSError(f"port {port} on 127.0.0.1 is already in use; stop what listens "
@@ -87,6 +86,21 @@ def running_service(port: int | None = None, extra_env: dict[str, str] | None = 
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)
+    except BaseException:
+        stop_service(proc)
+        raise
+    return proc, url
+
+
+stop_service = _stop
+
+
+@contextmanager
+def running_service(port: int | None = None, extra_env: dict[str, str] | None = None,
+                    log_path: Path | None = None) -> Iterator[str]:
+    """`start_service` as a context: yields the base URL, stops the group on exit."""
+    proc, url = start_service(port, extra_env, log_path)
+    try:
         yield url
     finally:
-        _stop(proc)
+        stop_service(proc)

@@ -11,7 +11,7 @@ from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
 
 GatewayState = Literal["authorized", "captured", "declined", "failed", "voided",
                        "refunded", "pending", "not_found"]
-ErrorClass = Literal["hard", "soft", "timeout", "gateway", "breaker_open"]
+ErrorClass = Literal["hard", "soft", "timeout", "unreachable", "gateway", "breaker_open"]
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,10 @@ class GatewayResult:
 
     @property
     def retryable(self) -> bool:
-        """Soft declines, timeouts, gateway errors and open breakers go to the next one."""
-        return self.error_class in ("soft", "timeout", "gateway", "breaker_open")
+        """Definite refusals that another gateway may accept (see
+        `serving.payments.decisions.next_step`; a timeout is not one: it may have
+        charged)."""
+        return self.error_class in ("soft", "unreachable", "gateway", "breaker_open")
 
 
 class FraudPort(Protocol):

@@ -39,17 +39,4 @@ class RewardsAdapter:
     async def balance(self, user: str) -> dict:
         owner = wallet_of(user)
         return {"balance": await self.service.balance(owner),
-                "escrow": self.service.escrowed(owner), "wallet": owner}
-
-
-async def local_rewards(ledger_url: str, backend=None) -> RewardsAdapter:
-    """A SmartReward mint on an in-process LiteSVM chain (the local stand-in)."""
-    from integrations.gateways.solana.chain import LiteSvmBackend
-    from integrations.rewards import RewardConfig, RewardLedger, RewardService, create_reward_mint
-
-    backend = backend or LiteSvmBackend()
-    authority = Keypair()
-    mint = await create_reward_mint(backend, authority)
-    book = RewardLedger(ledger_url)
-    service = RewardService(backend, book, authority, RewardConfig(mint))
-    return RewardsAdapter(service)
+                "escrow": await self.service.escrowed(owner), "wallet": owner}

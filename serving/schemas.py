@@ -17,7 +17,7 @@ from smartpay.money import check_currency
 MethodType = Literal["card", "amazon_pay", "solana"]
 Decision = Literal["approve", "review", "decline"]
 PaymentStatus = Literal[
-    "created", "authorized", "captured", "declined", "failed", "refunded"
+    "created", "authorized", "pending", "captured", "declined", "failed", "refunded"
 ]
 _PAN_LIKE = re.compile(r"\d[\d \-]{10,}\d")
 

@@ -2,7 +2,7 @@
 
 The profile of `smartpay.settings` picks the defaults (local: MiniLM + FAISS + in-process
 cache; prod: OpenAI embeddings + OpenSearch + Redis); each choice can be overridden with
-`SMARTPAY_RAG_<FIELD>`. The OpenAI key and base URL also come from the standard
+`SMARTPAY_RAG__<FIELD>` (the `rag` section of the settings tree). The OpenAI key and base URL also come from the standard
 `OPENAI_API_KEY` / `OPENAI_BASE_URL` variables. Reading this has no side effects.
 """
 
@@ -15,7 +15,6 @@ from typing import Literal
 from pydantic import BaseModel, SecretStr
 
 from integrations.rag.chunking import CHUNK_WORDS, OVERLAP_WORDS
-from smartpay.errors import InputError
 from smartpay.settings import Settings
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "docs" / "kb"
@@ -63,30 +62,17 @@ _PROFILE_DEFAULTS = {
 }
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, str]:
-    prefix = "SMARTPAY_RAG_"
-    fields = RagConfig.model_fields
-    out = {
-        k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)
-    }
-    unknown = sorted(set(out) - set(fields))
-    if unknown:
-        raise InputError(
-            prefix + unknown[0].upper(), out[unknown[0]], f"one of {sorted(fields)}"
-        )
-    return out
-
-
 def rag_config(settings: Settings, environ: dict[str, str] | None = None) -> RagConfig:
-    """Resolve the assistant configuration for a settings profile and an environment."""
+    """Resolve the assistant configuration from the settings tree (`settings.rag`,
+    i.e. `SMARTPAY_RAG__<FIELD>`) and the standard OpenAI variables."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, object] = dict(_PROFILE_DEFAULTS[settings.profile])
-    values["index_dir"] = settings.path("kb", "index")
+    values["index_dir"] = settings.paths.kb_index
     values["redis_url"] = settings.redis_url or "redis://127.0.0.1:6379/0"
     key = env.get("OPENAI_API_KEY") or (
         settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     )
     values["openai_api_key"] = key or None
     values["openai_base_url"] = env.get("OPENAI_BASE_URL") or None
-    values.update(_env_overrides(env))
+    values.update(settings.rag.model_dump(exclude_none=True))
     return RagConfig.model_validate(values)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,7 @@ Events = Sequence[EventLike]
 
 
 def new_payment_id() -> str:
-    """A fresh payment id, for callers whose events must name the payment they create."""
+    """A fresh payment id, for callers whose events name the payment they create."""
     return f"pay_{uuid.uuid4().hex[:24]}"
 
 
@@ -93,8 +94,8 @@ class Ledger:
         await keys.release(self.engine, merchant_id, key)
 
     # -- payments ----------------------------------------------------------------
-    async def create_payment(self, first_gateway: str | None = None, events: Events = (),
-                             **fields: Any) -> str:
+    async def create_payment(self, first_gateway: str | None = None,
+                             events: Events = (), **fields: Any) -> str:
         """Insert a payment in `created` (and its first transition, and the first
         gateway attempt when known) in one transaction; returns its id."""
         pid = fields.pop("id", None) or new_payment_id()
@@ -124,8 +125,9 @@ class Ledger:
             status = (await c.execute(_LOCK_STATUS, {"id": payment_id})).scalar()
             if attempt is not None:
                 ref, outcome, gateway_ref, error_class = attempt
-                await c.execute(_FINISH_ATTEMPT, {"ref": ref, "outcome": outcome,
-                                                  "gref": gateway_ref, "ecls": error_class})
+                await c.execute(_FINISH_ATTEMPT, {
+                    "ref": ref, "outcome": outcome, "gref": gateway_ref,
+                    "ecls": error_class})
             rows, status = _steps(payment_id, status, to, detail, now)
             await c.execute(_T.insert(), rows)
             await c.execute(_UPDATE_PAYMENT, {**fields, "pid": payment_id,
@@ -170,7 +172,8 @@ class Ledger:
                 return await refunds.get(c, refund_id)
 
     async def finish_refund(self, refund_id: str, ok: bool | None,
-                            gateway_ref: str | None = None, events: Events = ()) -> dict:
+                            gateway_ref: str | None = None,
+                            events: Events = ()) -> dict:
         """Settle a reserved refund: kept on success (the payment becomes `refunded`
         once all of it is refunded and nothing is pending), given back on failure,
         left pending when the outcome is unknown (`ok` None). Returns the refund with
@@ -202,8 +205,15 @@ class Ledger:
             out["history"] = list(steps.all())
         return out
 
+    async def payment_by_key(self, merchant_id: str, key: str) -> dict | None:
+        """The payment created under a merchant's Idempotency-Key, if any (a claim that
+        outlived a crashed process must not create a second payment)."""
+        async with self.engine.connect() as c:
+            pid = (await c.execute(_BY_KEY, {"m": merchant_id, "k": key})).scalar()
+        return None if pid is None else await self.get(pid)
+
     async def in_limbo(self) -> list[dict]:
-        """Payments stuck before a final status (a crash or an unknown gateway outcome)."""
+        """Payments stuck before a final status (a crash, an unknown outcome)."""
         async with self.engine.connect() as c:
             ids = (await c.execute(_IN_FLIGHT)).scalars().all()
         found = [await self.get(i) for i in ids]
@@ -249,8 +259,10 @@ _FINISH_ATTEMPT = _A.update().where(_A.c.reference == bindparam("ref")).values(
 _UPDATE_PAYMENT = _P.update().where(_P.c.id == bindparam("pid"))
 _GET_PAYMENT = select(_P).where(_P.c.id == bindparam("id"))
 _GET_ATTEMPTS = select(_A.c.gateway, _A.c.outcome, _A.c.error_class, _A.c.gateway_ref,
-                       _A.c.reference).where(_A.c.payment_id == bindparam("id")).order_by(
-    _A.c.seq)
+                       _A.c.reference, _A.c.at).where(
+    _A.c.payment_id == bindparam("id")).order_by(_A.c.seq)
+_BY_KEY = select(_P.c.id).where(_P.c.merchant_id == bindparam("m"),
+                                _P.c.idem_key == bindparam("k")).limit(1)
 _GET_STEPS = select(_T.c.to_status).where(_T.c.payment_id == bindparam("id")).order_by(
     _T.c.id)
 _IN_FLIGHT = select(_P.c.id).where(_P.c.status.in_(IN_FLIGHT))

@@ -1,6 +1,7 @@
-"""Fixtures for the serving tests: gateway stand-ins for the session, and an app client
-composed like `PaymentAPI` in-process (real FraudScorer/GatewayRouter service objects,
-real gateway adapters on localstripe, the Amazon Pay sandbox and LiteSVM)."""
+"""Fixtures for the serving tests: the stand-in harness for the session, and an app
+client composed by the one composition root like `PaymentAPI`, in-process (real
+FraudScorer/GatewayRouter service objects, real gateway adapters on localstripe, the
+Amazon Pay sandbox and a Solana JSON-RPC node)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.config import reset_serving_config
 from serving.security import issue_token
 from smartpay.settings import get_settings
 
@@ -21,8 +21,8 @@ TEST_BACKENDS = {
 
 @pytest.fixture(scope="session")
 def standins(tmp_path_factory):
-    """localstripe + Amazon Pay sandbox for the whole session; their env variables."""
-    from serving.standins import running_standins
+    """The harness's stand-ins for the whole session; their env variables."""
+    from harness.standins import running_standins
 
     with running_standins(tmp_path_factory.mktemp("standins")) as env:
         yield env
@@ -42,9 +42,7 @@ def serving_env(standins, tracking_uri, data_dir, monkeypatch):
                  "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SMARTPAY_SERVING__RATE_LIMIT_PER_S", "100000")
-    reset_serving_config()
     yield monkeypatch
-    reset_serving_config()
 
 
 def token(merchant: str = "m1", scopes=("payments:write", "payments:read"), **kw) -> str:
@@ -69,7 +67,7 @@ def app_client(gateways=None, **overrides):
     """A TestClient over `create_app` with the PaymentAPI composition built in-process."""
     from serving.app import create_app
     from serving.services import FraudScorer, GatewayRouter, _FraudPort, _RouterPort
-    from serving.standins import runtime_from_environment
+    from serving.composition import build_runtime
 
     fraud, router = _FraudPort(FraudScorer()), _RouterPort(GatewayRouter())
 
@@ -77,9 +75,8 @@ def app_client(gateways=None, **overrides):
         gws = gateways() if callable(gateways) else gateways
         if hasattr(gws, "__await__"):
             gws = await gws
-        return await runtime_from_environment(fraud=fraud, router=router,
-                                              **({"gateways": gws} if gws else {}),
-                                              **overrides)
+        return await build_runtime(get_settings(), fraud=fraud, router=router,
+                                   gateways=gws or None, **overrides)
 
     with TestClient(create_app(factory)) as client:
         yield client

@@ -9,19 +9,17 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from serving.config import reset_serving_config
 from tests.serving.conftest import TEST_BACKENDS, auth, pay_body, token
 
 pytestmark = pytest.mark.slow
 
 
 def test_bentoml_serve_runs_the_composed_flow_and_serves_metrics(data_dir, tracking_uri):
-    from serving.launcher import running_service
+    from harness.standins import running_local_service
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**TEST_BACKENDS, "PYTHONPATH": root, "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}
-    reset_serving_config()
-    with running_service(extra_env=env) as url:
+    with running_local_service(data_dir, extra_env=env) as url:
         ws_url = url.replace("http", "ws") + f"/ws?token={token('m1')}"
         with connect(ws_url) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"

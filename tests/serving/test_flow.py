@@ -20,7 +20,8 @@ def test_a_card_payment_goes_through_the_bentoml_composition_and_is_announced(se
         assert p["status"] == "captured" and p["gateway"] in ("stripe", "amazon_pay", "solana")
         assert p["history"] == ["created", "authorized", "captured"]
         assert 0 <= p["risk_score"] < 0.8 and p["fraud_decision"] != "decline"
-        assert [e["type"] for e in events] == ["reward_minted", "payment_processed"]
+        # the capture and its event commit first; the reward and its event after
+        assert [e["type"] for e in events] == ["payment_processed", "reward_minted"]
         assert {e["payment_id"] for e in events} == {p["payment_id"]}
         # 1 SmartReward per 10 USD, 6 decimals: 25.00 USD earns 2.5 tokens, in escrow
         assert p["reward"]["status"] == "escrowed" and p["reward"]["amount"] == 2_500_000
@@ -60,11 +61,8 @@ def test_a_high_risk_payment_is_declined_before_any_gateway_and_raises_fraud_det
 
 
 def test_a_payment_fails_over_to_the_next_gateway_when_the_first_is_down(serving_env):
-    serving_env.setenv("SMARTPAY_SERVING__STRIPE_API_BASE", "http://127.0.0.1:9")  # closed
-    serving_env.delenv("SMARTPAY_SERVING__SOLANA_BACKEND")
-    from serving.config import reset_serving_config
-
-    reset_serving_config()
+    serving_env.setenv("SMARTPAY_GATEWAYS__STRIPE_API_BASE", "http://127.0.0.1:9")  # closed
+    serving_env.setenv("SMARTPAY_GATEWAYS__ENABLED", '["stripe", "amazon_pay"]')
     networks = ["visa", "mastercard", "amex", "discover"]
     categories = ["grocery", "travel", "fuel"]
     with app_client() as c:
@@ -77,7 +75,7 @@ def test_a_payment_fails_over_to_the_next_gateway_when_the_first_is_down(serving
     assert failed_over, "the router never ranked the dead gateway first"
     for a in failed_over:
         assert a["attempts"][0]["outcome"] == "failed"
-        assert a["attempts"][0]["error_class"] in ("timeout", "gateway", "breaker_open")
+        assert a["attempts"][0]["error_class"] in ("unreachable", "breaker_open")
         assert a["attempts"][1] == a["attempts"][-1] and a["attempts"][1]["outcome"] == "captured"
 
 
@@ -104,9 +102,6 @@ def test_a_refund_returns_the_money_and_a_second_refund_is_refused(client):
 
 def test_chat_answers_503_with_a_clear_message_when_the_assistant_is_off(serving_env):
     serving_env.setenv("SMARTPAY_SERVING__ASSISTANT", "false")
-    from serving.config import reset_serving_config
-
-    reset_serving_config()
     with app_client() as c:
         r = c.post("/chat", json={"message": "where is my refund?"}, headers=auth())
     assert r.status_code == 503 and "assistant" in r.json()["message"]

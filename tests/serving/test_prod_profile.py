@@ -9,7 +9,6 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from serving.config import reset_serving_config
 from smartpay.settings import reset_settings
 from tests.serving.conftest import app_client, auth, pay_body, token
 
@@ -33,7 +32,7 @@ def prod_env(serving_env, prod_server):
                  "SMARTPAY_REDIS_URL": f"redis://{rhost}:{rport}/0",
                  "SMARTPAY_SERVING__REDIS_PREFIX": prefix}.items():
         serving_env.setenv(k, v)
-    reset_settings(), reset_serving_config()
+    reset_settings()
     r = redis.Redis(rhost, rport)
     yield url, r, prefix
     for key in r.scan_iter(f"{prefix}:*"):

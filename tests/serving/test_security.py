@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from serving.config import reset_serving_config
 from tests.serving.conftest import app_client, auth, pay_body, token
 
 
@@ -27,7 +26,7 @@ def test_an_expired_or_forged_token_gets_401(client):
 def test_a_read_only_token_cannot_pay(client):
     r = client.post("/pay", json=pay_body(), headers=auth(scopes=["payments:read"], key="k"))
     assert r.status_code == 403 and "payments:write" in r.json()["message"]
-    assert client.app.state.rt.ledger.count_by_status() == {}
+    assert client.portal.call(client.app.state.rt.store.count_by_status) == {}
 
 
 def test_only_health_and_docs_are_open(client):
@@ -67,7 +66,6 @@ def test_a_websocket_without_a_valid_token_is_closed(client):
 def test_a_client_over_its_rate_gets_429_with_retry_after(serving_env):
     serving_env.setenv("SMARTPAY_SERVING__RATE_LIMIT_PER_S", "1")
     serving_env.setenv("SMARTPAY_SERVING__RATE_LIMIT_BURST", "3")
-    reset_serving_config()
     with app_client() as c:
         codes = [c.get("/payments/none", headers=auth()).status_code for _ in range(5)]
         last = c.get("/payments/none", headers=auth())
@@ -82,7 +80,7 @@ def test_no_card_number_is_stored_or_logged(client, caplog):
     assert r.status_code == 422 and pan not in r.text
     r = client.post("/pay", json=pay_body() | {"card_number": pan}, headers=auth(key="pan2"))
     assert r.status_code == 422 and pan not in r.text
-    assert client.app.state.rt.ledger.count_by_status() == {}
+    assert client.portal.call(client.app.state.rt.store.count_by_status) == {}
     assert pan not in caplog.text
 
 

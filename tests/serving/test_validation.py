@@ -24,7 +24,7 @@ def test_a_bad_field_is_named_in_a_422_and_no_payment_is_written(client, change,
     body = r.json()
     assert body["error"] == "validation_error" and field in body["message"]
     assert [f["field"] for f in body["fields"]] == [field]
-    assert client.app.state.rt.ledger.count_by_status() == {}
+    assert client.portal.call(client.app.state.rt.store.count_by_status) == {}
 
 
 def test_every_bad_field_of_one_request_is_named(client):

@@ -122,17 +122,24 @@ def decline_kind(error: dict) -> ErrorKind:
 def classify(error_class: str, http_status: int | None, error: dict, message: str) -> GatewayError:
     """A Stripe SDK error (class name, status, error body) -> classified GatewayError."""
     code = error.get("decline_code") or error.get("code") or error_class
+    sent = True
     if error_class == "CardError":
         kind = decline_kind(error)
     elif error_class in ("AuthenticationError", "PermissionError"):
         kind = ErrorKind.AUTH
     elif error_class == "APIConnectionError":
         kind = ErrorKind.TIMEOUT if "timed out" in message.lower() else ErrorKind.NETWORK
+        sent = not any(s in message.lower() for s in _NEVER_SENT)
     elif error_class in ("InvalidRequestError", "IdempotencyError") and (http_status or 0) < 500:
         kind = ErrorKind.INVALID_REQUEST
     else:  # APIError, RateLimitError, anything 5xx
         kind = ErrorKind.GATEWAY
-    return GatewayError(NAME, kind, message, code=code, http_status=http_status)
+    return GatewayError(NAME, kind, message, code=code, http_status=http_status, sent=sent)
+
+
+# Connection errors that prove the request never reached Stripe (safe to fail over).
+_NEVER_SENT = ("connection refused", "connecterror", "failed to establish",
+               "name or service not known", "nodename nor servname")
 
 
 def find_by_payment_id(intents: list[dict], payment_id: str) -> dict | None:
