@@ -48,15 +48,46 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> No
     raise TimeoutError(f"{url} was not ready after {timeout_s:.0f} s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM our own process group (bentoml and the services it spawned)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+def service_processes(proc: subprocess.Popen) -> list:
+    """`bentoml serve` and every process it started: its workers run in sessions of
+    their own, so the process group alone does not reach them."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_service(proc: subprocess.Popen) -> None:
+    """SIGKILL the server and all its workers at once (what a crash looks like)."""
+    for p in service_processes(proc):
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            p.kill()
+        except Exception:  # already gone
+            pass
+    proc.wait()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM bentoml and every worker it spawned; SIGKILL what is left after 20 s."""
+    import psutil
+
+    family = service_processes(proc)
+    for p in family:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=20)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    if proc.poll() is None:
+        proc.wait()
 
 
 def _port_taken(port: int) -> bool:
