@@ -1,4 +1,4 @@
-"""`smartpay events dlq ...`: inspect and replay the events subscribers failed to handle.
+"""`smartpay events dlq ...`: inspect and replay events that subscribers failed.
 
 Replaying moves the entries back into the ledger's outbox; the running API's relay
 publishes them at its next poll, and only the subscribers that failed them run again.
@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
 
 @dlq_app.command("list")
-def dlq_list(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def dlq_list(
+    json_out: bool = typer.Option(False, "--json", help="Print the entries as JSON."),
+) -> None:
     """The parked entries, oldest first."""
     entries = asyncio.run(_with_dead_letters(lambda dlq: dlq.list()))
     if json_out:

@@ -1,17 +1,26 @@
-"""Domain events with at-least-once delivery: retries, then a dead-letter queue that can be
-inspected and replayed. In-process bus locally; Redis Streams in prod (every API process
-reads the stream, so each one's WebSocket clients see every event)."""
+"""Domain events, delivered at least once and handled once per process.
+
+A state change and its events commit together (the ledger's outbox); `OutboxRelay`
+publishes them to a bus; the bus hands each event to each subscriber, retrying, then
+parks what still fails in the ledger's dead-letter table, from where it is requeued.
+Since an event may arrive twice (a relay crashed between publishing and marking, a
+requeue), each process remembers which subscriber already had which event id.
+In-process bus locally; Redis Streams in prod (every API process reads the stream, so
+each one's WebSocket clients see every event).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 log = logging.getLogger("smartpay.events")
 EVENT_TYPES = ("payment_processed", "reward_minted", "fraud_detected")
@@ -31,12 +40,49 @@ class Event(BaseModel):
 Handler = Callable[[Event], Awaitable[None]]
 
 
-class _Delivery:
-    """Retry each handler, park what still fails in the DLQ."""
+class DeadLetterStore(Protocol):
+    """Where the bus parks what its handlers failed (`serving.ledger.DeadLetters`)."""
 
-    def __init__(self, retries: int = 3, backoff_s: float = 0.01) -> None:
+    async def park(self, event: Event, handler: str, error: str) -> str: ...
+    async def list(self) -> list[dict]: ...
+    async def requeue(self, entry_ids: Sequence[str] | None = None) -> int: ...
+    async def drop(self, entry_id: str) -> bool: ...
+
+
+class Deduper:
+    """The `size` most recent keys seen; checking and remembering one is O(1)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._order: deque[Hashable] = deque()
+        self._seen: set[Hashable] = set()
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._seen
+
+    def add(self, key: Hashable) -> bool:
+        """Remember a key; False when it was remembered already (a duplicate)."""
+        if key in self._seen:
+            return False
+        if len(self._order) >= self.size:
+            self._seen.discard(self._order.popleft())
+        self._order.append(key)
+        self._seen.add(key)
+        return True
+
+
+class _Delivery:
+    """Hand each event id to each handler once, retrying; park what still fails."""
+
+    def __init__(self, dlq: DeadLetterStore, retries: int = 3, backoff_s: float = 0.01,
+                 remember: int = 100_000) -> None:
+        if not all(hasattr(dlq, m) for m in ("park", "list", "requeue", "drop")):
+            raise TypeError("dlq: expected a dead-letter store such as "
+                            f"`ledger.dead_letters`, got {type(dlq).__name__}")
         self.handlers: dict[str, Handler] = {}
+        self.dead_letters = dlq
         self.retries, self.backoff_s = retries, backoff_s
+        self._handled = Deduper(remember)  # (handler, event id) pairs that succeeded
         self.delivered = 0
 
     def subscribe(self, name: str, handler: Handler) -> None:
@@ -44,53 +90,57 @@ class _Delivery:
 
     async def _deliver(self, event: Event) -> None:
         for name, handler in list(self.handlers.items()):
-            if not await self._try(handler, event):
-                await self._park(event, name)
+            if (name, event.id) in self._handled:
+                continue
+            error = await self._try(handler, event)
+            if error is None:
+                self._handled.add((name, event.id))
+            else:
+                await self._park(event, name, error)
         self.delivered += 1
 
-    async def _try(self, handler: Handler, event: Event) -> bool:
+    async def _try(self, handler: Handler, event: Event) -> str | None:
+        """None once the handler succeeded, else its last error."""
+        error = None
         for attempt in range(self.retries + 1):
             try:
                 await handler(event)
-                return True
-            except Exception as exc:  # a subscriber's bug must not stop the bus
+                return None
+            except Exception as exc:  # noqa: BLE001 - a handler's bug must not stop us
+                error = f"{type(exc).__name__}: {exc}"
                 log.warning("event %s to handler failed (try %d): %s", event.id,
-                            attempt + 1, exc)
+                            attempt + 1, error)
                 await asyncio.sleep(self.backoff_s * 2**attempt)
-        return False
+        return error
 
-    async def replay(self, entry_ids: list[str] | None = None) -> dict[str, int]:
-        """Deliver DLQ entries again to the handler that failed; drop the successes."""
-        done = failed = 0
-        for entry in await self.dlq():
-            if entry_ids and entry["entry_id"] not in entry_ids:
-                continue
-            handler = self.handlers.get(entry["handler"])
-            event = Event.model_validate(entry["event"])
-            if handler is not None and await self._try(handler, event):
-                await self._drop(entry["entry_id"])
-                done += 1
-            else:
-                failed += 1
-        return {"replayed": done, "still_failing": failed}
+    async def _park(self, event: Event, handler: str, error: str) -> None:
+        try:
+            await self.dead_letters.park(event, handler, error)
+        except Exception as exc:  # noqa: BLE001 - ledger down too: the log keeps it
+            log.error("could not park event %s for %s (%s): %s", event.id, handler, exc,
+                      event.model_dump_json())
 
-    async def _park(self, event: Event, handler: str) -> None: ...
-    async def _drop(self, entry_id: str) -> None: ...
-    async def dlq(self) -> list[dict]: ...
+    async def dlq(self) -> list[dict]:
+        """The parked entries, oldest first."""
+        return await self.dead_letters.list()
+
+    async def replay(self, entry_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Requeue parked events (all when no ids) into the outbox; the relay
+        publishes them again and only the handlers that failed them run again."""
+        return {"replayed": await self.dead_letters.requeue(entry_ids)}
 
 
 class LocalBus(_Delivery):
-    """An asyncio queue and one dispatcher task; the DLQ is a list in memory."""
+    """An asyncio queue and one dispatcher task, for a single process."""
 
-    def __init__(self, retries: int = 3) -> None:
-        super().__init__(retries)
+    def __init__(self, retries: int = 3, *, dlq: DeadLetterStore) -> None:
+        super().__init__(dlq, retries)
         self._queue: asyncio.Queue[Event] | None = None
         self._task: asyncio.Task | None = None
-        self._dlq: dict[str, dict] = {}
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="local-bus")
 
     async def publish(self, event: Event) -> None:
         if self._queue is None:
@@ -100,24 +150,15 @@ class LocalBus(_Delivery):
     async def _run(self) -> None:
         while True:
             event = await self._queue.get()
-            await self._deliver(event)
-            self._queue.task_done()
+            try:
+                await self._deliver(event)
+            finally:
+                self._queue.task_done()
 
     async def drain(self) -> None:
         """Wait until every published event went through its handlers."""
         if self._queue is not None:
             await self._queue.join()
-
-    async def _park(self, event: Event, handler: str) -> None:
-        entry_id = uuid.uuid4().hex
-        self._dlq[entry_id] = {"entry_id": entry_id, "handler": handler,
-                               "event": event.model_dump(), "parked_at": time.time()}
-
-    async def _drop(self, entry_id: str) -> None:
-        self._dlq.pop(entry_id, None)
-
-    async def dlq(self) -> list[dict]:
-        return list(self._dlq.values())
 
     async def close(self) -> None:
         if self._task is not None:
@@ -127,14 +168,15 @@ class LocalBus(_Delivery):
 
 
 class RedisStreamBus(_Delivery):
-    """Events in the Redis stream `<prefix>:events`, dead letters in `<prefix>:dlq`."""
+    """Events in the Redis stream `<prefix>:events`; every process reads all of it."""
 
-    def __init__(self, url: str, prefix: str = "smartpay", retries: int = 3) -> None:
+    def __init__(self, url: str, prefix: str = "smartpay", retries: int = 3, *,
+                 dlq: DeadLetterStore) -> None:
         import redis.asyncio as aioredis
 
-        super().__init__(retries)
+        super().__init__(dlq, retries)
         self._r = aioredis.from_url(url, decode_responses=True)
-        self.stream, self.dlq_stream = f"{prefix}:events", f"{prefix}:dlq"
+        self.stream = f"{prefix}:events"
         self._task: asyncio.Task | None = None
         self._pending = 0
 
@@ -142,7 +184,7 @@ class RedisStreamBus(_Delivery):
         last = await self._r.xinfo_stream(self.stream) if await self._r.exists(
             self.stream) else None
         self._last_id = last["last-generated-id"] if last else "0-0"
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="redis-bus")
 
     async def publish(self, event: Event) -> None:
         self._pending += 1
@@ -164,20 +206,76 @@ class RedisStreamBus(_Delivery):
         while self._pending and time.monotonic() < end:
             await asyncio.sleep(0.01)
 
-    async def _park(self, event: Event, handler: str) -> None:
-        await self._r.xadd(self.dlq_stream, {"handler": handler, "e": event.model_dump_json(),
-                                             "parked_at": str(time.time())})
-
-    async def _drop(self, entry_id: str) -> None:
-        await self._r.xdel(self.dlq_stream, entry_id)
-
-    async def dlq(self) -> list[dict]:
-        rows = await self._r.xrange(self.dlq_stream)
-        return [{"entry_id": i, "handler": f["handler"], "event": json.loads(f["e"]),
-                 "parked_at": float(f["parked_at"])} for i, f in rows]
-
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self._r.aclose()
+
+
+class OutboxRelay:
+    """Publishes the ledger's outbox in id order: at once when this process commits
+    events (the ledger calls `wake`), and every `poll_s` for events committed by other
+    processes or left unpublished by a crash. At-least-once: a row is marked only after
+    `publish` returned, so a relay stopped in between sends it again next time."""
+
+    def __init__(self, ledger: Any, publish: Callable[[Event], Awaitable[None]],
+                 poll_s: float = 0.5, batch: int = 200) -> None:
+        self.ledger, self.publish = ledger, publish
+        self.poll_s, self.batch = poll_s, batch
+        self._task: asyncio.Task | None = None
+        self._wakeup: asyncio.Event | None = None
+
+    def start(self) -> None:
+        """Run the relay as a task of the current loop (and hook it to the ledger)."""
+        if self._task is None:
+            self._wakeup = asyncio.Event()
+            self.ledger.on_events = self.wake
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll."""
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def stop(self) -> None:
+        """Cancel the relay; a batch it was publishing is sent again by the next one."""
+        if self.ledger.on_events == self.wake:
+            self.ledger.on_events = None
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def drain(self, timeout_s: float = 5.0) -> bool:
+        """Wait until the outbox is empty; False if events still wait at the end."""
+        end = time.monotonic() + timeout_s
+        while await self.ledger.outbox.unpublished():
+            if time.monotonic() > end:
+                return False
+            self.wake()
+            await asyncio.sleep(0.01)
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()  # before reading: a commit from now on wakes us again
+            if await self._relay_batch() < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.poll_s)
+
+    async def _relay_batch(self) -> int:
+        try:
+            return await self.ledger.outbox.relay_batch(self._publish, self.batch)
+        except Exception as exc:  # noqa: BLE001 - database away: retry at next poll
+            log.warning("outbox relay: %s", exc)
+            return 0
+
+    async def _publish(self, payload: dict) -> None:
+        try:
+            event = Event.model_validate(payload)
+        except ValidationError as exc:  # an unreadable row must not block the rest
+            log.error("outbox: dropping unreadable event %s: %s", payload.get("id"),
+                      exc)
+            return
+        await self.publish(event)

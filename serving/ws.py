@@ -17,7 +17,7 @@ import time
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from serving import observability as obs
-from serving.events import EVENT_TYPES, Event
+from serving.events import EVENT_TYPES, Deduper, Event
 from serving.security import ApiError, Principal
 from serving.ws_wire import direct_writer, text_frame
 
@@ -41,6 +41,7 @@ class Hub:
         self._admins: set[_Client] = set()
         self._pending: list[Event] = []
         self._flush_scheduled = False
+        self._fanned_out = Deduper()  # events come at least once; clients see one
 
     @property
     def size(self) -> int:
@@ -50,7 +51,10 @@ class Hub:
         """Queue the event for the next fan-out, which runs as soon as the bus yields:
         events published together (a payment's `reward_minted` and
         `payment_processed`) reach each socket in one write, since the kernel's cost
-        per socket write is most of a fan-out's time."""
+        per socket write is most of a fan-out's time. An event id seen before is
+        dropped."""
+        if not self._fanned_out.add(event.id):
+            return
         self._pending.append(event)
         if not self._flush_scheduled:
             self._flush_scheduled = True

@@ -8,7 +8,7 @@ drop it as a duplicate and the one that failed gets another chance.
 from __future__ import annotations
 
 import uuid
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,9 +31,9 @@ class DeadLetters:
         entry_id = uuid.uuid4().hex
         payload = event.model_dump(mode="json")
         async with self.engine.begin() as c:
-            await c.execute(_INSERT, {"entry_id": entry_id, "event_id": payload["id"],
-                                      "handler": handler, "event": payload,
-                                      "error": error[:_MAX_ERROR], "parked_at": utcnow()})
+            await c.execute(_INSERT, {
+                "entry_id": entry_id, "event_id": payload["id"], "handler": handler,
+                "event": payload, "error": error[:_MAX_ERROR], "parked_at": utcnow()})
         return entry_id
 
     async def list(self) -> list[dict]:

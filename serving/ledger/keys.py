@@ -36,9 +36,9 @@ async def claim(engine: AsyncEngine, merchant_id: str, key: str, request_hash: s
     lease = now + timedelta(seconds=lease_s)
     try:
         async with engine.begin() as c:
-            await c.execute(_INSERT, {"merchant_id": merchant_id, "key": key,
-                                      "request_hash": request_hash, "state": "in_progress",
-                                      "created_at": now, "lease_until": lease})
+            await c.execute(_INSERT, {
+                "merchant_id": merchant_id, "key": key, "request_hash": request_hash,
+                "state": "in_progress", "created_at": now, "lease_until": lease})
         return Claim("new", lease_until=lease)
     except IntegrityError:
         pass

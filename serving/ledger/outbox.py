@@ -9,7 +9,8 @@ it again (at-least-once), which is why consumers dedupe by event id.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Iterable, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -74,7 +75,7 @@ async def _publish_each(rows, publish: Publish) -> list[int]:
     for row in rows:
         try:
             await publish(row.payload)
-        except Exception as exc:  # the bus is down: keep the rest for the next batch
+        except Exception as exc:  # noqa: BLE001 - bus down: the rest waits for later
             log.warning("outbox: publishing event %s failed: %s", row.event_id, exc)
             break
         done.append(row.id)
@@ -84,8 +85,9 @@ async def _publish_each(rows, publish: Publish) -> list[int]:
 def _row_of(payload: dict) -> dict:
     """An outbox row of an event's JSON form; the payload is the whole event."""
     return {"event_id": payload["id"], "type": payload["type"],
-            "merchant_id": payload["merchant_id"], "payment_id": payload.get("payment_id"),
-            "payload": payload, "created_at": utcnow(), "published_at": None}
+            "merchant_id": payload["merchant_id"],
+            "payment_id": payload.get("payment_id"), "payload": payload,
+            "created_at": utcnow(), "published_at": None}
 
 
 _O = OutboxEvent.__table__

@@ -48,13 +48,13 @@ async def reserve(conn: AsyncConnection, payment_id: str, refund_id: str,
     if existing is not None:
         return existing
     if amount_minor <= 0:
-        raise InputError("amount_minor", amount_minor, "a positive number of minor units")
+        raise InputError("amount_minor", amount_minor, "a positive minor-unit amount")
     took = await conn.execute(_RESERVE, {"p": payment_id, "a": amount_minor})
     if took.rowcount != 1:
         raise await _refusal(conn, payment_id, amount_minor)
-    row = {"refund_id": refund_id, "payment_id": payment_id, "amount_minor": amount_minor,
-           "state": "pending", "gateway_ref": None, "created_at": utcnow(),
-           "finished_at": None}
+    row = {"refund_id": refund_id, "payment_id": payment_id,
+           "amount_minor": amount_minor, "state": "pending", "gateway_ref": None,
+           "created_at": utcnow(), "finished_at": None}
     await conn.execute(_INSERT, row)
     return row
 
@@ -121,10 +121,12 @@ async def _record_refund(conn: AsyncConnection, refund: dict, gref: str | None,
 async def _outcome(conn: AsyncConnection, refund_id: str) -> dict:
     refund = await get(conn, refund_id) or {}
     pay = (await conn.execute(_PAYMENT, {"p": refund["payment_id"]})).first()
-    return {**refund, "refunded_minor": pay.refunded_minor, "payment_status": pay.status}
+    return {**refund, "refunded_minor": pay.refunded_minor,
+            "payment_status": pay.status}
 
 
-async def _refusal(conn: AsyncConnection, payment_id: str, amount: int) -> RefundRefused:
+async def _refusal(conn: AsyncConnection, payment_id: str,
+                   amount: int) -> RefundRefused:
     pay = (await conn.execute(_PAYMENT, {"p": payment_id})).first()
     if pay is None:
         return RefundRefused(payment_id, amount, 0, "missing")
@@ -154,6 +156,7 @@ _PAYMENT = select(_P.c.status, _P.c.amount_minor, _P.c.refunded_minor).where(
 _LOCK_PAYMENT = select(_P.c.id).where(_P.c.id == bindparam("p")).with_for_update()
 _SETTLE = _R.update().where(_R.c.refund_id == bindparam("r"),
                             _R.c.state == "pending").values(
-    state=bindparam("state"), gateway_ref=bindparam("gref"), finished_at=bindparam("at"))
+    state=bindparam("state"), gateway_ref=bindparam("gref"),
+    finished_at=bindparam("at"))
 _NOTE_REF = _R.update().where(_R.c.refund_id == bindparam("r")).values(
     gateway_ref=bindparam("gref"))

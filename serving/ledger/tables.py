@@ -6,7 +6,7 @@ describe it for the statements (and for a reader).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
@@ -15,7 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC (every ledger timestamp is)."""
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -47,6 +48,10 @@ class Payment(Base):
     idem_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # finding the payment a (taken-over) Idempotency-Key already created
+    __table_args__ = (
+        Index("ix_payments_merchant_idem_key", "merchant_id", "idem_key"),)
 
 
 class Transition(Base):

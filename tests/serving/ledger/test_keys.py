@@ -1,4 +1,5 @@
-"""Idempotency-Key claims: replay, conflict, in progress, and leases a dead holder loses."""
+"""Idempotency-Key claims: replay, conflict, in progress, and leases that a dead
+holder loses."""
 
 from __future__ import annotations
 

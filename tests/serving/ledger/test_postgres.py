@@ -18,7 +18,7 @@ HOLD_S = 2.0
 
 
 async def _hold_row_lock(ledger: Ledger, pid: str, held: asyncio.Event) -> None:
-    """SELECT ... FOR UPDATE on one payment inside a transaction left open for HOLD_S."""
+    """SELECT ... FOR UPDATE on one payment in a transaction left open for HOLD_S."""
     p = Payment.__table__
     async with ledger.engine.begin() as c:
         await c.execute(select(p.c.id).where(p.c.id == pid).with_for_update())
@@ -38,9 +38,9 @@ async def _heartbeat(lags: list[float], stop: asyncio.Event, every_s: float = 0.
 async def _pay_and_capture(ledger: Ledger) -> float:
     start = time.perf_counter()
     pid = await new_payment(ledger, 2_500, first_gateway="stripe")
+    paid = Event(type="payment_processed", merchant_id="m", payment_id=pid)
     await ledger.record(pid, "captured", "stripe", (f"{pid}-1", "approved", "ch", None),
-                        gateway="stripe", events=[Event(type="payment_processed",
-                                                        merchant_id="m", payment_id=pid)])
+                        gateway="stripe", events=[paid])
     return time.perf_counter() - start
 
 

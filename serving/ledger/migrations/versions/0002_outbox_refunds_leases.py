@@ -1,4 +1,5 @@
-"""Transactional outbox, durable dead letters, reserved refunds, idempotency leases.
+"""Transactional outbox, durable dead letters, reserved refunds, idempotency leases
+(and an index to find the payment an Idempotency-Key created).
 
 Revision ID: 0002
 Revises: 0001
@@ -52,9 +53,12 @@ def upgrade() -> None:
     )
     # NULL = no lease: keys claimed before this revision may be taken over
     op.add_column("idempotency_keys", sa.Column("lease_until", TS))
+    op.create_index("ix_payments_merchant_idem_key", "payments",
+                    ["merchant_id", "idem_key"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_merchant_idem_key", "payments")
     with op.batch_alter_table("idempotency_keys") as batch:
         batch.drop_column("lease_until")
     for name in ("refunds", "dead_letters", "outbox"):
