@@ -24,6 +24,19 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
+# The fast lane: the payment domain on fake ports and pure unit tests that need no
+# servers, stand-ins, trained models or Feast (under 30 s on two cores).
+.PHONY: test-fast
+test-fast: setup
+	$(PY) -m pytest -q -p no:randomly tests/serving/payments \
+		tests/serving/test_cache.py tests/serving/test_batching.py \
+		tests/integrations/gateways/test_resilience.py \
+		tests/integrations/rag/test_chunking.py tests/integrations/rag/test_redact.py \
+		tests/models/fraud/test_metrics.py tests/models/fraud/test_protocol.py \
+		tests/models/fraud/test_thresholds_drift_gate.py \
+		tests/models/router/test_world.py tests/pipelines/router/test_nodes.py \
+		tests/pipelines/test_simulate.py tests/infra/test_alerts.py
+
 test-prod: setup
 	SMARTPAY_REQUIRE_PROD=1 $(PY) -m pytest -q -m prod
 
