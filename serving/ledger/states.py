@@ -12,7 +12,7 @@ from smartpay.errors import SmartPayError
 
 ALLOWED: dict[str, frozenset[str]] = {
     "created": frozenset({"authorized", "declined", "failed", "pending"}),
-    "authorized": frozenset({"captured", "failed", "pending"}),
+    "authorized": frozenset({"authorized", "captured", "failed", "pending"}),
     "pending": frozenset({"authorized", "captured", "declined", "failed", "pending"}),
     "captured": frozenset({"captured", "refunded"}),
     "declined": frozenset(),

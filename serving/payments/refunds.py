@@ -42,6 +42,9 @@ async def refund(svc: PaymentService, who: Principal, pid: str, amount_minor: in
             "expected": "at most the captured amount not yet refunded"}]) from None
     if reserved.get("state") == "succeeded":  # this refund already went through
         return to_view(await svc.store.get(pid))
+    if reserved.get("state") == "failed":  # refused before: never send it again
+        raise ApiError(409, "refund_refused", f"the refund under this Idempotency-Key "
+                       "was refused by the gateway; send a new key to try again")
     res = await svc.gateways[p["gateway"]].refund(f"{pid}-1", p["gateway_ref"], amount,
                                                   refund_key=refund_id)
     return await _settle_refund(svc, p, refund_id, amount, res)
@@ -54,11 +57,11 @@ async def _settle_refund(svc, p: dict, refund_id: str, amount: int, res) -> Paym
     if ok is False:
         raise ApiError(502, "gateway_error", f"{p['gateway']} refused the refund: "
                        f"{res.message or res.state}; nothing was refunded")
-    total = after["refunded_minor"] if isinstance(after, dict) else int(after)
+    total = after["refunded_minor"]
     await svc.store.add_events([Event(
-        id=f"{refund_id}:refunded", type="payment_processed",
-        merchant_id=p["merchant_id"], payment_id=p["id"],
-        data={"status": "refunded" if total >= p["amount_minor"] else "captured",
+        id=f"{refund_id}:{'pending' if ok is None else 'refunded'}",
+        type="payment_processed", merchant_id=p["merchant_id"], payment_id=p["id"],
+        data={"status": after.get("payment_status", "captured"),
               "refunded_minor": total, "refund_pending": ok is None})])
     if svc.rewards is not None and p["reward"]:
         await claw_back(svc, p, total)

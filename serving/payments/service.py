@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from serving import observability as obs
@@ -117,8 +117,9 @@ class PaymentService:
         return await self.finish(pid)
 
     async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
-        reason = (f"fraud risk {fraud.risk_score:.3f} >= threshold "
-                  f"{self.policy.decline_at}")
+        reason = (f"fraud risk {fraud.risk_score:.3f} >= threshold {self.policy.decline_at}"
+                  if fraud.risk_score >= self.policy.decline_at else
+                  f"the fraud model declined it (risk {fraud.risk_score:.3f})")
         pid = await self.store.create_payment(**fields)
         top = [c.model_dump() for c in fraud.top_features[:3]]
         detected = Event(type="fraud_detected", merchant_id=who.merchant_id,
@@ -160,8 +161,8 @@ class PaymentService:
         if pre_ref:  # known before the charge: status sync can find it after a crash
             await self.store.finish_attempt(ref, "pending", gateway_ref=pre_ref)
         auth = await gw.authorize(ref, req.amount_minor, req.currency, token)
-        if auth.state != "authorized":
-            return auth
+        if auth.state != "authorized":  # keep the reference status sync will ask about
+            return auth if auth.gateway_ref or not pre_ref else replace(auth, gateway_ref=pre_ref)
         await self.store.transition(pid, "authorized", f"{gw.name} {auth.gateway_ref}",
                                     gateway=gw.name, gateway_ref=auth.gateway_ref)
         cap = await gw.capture(ref, auth.gateway_ref, req.amount_minor)
@@ -248,7 +249,7 @@ class PaymentService:
         if p["status"] in ("created", "authorized", "pending"):
             await self._sync_attempt(p)
         view = await self.finish(p["id"])
-        if p["idem_key"] and view.status != "pending":
+        if p["idem_key"] and view.status in ("captured", "declined", "failed", "refunded"):
             await self.store.finish(p["merchant_id"], p["idem_key"], 200,
                                     view.model_dump(mode="json"))
         return view

@@ -30,9 +30,6 @@ def test_a_fraud_decline_declines_without_calling_a_gateway_and_announces_both_e
                                                     "payment_processed"]
 
 
-@pytest.mark.xfail(strict=True, reason="_decline_fraud always writes 'fraud risk R >= "
-                   "threshold T' as the reason, also when the model declined a risk "
-                   "below the threshold")
 def test_a_model_decline_below_the_threshold_is_not_explained_as_reaching_it(world):
     world.fraud.risk, world.fraud.decision = 0.3, "decline"
     view = world.run(world.pay())
@@ -161,10 +158,6 @@ def test_a_failed_capture_on_the_last_gateway_voids_the_hold_and_fails_the_payme
     assert [e["status"] for e in world.processed()] == ["failed"]
 
 
-@pytest.mark.xfail(strict=True, reason="after a voided capture the payment stays "
-                   "'authorized', so the next gateway's authorize calls "
-                   "transition(authorized -> authorized), which the state machine "
-                   "refuses (IllegalTransition)")
 def test_a_failed_capture_voids_the_hold_and_fails_over_to_the_next_gateway(world):
     world.gw["alpha"].script("capture", R("failed", None, "gateway", "capture refused"))
     view = world.run(world.pay())
@@ -193,9 +186,6 @@ def test_a_timeout_after_sending_stays_pending_without_failover_until_reconciled
     assert [e["status"] for e in world.processed()] == ["captured"]
 
 
-@pytest.mark.xfail(strict=True, reason="_settle writes the attempt's gateway_ref from "
-                   "the last result, so a timeout without a ref overwrites the "
-                   "reference prepare() stored for status sync with None")
 def test_a_reference_known_before_the_charge_is_what_status_sync_asks_about(world):
     alpha = world.gw["alpha"]
     alpha.pre_ref = "sess_1"

@@ -79,10 +79,6 @@ def test_a_refund_the_gateway_answers_unknown_stays_pending_and_holds_its_amount
     assert exc.value.status == 422
 
 
-@pytest.mark.xfail(strict=True, reason="_settle_refund derives the announced status "
-                   "from the reserved total, so a full refund whose outcome is unknown "
-                   "is announced as 'refunded' while the payment stays captured "
-                   "(finish_refund's payment_status is not used)")
 def test_a_refund_whose_outcome_is_unknown_does_not_announce_the_payment_refunded(
         world):
     pid = _captured(world)
@@ -102,25 +98,19 @@ def test_a_refund_the_gateway_refuses_answers_502_and_gives_the_amount_back(worl
     assert _refund(world, pid, 1_000, key="r2").status == "refunded"
 
 
-@pytest.mark.xfail(strict=True, reason="a refused refund releases its key (ApiError), "
-                   "but reserve_refund returns the old 'failed' row for the same "
-                   "refund id: the retry is refunded at the gateway and never reserved "
-                   "or recorded, so the ledger misses money that left and the cap no "
-                   "longer holds")
-def test_retrying_a_refused_refund_with_its_key_reserves_and_records_it(world):
+def test_retrying_a_refused_refund_with_its_key_is_refused_and_sends_nothing(world):
     pid = _captured(world)
     world.gw["alpha"].script("refund", R("failed", None, "gateway", "try later"))
     with pytest.raises(ApiError):
         _refund(world, pid, 400)
-    view = _refund(world, pid, 400)
-    assert world.gw["alpha"].charges["alpha_ch_1"]["refunded"] == 400
-    assert view.refunded_minor == world.store.payments[pid]["refunded_minor"] == 400
+    calls = len(world.gw["alpha"].calls)
+    with pytest.raises(ApiError) as err:
+        _refund(world, pid, 400)
+    assert err.value.status == 409 and len(world.gw["alpha"].calls) == calls
+    assert world.gw["alpha"].charges["alpha_ch_1"]["refunded"] == 0
+    assert world.store.payments[pid]["refunded_minor"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the refund event id is '<refund_id>:refunded' "
-                   "whether the refund is pending or settled, so settling a refund "
-                   "that was announced pending collides in the outbox (unique "
-                   "event_id) and would be dropped by consumers that dedupe by id")
 def test_a_pending_refund_settled_by_a_retry_is_announced_as_refunded(world):
     pid = _captured(world)
     world.gw["alpha"].script("refund", R("failed", None, "timeout", "read timeout"))

@@ -90,10 +90,6 @@ def test_a_payment_created_without_any_attempt_is_failed_by_reconcile(world):
     assert world.store.payments[pid]["reason"] == "no gateway was tried"
 
 
-@pytest.mark.xfail(strict=True, reason="sync_one finishes the idempotency key whenever "
-                   "the view is not 'pending', so a payment still 'created' (its "
-                   "gateway is not configured here) gets its key answered with an "
-                   "in-flight status that every retry then replays")
 def test_a_payment_left_for_a_gateway_not_configured_here_keeps_its_key_open(world):
     (pid,), counts = _sync(world, "created", gateways=("gamma",))
     assert world.store.payments[pid]["status"] == "created"
