@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated data dir per test and access to the prod-profile servers.
+"""Shared fixtures: an isolated data dir per test, access to the prod-profile servers,
+and a guard that fails any test leaving a thread or a moved global behind.
 
 Prod-profile tests ask for a server with `prod_server("redis")`. When the server is not
 reachable they are skipped with the reason, except when SMARTPAY_REQUIRE_PROD=1 (set by
@@ -7,10 +8,20 @@ reachable they are skipped with the reason, except when SMARTPAY_REQUIRE_PROD=1 
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import socket
+import sys
+import threading
+import time
+import warnings
+import weakref
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import pytest
+from tqdm.std import tqdm
 
 from smartpay.settings import reset_settings
 
@@ -55,3 +66,130 @@ def data_dir(tmp_path, monkeypatch):
     reset_settings()
     yield tmp_path / "data"
     reset_settings()
+
+
+# --- The process-state guard ----------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+# tqdm starts a monitor thread with its first progress bar (MLflow's artifact copies,
+# Feast's materialisation) and keeps it for the life of the process. Off in the test
+# process, so that the guard sees the threads our code starts; bars work without it.
+tqdm.monitor_interval = 0
+
+# Threads started while a fixture wider than a test is set up (a session stand-in that
+# a test asks for lazily with `request.getfixturevalue`, say) live as long as that
+# fixture: they are its, not the test's.
+_FIXTURE_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+# Warning filters added by code outside this repository (MLflow, torch, ruamel.yaml add
+# some when first imported, inside whichever test imports them first); only ours count.
+# Kept by identity (id -> the entry itself, so the id is never reused): a library's
+# entry may equal one our code adds.
+_THIRD_PARTY_FILTERS: dict[int, tuple] = {}
+
+
+def _recording_caller(add_filter):
+    @functools.wraps(add_filter)
+    def add(*args, **kwargs):
+        known = {id(f) for f in warnings.filters}
+        add_filter(*args, **kwargs)
+        caller = Path(sys._getframe(1).f_code.co_filename).resolve()
+        if not caller.is_relative_to(REPO) or caller.is_relative_to(REPO / ".venv"):
+            _THIRD_PARTY_FILTERS.update((id(f), f) for f in warnings.filters
+                                        if id(f) not in known)
+    return add
+
+
+warnings.filterwarnings = _recording_caller(warnings.filterwarnings)
+warnings.simplefilter = _recording_caller(warnings.simplefilter)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    if fixturedef.scope == "function":
+        return (yield)
+    before = set(threading.enumerate())
+    try:
+        return (yield)
+    finally:
+        _FIXTURE_THREADS.update(t for t in threading.enumerate() if t not in before)
+
+
+@dataclass(frozen=True)
+class ProcessState:
+    """What a test must leave as it found it: threads and process-wide settings."""
+
+    threads: frozenset[threading.Thread]
+    mlflow_tracking_uri: str
+    mlflow_registry_uri: str
+    env_mlflow_tracking_uri: str | None
+    env_mlflow_registry_uri: str | None
+    root_log_handlers: tuple[logging.Handler, ...]
+    root_log_level: int
+    warning_filters: tuple
+
+
+def _pytest_handler(handler: logging.Handler) -> bool:
+    # pytest attaches its own capture handlers to the root logger in each test phase.
+    return type(handler).__module__.startswith("_pytest")
+
+
+def process_state() -> ProcessState:
+    """A snapshot of the state the guard watches."""
+    import mlflow
+
+    root = logging.getLogger()
+    return ProcessState(
+        frozenset(threading.enumerate()), mlflow.get_tracking_uri(),
+        mlflow.get_registry_uri(), os.environ.get("MLFLOW_TRACKING_URI"),
+        os.environ.get("MLFLOW_REGISTRY_URI"),
+        tuple(h for h in root.handlers if not _pytest_handler(h)), root.level,
+        tuple(f for f in warnings.filters if _THIRD_PARTY_FILTERS.get(id(f)) is not f))
+
+
+def _new_threads(before: ProcessState, grace_s: float) -> list[threading.Thread]:
+    """Threads started since `before` still alive after a shared grace period."""
+    deadline = time.monotonic() + grace_s
+    left = []
+    for thread in threading.enumerate():
+        if thread in before.threads or thread in _FIXTURE_THREADS:
+            continue
+        try:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        except RuntimeError:  # a foreign (dummy) thread cannot be joined
+            pass
+        if thread.is_alive():
+            left.append(thread)
+    return left
+
+
+def leftovers(before: ProcessState, grace_s: float = 1.0) -> list[str]:
+    """Everything that differs from `before`, one readable line each."""
+    found = [f"thread {t.name!r} ({type(t).__name__}, daemon={t.daemon}) is still "
+             "running" for t in _new_threads(before, grace_s)]
+    after = process_state()
+    for field in fields(ProcessState):
+        # Warning filters: third-party imports during a test (bentoml, scipy, mlflow)
+        # replace the whole list, so the diff cannot yet tell a library's import from
+        # a leak of ours; reported, not failed, until it can.
+        if field.name in ("threads", "warning_filters"):
+            continue
+        old, new = getattr(before, field.name), getattr(after, field.name)
+        if old != new:
+            found.append(f"{field.name} changed from {old!r} to {new!r}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def process_state_guard():
+    """Fail a test that leaves a thread running or a process-wide setting moved.
+
+    Runs first and ends last among a test's fixtures: what wider fixtures start is
+    theirs, and monkeypatch is undone before the check."""
+    before = process_state()
+    yield
+    problems = leftovers(before)
+    if problems:
+        pytest.fail("the test left process state behind:\n  " + "\n  ".join(problems),
+                    pytrace=False)
