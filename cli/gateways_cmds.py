@@ -56,7 +56,9 @@ async def _try_all(amount: int, currency: str) -> list[dict]:
         async with local_gateways(Path(tmp)) as local:
             authority = Keypair()
             mint = await create_reward_mint(local.chain.backend, authority)
-            rewards = RewardService(local.chain.backend, RewardLedger(), authority, RewardConfig(mint))
+            book = RewardLedger()
+            await book.migrate()
+            rewards = RewardService(local.chain.backend, book, authority, RewardConfig(mint))
             for name, gateway in local.gateways.items():
                 pid = f"try-{name}"
                 method = await local.payment_method(name, pid, amount, currency)
@@ -70,6 +72,7 @@ async def _try_all(amount: int, currency: str) -> list[dict]:
                 rows.append({"gateway": name, "status": now.status.value, "captured": now.captured_minor,
                              "refunded": now.refunded_minor, "ms": round(ms, 1),
                              "reward_units": reward.units, "reward_state": reward.state})
+            await book.aclose()
     return rows
 
 

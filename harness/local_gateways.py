@@ -24,7 +24,7 @@ from integrations.gateways.amazon_pay import AmazonPayAdapter, AmazonPayConfig
 from harness.amazon_pay_sandbox import approve_as_buyer
 from harness.amazon_pay_sandbox import run_amazon_pay_sandbox
 from integrations.gateways.amazon_pay.signing import generate_key_pair
-from integrations.gateways.config import GatewaySettings
+from smartpay.settings import GatewaySettings
 from integrations.gateways.registry import resilient
 from integrations.gateways.resilience import ResilientGateway
 from integrations.gateways.solana import Ledger, LiteSvmBackend, SolanaAdapter, setup_localnet
@@ -78,10 +78,12 @@ async def local_gateways(data_dir: Path, gw: GatewaySettings | None = None) -> A
         amazon = stack.enter_context(run_amazon_pay_sandbox({"LOCALKEY": public}))
         async with AsyncExitStack() as astack:
             chain = await setup_localnet(LiteSvmBackend())
+            book = Ledger()
+            await book.migrate()
             adapters = [
-                StripeAdapter(StripeConfig(SecretStr("sk_test_local"), stripe_base, gw.gateway_timeout_s)),
-                AmazonPayAdapter(AmazonPayConfig("LOCALKEY", key_file, endpoint=amazon, timeout_s=gw.gateway_timeout_s)),
-                SolanaAdapter(chain.backend, Ledger(), **chain.adapter_kwargs()),
+                StripeAdapter(StripeConfig(SecretStr("sk_test_local"), stripe_base, gw.timeout_s)),
+                AmazonPayAdapter(AmazonPayConfig("LOCALKEY", key_file, endpoint=amazon, timeout_s=gw.timeout_s)),
+                SolanaAdapter(chain.backend, book, **chain.adapter_kwargs()),
             ]
             gateways = {a.name: resilient(a, gw) for a in adapters}
             for g in gateways.values():

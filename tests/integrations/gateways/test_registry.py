@@ -8,10 +8,10 @@ import pytest
 from pydantic import SecretStr
 from solders.keypair import Keypair
 
-from integrations.gateways import AuthorizeRequest, GatewaySettings, PaymentStatus, ResilientGateway, build_gateways
+from integrations.gateways import AuthorizeRequest, PaymentStatus, ResilientGateway, build_gateways
 from integrations.gateways.solana import spl
 from smartpay.errors import InputError
-from smartpay.settings import Settings
+from smartpay.settings import GatewaySettings, Settings
 from tests.integrations.gateways.conftest import AMAZON_KEY_ID, STRIPE_KEY
 
 
@@ -28,11 +28,12 @@ def _settings(tmp_path, stripe_harness, amazon_sandbox, amazon_key_files, **over
 
 def test_build_gateways_should_wrap_every_configured_gateway_with_its_own_breaker(
         data_dir, tmp_path, stripe_harness, amazon_sandbox, amazon_key_files):
-    gw = _settings(tmp_path, stripe_harness, amazon_sandbox, amazon_key_files)
-    settings = Settings(stripe_api_key=SecretStr(STRIPE_KEY))
+    gw = _settings(tmp_path, stripe_harness, amazon_sandbox, amazon_key_files,
+                   solana_rpc_url="http://127.0.0.1:9")
+    settings = Settings(stripe_api_key=SecretStr(STRIPE_KEY), gateways=gw)
 
     async def scenario():
-        gateways = build_gateways(settings, gw)
+        gateways = build_gateways(settings)
         try:
             paid = await gateways["stripe"].authorize(AuthorizeRequest(
                 payment_id="reg-1", amount_minor=700, currency="USD", payment_method="pm_card_visa"))
@@ -53,11 +54,11 @@ def test_a_missing_amazon_pay_key_should_name_the_setting_to_fill(data_dir, tmp_
                                                                   amazon_sandbox, amazon_key_files):
     gw = _settings(tmp_path, stripe_harness, amazon_sandbox, amazon_key_files, amazon_pay_public_key_id="")
     with pytest.raises(InputError) as info:
-        build_gateways(Settings(), gw)
-    assert info.value.field == "SMARTPAY_AMAZON_PAY_PUBLIC_KEY_ID"
+        build_gateways(Settings(gateways=gw))
+    assert info.value.field == "SMARTPAY_GATEWAYS__AMAZON_PAY_PUBLIC_KEY_ID"
 
 
 def test_an_unknown_gateway_name_should_be_refused(data_dir):
     with pytest.raises(InputError) as info:
-        build_gateways(Settings(), GatewaySettings(gateways=["stripe", "paypal"]))
-    assert info.value.field == "SMARTPAY_GATEWAYS" and "paypal" in str(info.value)
+        build_gateways(Settings(gateways=GatewaySettings(enabled=["stripe", "paypal"])))
+    assert info.value.field == "SMARTPAY_GATEWAYS__ENABLED" and "paypal" in str(info.value)

@@ -67,9 +67,12 @@ async def _reward_flows(authority: Keypair, errors: list[str]) -> None:
     real = Keypair()
     mint = await create_reward_mint(backend, real)
     await backend.airdrop(authority.pubkey(), 10**9)
-    svc = RewardService(backend, RewardLedger(), authority, RewardConfig(mint))
+    book = RewardLedger()
+    await book.migrate()
+    svc = RewardService(backend, book, authority, RewardConfig(mint))
     record = await svc.reward_payment("sec-r", str(Keypair().pubkey()), 1000, "USD")  # wrong authority: fails
     errors.append(repr(record))
+    await book.aclose()
 
 
 def test_no_secret_should_appear_in_logs_or_error_messages(caplog, stripe_harness, amazon_harness, amazon_key_files):
