@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
     from mlflow.entities import LoggedModel
@@ -40,6 +41,19 @@ def ensure_sqlite_folder(tracking_uri: str) -> None:
                                                                    exist_ok=True)
 
 
+def local_path(uri: str) -> Path | None:
+    """The folder behind a local artifact URI, read in place; None for remote stores.
+    (A download would copy it to a temporary folder nobody removes, and MLflow's
+    progress bar would start tqdm's never-ending monitor thread.)"""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
+        return None
+    path = Path(unquote(parsed.path))
+    return path if path.exists() else None
+
+
 class MlflowRegistry:
     """One registered model and its experiment in one tracking store (a local SQLite
     store's folder is created with the object)."""
@@ -58,7 +72,7 @@ class MlflowRegistry:
                                    registry_uri=self.registry_uri)
 
     @classmethod
-    def from_settings(cls, settings: "Settings | None" = None) -> Self:
+    def from_settings(cls, settings: Settings | None = None) -> Self:
         """The registry of the profile's tracking store (`Settings.tracking_uri`)."""
         from smartpay.settings import get_settings
 
@@ -129,7 +143,7 @@ class MlflowRegistry:
         return model.model_id
 
     @staticmethod
-    def _mlflow_model(model: "LoggedModel", run_id: str) -> "Model":
+    def _mlflow_model(model: LoggedModel, run_id: str) -> Model:
         from mlflow.models import Model
 
         return Model(artifact_path=model.artifact_location, run_id=run_id,
@@ -162,7 +176,7 @@ class MlflowRegistry:
         self._note_version(model, str(mv.version))
         return str(mv.version)
 
-    def _note_version(self, model: "LoggedModel", version: str) -> None:
+    def _note_version(self, model: LoggedModel, version: str) -> None:
         """The logged model's list of registered versions (the UI links them)."""
         key = "mlflow.modelVersions"
         known = json.loads(model.tags.get(key, "[]"))
@@ -190,11 +204,14 @@ class MlflowRegistry:
         import mlflow
 
         uri = self.client.get_model_version_download_uri(self.model_name, version)
+        local = local_path(uri)
+        if local is not None:
+            return local
         return Path(mlflow.artifacts.download_artifacts(
             artifact_uri=uri, tracking_uri=self.tracking_uri,
             registry_uri=self.registry_uri))
 
-    def mlmodel(self, version: str) -> "Model":
+    def mlmodel(self, version: str) -> Model:
         """The version's MLmodel: flavors, signature, metadata."""
         from mlflow.models import Model
 
@@ -206,6 +223,9 @@ class MlflowRegistry:
 
     def read_artifact(self, version: str, artifact: str, read: Callable[[Path], Any]) -> Any:
         """`read(local_path)` of an artifact of the run behind a version."""
+        run_id = self.run_of(version)
+        root = local_path(self.client.get_run(run_id).info.artifact_uri)
+        if root is not None:
+            return read(root / artifact)
         with tempfile.TemporaryDirectory() as tmp:
-            return read(Path(self.client.download_artifacts(self.run_of(version),
-                                                            artifact, tmp)))
+            return read(Path(self.client.download_artifacts(run_id, artifact, tmp)))

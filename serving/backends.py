@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 log = logging.getLogger("smartpay.backends")
 

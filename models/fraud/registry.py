@@ -19,7 +19,7 @@ from models.fraud.predictor import FraudPredictor
 from models.fraud.thresholds import Thresholds
 from models.registry import MlflowRegistry
 from smartpay.errors import SmartPayError
-from smartpay.settings import Settings, get_settings
+from smartpay.settings import Settings
 
 MODEL_NAME = "fraud-detector"
 EXPERIMENT = "fraud-detector"

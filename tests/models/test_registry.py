@@ -60,9 +60,8 @@ def test_a_registered_version_looks_like_one_logged_with_log_model(store):
 
 def test_a_failed_run_is_marked_failed_and_registers_nothing(store):
     reg = RouterRegistry(store)
-    with pytest.raises(RuntimeError):
-        with reg.run("broken") as run_id:
-            raise RuntimeError("training crashed")
+    with pytest.raises(RuntimeError), reg.run("broken") as run_id:
+        raise RuntimeError("training crashed")
     assert reg.client.get_run(run_id).info.status == "FAILED"
     assert reg.version_for_alias("champion") is None
 

@@ -14,7 +14,8 @@ from serving.ledger import Ledger
 from serving.ledger.tables import Payment
 from tests.serving.ledger.conftest import new_payment, run_ledger
 
-HOLD_S = 2.0
+HOLD_S = 3.0
+MAX_LAG_S = 0.25
 
 
 async def _hold_row_lock(ledger: Ledger, pid: str, held: asyncio.Event) -> None:
@@ -62,14 +63,20 @@ def test_a_held_row_lock_delays_only_its_own_row_and_never_the_event_loop(postgr
         waiter = asyncio.create_task(_timed(ledger.transition(locked, "authorized")))
         each = await asyncio.gather(*[_pay_and_capture(ledger) for _ in range(50)])
         all_others = time.perf_counter() - start
+        lock_still_held = not waiter.done()
         waited = await waiter
         await holder
         stop.set()
         await beat
-        return all_others, max(each), waited, max(lags), await ledger.count_by_status()
+        return (all_others, max(each), lock_still_held, waited, max(lags),
+                await ledger.count_by_status())
 
-    all_others, slowest, waited, max_lag, counts = run_ledger(postgres_url, body)
+    all_others, slowest, held, waited, max_lag, counts = run_ledger(postgres_url, body)
     assert waited >= HOLD_S * 0.8  # the lock was real: a write to that row waited
-    assert all_others < HOLD_S / 2 and slowest < HOLD_S / 2
-    assert max_lag < 0.1
+    # the others did not queue behind it: all done while it was still held, in well
+    # under the time it was held (0.4 s on an idle 2-core box, 1.5 s at load 6)
+    assert held and all_others < HOLD_S * 0.6 and slowest < HOLD_S * 0.6
+    # a loop that waited on the lock would lag by HOLD_S; the rest of the margin is
+    # the scheduling noise of a shared 2-core box (25-180 ms measured at load 5-8)
+    assert max_lag < MAX_LAG_S
     assert counts == {"authorized": 1, "captured": 50}
