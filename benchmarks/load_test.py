@@ -214,9 +214,47 @@ def _fraud_backend_env() -> dict[str, str]:
             "PYTHONPATH": root}
 
 
+def _cpu(procs: list) -> dict[str, float]:
+    """CPU seconds (user+system) so far of each server process, by its role."""
+    out: dict[str, float] = {}
+    for role, p in procs:
+        try:
+            t = p.cpu_times()
+            out[role] = out.get(role, 0.0) + t.user + t.system
+        except Exception:  # a worker that went away
+            pass
+    return out
+
+
+def _roles(proc) -> list:
+    """(role, psutil.Process) for the API, the model services and bentoml itself."""
+    from serving.launcher import service_processes
+
+    roles = []
+    for p in service_processes(proc):
+        cmd = " ".join(p.cmdline())
+        role = next((r for r, key in (("api", "PaymentAPI"), ("fraud", "FraudScorer"),
+                                      ("router", "GatewayRouter")) if key in cmd),
+                    "bentoml")
+        roles.append((role, p))
+    return roles
+
+
+async def _with_cpu(rows_out: list, cpu_out: list, procs: list, coro) -> None:
+    """Run one /pay phase; record each process's CPU ms per answered payment."""
+    before = _cpu(procs)
+    row = await coro
+    after = _cpu(procs)
+    rows_out.append(row)
+    n = max(1, row["n"] - int(row.get("errors", 0)))
+    cpu_out.append((row["name"], n,
+                    {r: (after[r] - before.get(r, 0.0)) * 1000 / n for r in after}))
+
+
 async def run_all(base: str, seconds: float, ws_clients: int, ws_payments: int,
                   phases: set[str] = frozenset({"open", "closed", "ws"}),
-                  rate_scale: float = 1.0) -> list:
+                  rate_scale: float = 1.0, procs: list | None = None,
+                  cpu: list | None = None) -> list:
     from serving.security import issue_token
     from smartpay.settings import get_settings
 
@@ -230,10 +268,18 @@ async def run_all(base: str, seconds: float, ws_clients: int, ws_payments: int,
         await drive(base, ep, TARGETS[ep][0] * rate_scale, 3, headers, seed=1)
         if "open" in phases:
             rate = TARGETS[ep][0] * rate_scale
-            rows.append(await drive(base, ep, rate, seconds, headers, seed=2))
+            run = drive(base, ep, rate, seconds, headers, seed=2)
+            if ep == "/pay" and procs:
+                await _with_cpu(rows, cpu, procs, run)
+            else:
+                rows.append(await run)
     if "closed" in phases:
         for ep, c in (("/fraud", 16), ("/route", 16), ("/pay", 8)):
-            rows.append(await capacity(base, ep, c, seconds, headers))
+            run = capacity(base, ep, c, seconds, headers)
+            if ep == "/pay" and procs:
+                await _with_cpu(rows, cpu, procs, run)
+            else:
+                rows.append(await run)
     if "ws" in phases:
         rows.append(await websocket_fanout(base, tok, headers, ws_clients, ws_payments))
     return rows
@@ -278,14 +324,26 @@ def main() -> None:
     if args.url:
         rows = _run(run_all(args.url, args.seconds, args.ws_clients, args.ws_payments,
                                    set(args.phases.split(",")), args.rate_scale))
+        cpu: list = []
     else:
-        from serving.launcher import running_service
+        from harness.standins import running_standins
+        from serving.launcher import start_service, stop_service
+        from smartpay.settings import get_settings
 
-        with running_service(extra_env=env | _fraud_backend_env()) as url:
-            rows = _run(run_all(url, args.seconds, args.ws_clients, args.ws_payments,
-                                       set(args.phases.split(",")), args.rate_scale))
+        cpu = []
+        with running_standins(get_settings().data_path) as standins:
+            proc, url = start_service(extra_env=standins | env | _fraud_backend_env())
+            try:
+                rows = _run(run_all(url, args.seconds, args.ws_clients, args.ws_payments,
+                                    set(args.phases.split(",")), args.rate_scale,
+                                    _roles(proc), cpu))
+            finally:
+                stop_service(proc)
     print_table("SmartPay API under bentoml serve (open-loop asyncio client, same machine)",
                 rows)
+    for phase, n, per in cpu:
+        shares = ", ".join(f"{r} {ms:.2f}" for r, ms in sorted(per.items()))
+        print(f"CPU ms per payment, {phase} ({n} answered): {shares}")
 
 
 if __name__ == "__main__":

@@ -26,14 +26,19 @@ def instrument(token: str) -> str:
 
 
 def _amazon_buyer(adapter, endpoint: str):
+    import httpx
+
     from harness.amazon_pay_sandbox import approve_as_buyer
+
+    # one client for the process (plain HTTP to the sandbox: no CA store to load)
+    client = httpx.AsyncClient(timeout=5, verify=False)
 
     async def prepare(reference, amount_minor, currency, method_type, token):
         if method_type == "amazon_pay":  # the merchant's front end has a session
             return token, token
         session = await adapter.create_checkout_session(reference, amount_minor, currency)
         sid = session["checkoutSessionId"]
-        await approve_as_buyer(endpoint, sid, instrument(token))
+        await approve_as_buyer(endpoint, sid, instrument(token), client)
         return sid, sid
 
     return prepare

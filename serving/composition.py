@@ -57,7 +57,7 @@ async def build_gateway_ports(settings: Settings, store: Ledger) -> dict[str, Ga
         if name == "solana":
             from integrations.gateways.solana import Ledger as SolanaBook
 
-            book = SolanaBook(settings.ledger_url)
+            book = SolanaBook(settings.book_url("solana_db"))
             await book.migrate()
             adapter = registry.build_solana(settings, book=book)
         else:
@@ -90,7 +90,9 @@ async def build_reward_service(settings: Settings):
                             "SMARTPAY_REWARDS__AUTHORITY_KEYPAIR_FILE",
                             "rewards are enabled but not configured (or set "
                             "SMARTPAY_REWARDS__ENABLED=false)")
-    book = RewardLedger(settings.ledger_url)
+    if settings.profile != "prod":
+        settings.paths.rewards_db.parent.mkdir(parents=True, exist_ok=True)
+    book = RewardLedger(settings.book_url("rewards_db"))
     await book.migrate()
     config = RewardConfig(Pubkey.from_string(r.mint), r.decimals, r.tokens_per_step,
                           r.step_major_units, r.refund_window_s, r.balance_ttl_s)

@@ -145,8 +145,18 @@ class Paths:
 
     @property
     def ledger_db(self) -> Path:
-        """Payments, idempotency keys, outbox, dead letters, reward and Solana books."""
+        """Payments, idempotency keys, outbox, dead letters."""
         return self.root / "ledger" / "ledger.db"
+
+    @property
+    def rewards_db(self) -> Path:
+        """The SmartReward book (its own SQLite file: one writer per file)."""
+        return self.root / "ledger" / "rewards.db"
+
+    @property
+    def solana_db(self) -> Path:
+        """The Solana gateway's book."""
+        return self.root / "ledger" / "solana.db"
 
     @property
     def mlflow_db(self) -> Path:
@@ -225,9 +235,15 @@ class Settings(BaseSettings):
     @property
     def ledger_url(self) -> str:
         """PostgreSQL in prod; a SQLite file in the data dir locally."""
+        return self.book_url("ledger_db")
+
+    def book_url(self, book: Literal["ledger_db", "rewards_db", "solana_db"]) -> str:
+        """Where a book lives: one PostgreSQL database for all of them in prod (each
+        with its own Alembic version table); locally a SQLite file each, since SQLite
+        lets one writer at a time into a file and the books write concurrently."""
         if self.profile == "prod":
             return self.postgres_url
-        return f"sqlite:///{self.paths.ledger_db}"
+        return f"sqlite:///{getattr(self.paths, book)}"
 
     def check_production(self) -> None:
         """Refuse to start prod on a default secret, a missing key file or a sandbox

@@ -79,7 +79,7 @@ def build_solana(settings: Settings, backend=None, book=None):
                             gw.solana_decimals)
     else:
         asset = SolanaAsset("sol", gw.solana_lamports_per_minor)
-    return SolanaAdapter(backend or solana_backend(settings), book or Ledger(settings.ledger_url),
+    return SolanaAdapter(backend or solana_backend(settings), book or Ledger(settings.book_url("solana_db")),
                          merchant=merchant, escrow=escrow, asset=asset,
                          wallets=wallet_directory(gw.solana_wallets_dir), currency=gw.solana_currency)
 

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from sqlalchemy import create_engine, text
 
 
-def _ledger(db: str) -> tuple[dict, dict]:
+def _ledger(db: str) -> tuple[dict, dict]:  # prod: every book in one database
     eng = create_engine(db)
     with eng.connect() as c:
         pays = {r.id: dict(r._mapping) for r in c.execute(text(
