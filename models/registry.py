@@ -1,11 +1,12 @@
 """One MLflow tracking store and model registry, reached through its own client.
 
-Nothing here reads or moves MLflow's process-wide state (`mlflow.set_tracking_uri`,
-the active experiment, the active run): every call goes through `self.client`, built
-from explicit URIs, so a training run, a serving probe and a test can each talk to
-their own store in one process. Models are stored the way `mlflow.<flavor>.log_model`
-stores them (a logged model of the run, its run params and metrics linked, registered
-as a version), so the MLflow UI shows the same runs, models and versions.
+Nothing here reads or moves MLflow's process-wide state (the global tracking and
+registry URIs, the active experiment, the active run): every call goes through
+`self.client`, built from explicit URIs, so a training run, a serving probe and a test
+can each talk to their own store in one process. Models are stored the way
+`mlflow.<flavor>.log_model` stores them (a logged model of the run, its run params and
+metrics linked, registered as a version), so the MLflow UI shows the same runs, models
+and versions.
 """
 
 from __future__ import annotations
