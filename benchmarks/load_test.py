@@ -230,13 +230,12 @@ def _roles(proc) -> list:
     """(role, psutil.Process) for the API, the model services and bentoml itself."""
     from serving.launcher import service_processes
 
+    names = {"payment_api": "api", "fraud_scorer": "fraud", "gateway_router": "router"}
     roles = []
     for p in service_processes(proc):
-        cmd = " ".join(p.cmdline())
-        role = next((r for r, key in (("api", "PaymentAPI"), ("fraud", "FraudScorer"),
-                                      ("router", "GatewayRouter")) if key in cmd),
-                    "bentoml")
-        roles.append((role, p))
+        cmd = p.cmdline()
+        name = cmd[cmd.index("--service-name") + 1] if "--service-name" in cmd else ""
+        roles.append((names.get(name, "bentoml"), p))
     return roles
 
 

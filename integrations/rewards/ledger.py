@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Column, Float, LargeBinary, MetaData, String, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from integrations.gateways.solana.db import make_engine, upgrade
+from smartpay.db import make_engine, upgrade
 
 VERSION_TABLE = "alembic_version_rewards"
 _MIGRATIONS = Path(__file__).parent / "migrations"

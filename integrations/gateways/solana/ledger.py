@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Boolean, Column, Float, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
-from integrations.gateways.solana.db import SQLITE_CACHE_PRAGMAS, make_engine, upgrade
+from smartpay.db import SQLITE_CACHE_PRAGMAS, make_engine, upgrade
 
 __all__ = ["SQLITE_CACHE_PRAGMAS", "VERSION_TABLE", "Ledger", "meta", "payments", "refunds"]
 

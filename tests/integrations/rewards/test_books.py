@@ -10,9 +10,11 @@ import asyncio
 import threading
 
 import pytest
+
+from smartpay.errors import InputError
 from sqlalchemy import inspect, text
 
-from integrations.gateways.solana.db import async_url, holding
+from smartpay.db import async_url, holding
 from integrations.gateways.solana.ledger import Ledger as SolanaBook
 from integrations.rewards import RewardLedger
 
@@ -55,7 +57,7 @@ def test_sync_style_book_urls_should_be_served_by_the_async_driver(url, expected
 
 
 def test_a_book_url_that_is_not_a_url_should_be_refused_naming_it():
-    with pytest.raises(ValueError, match="rewards.db"):
+    with pytest.raises(InputError, match="rewards.db"):
         async_url("rewards.db")
 
 
