@@ -18,13 +18,13 @@ from benchmarks._stats import print_table, row, time_calls
 
 def main(n_single: int = 2000, n_batch: int = 100) -> None:
     from models.fraud import load
-    from models.fraud.registry import connect, load_frame
+    from models.fraud.registry import connect
 
     t0 = time.perf_counter()
     predictor = load("champion")
     load_s = time.perf_counter() - t0
     approx = dataclasses.replace(predictor, approx_contribs=True)
-    window = load_frame(connect(), predictor.version)
+    window = connect().load_frame(predictor.version)
     one = window.iloc[[0]]
     batch = window.sample(1000, replace=len(window) < 1000, random_state=0)
     rows = [

@@ -23,7 +23,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from smartpay.errors import SmartPayError
 
 Profile = Literal["local", "prod"]
-LOCAL_JWT_SECRET = "local-dev-secret-change-me"
+# 32+ bytes, so HS256 libraries do not warn; public, so prod refuses it.
+LOCAL_JWT_SECRET = "local-dev-secret-change-me-it-is-public"
 LOCAL_STRIPE_KEY = "sk_test_local"
 
 _PROD_DEFAULTS: dict[str, str] = {

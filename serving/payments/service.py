@@ -113,7 +113,7 @@ class PaymentService:
         pid = await self.store.create_payment(first_gateway=ranking[0],
                                               route_decision_id=decision.decision_id,
                                               **fields)
-        await self._charge(pid, req, ranking, decision.decision_id)
+        await self._charge({**fields, "id": pid}, req, ranking, decision.decision_id)
         return await self.finish(pid)
 
     async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
@@ -130,11 +130,11 @@ class PaymentService:
                                 events=[detected, processed_event(p)])
         return await self.view(pid)
 
-    async def _charge(self, pid: str, req: PayRequest, ranking: list[str],
+    async def _charge(self, p: dict, req: PayRequest, ranking: list[str],
                       decision_id: str) -> None:
         """Authorize+capture on the first gateway that takes it; fail over only on a
         definite, retryable answer. Each attempt is in the store before its call."""
-        last, ref, name = None, None, None
+        pid, last, ref, name = p["id"], None, None, None
         for seq, name in enumerate(ranking, start=1):
             ref = f"{pid}-1" if seq == 1 else await self.store.start_attempt(pid, seq, name)
             t0 = time.perf_counter()
@@ -147,7 +147,7 @@ class PaymentService:
                 break
             await self.store.finish_attempt(ref, last.state, last.gateway_ref,
                                             last.error_class)
-        await self._settle(pid, last, ref, name)
+        await self._settle(p, last, ref, name)
 
     async def _authorize_capture(self, pid, gw: GatewayPort, ref: str,
                                  req: PayRequest) -> GatewayResult:
@@ -172,15 +172,15 @@ class PaymentService:
         return GatewayResult("failed", auth.gateway_ref, "gateway",
                              f"capture failed: {cap.message}")
 
-    async def _settle(self, pid: str, last: GatewayResult | None, ref: str | None,
+    async def _settle(self, p: dict, last: GatewayResult | None, ref: str | None,
                       gateway: str | None) -> None:
         """Write the last attempt's outcome, the payment's status and its
-        `payment_processed` event in one transaction (pending sends no event)."""
+        `payment_processed` event in one transaction (pending sends no event). `p`
+        holds the payment's id, merchant, amount, currency and risk."""
         status, reason = d.settled_status(last)
         attempt = None if ref is None or last is None else (
             ref, "pending" if status == "pending" else last.state, last.gateway_ref,
             last.error_class)
-        p = await self.store.get(pid)
         fields = {"gateway": gateway}
         if last is not None and last.gateway_ref:
             fields["gateway_ref"] = last.gateway_ref
@@ -188,8 +188,8 @@ class PaymentService:
             fields["reason"] = reason
         events = [] if status == "pending" else [processed_event({**p, **fields,
                                                                   "status": status})]
-        await self.store.record(pid, status, reason or gateway, attempt, events=events,
-                                **fields)
+        await self.store.record(p["id"], status, reason or gateway, attempt,
+                                events=events, **fields)
 
     def _background(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -257,7 +257,7 @@ class PaymentService:
     async def _sync_attempt(self, p: dict) -> None:
         attempts = p["attempts"]
         if not attempts:
-            await self._settle(p["id"], None, None, None)
+            await self._settle(p, None, None, None)
             return
         last = attempts[-1]
         gw = self.gateways.get(last["gateway"])
@@ -273,7 +273,7 @@ class PaymentService:
             res = await gw.capture(last["reference"], res.gateway_ref, p["amount_minor"])
         if d.settled_status(res)[0] == "pending" and p["status"] == "pending":
             return  # still unknown: nothing to write
-        await self._settle(p["id"], res, last["reference"], last["gateway"])
+        await self._settle(p, res, last["reference"], last["gateway"])
 
     async def reconcile(self) -> dict[str, int]:
         """Settle every payment left created/authorized/pending; count the outcomes."""
