@@ -23,7 +23,7 @@ from solders.keypair import Keypair
 
 from benchmarks._stats import print_table, row
 from integrations.gateways.base import AuthorizeRequest, PaymentStatus
-from integrations.gateways.config import GatewaySettings
+from smartpay.settings import GatewaySettings
 from harness.local_gateways import LocalGateways, local_gateways
 from integrations.gateways.registry import resilient
 from integrations.gateways.solana import (
@@ -67,7 +67,9 @@ async def _bench_solana_rpc(n: int) -> dict:
     with run_solana_rpc() as url:
         backend = RpcBackend(url)
         chain = await setup_localnet(backend)
-        gateway = resilient(SolanaAdapter(backend, Ledger(), **chain.adapter_kwargs()), GatewaySettings())
+        book = Ledger()
+        await book.migrate()
+        gateway = resilient(SolanaAdapter(backend, book, **chain.adapter_kwargs()), GatewaySettings())
         wallet = await chain.new_wallet(10**9)
 
         async def methods(pid):
@@ -105,12 +107,13 @@ async def _bench_rewards(mints: int) -> list[dict]:
     backend, authority = LiteSvmBackend(), Keypair()
     mint = await create_reward_mint(backend, authority)
     rows = [await _bench_raw_mints(backend, authority, mint, mints)]
-    rows.append(await _mint_loop(RewardService(backend, RewardLedger(), authority, RewardConfig(mint)),
-                                 "RewardService, in-memory ledger", mints))
     with tempfile.TemporaryDirectory() as tmp:
-        ledger = RewardLedger(f"sqlite:///{Path(tmp) / 'rewards.db'}")
-        rows.append(await _mint_loop(RewardService(backend, ledger, authority, RewardConfig(mint)),
-                                     "RewardService, SQLite file ledger", mints))
+        for label, url in (("in-memory", "sqlite://"), ("SQLite file", f"sqlite:///{Path(tmp) / 'r.db'}")):
+            ledger = RewardLedger(url)
+            await ledger.migrate()
+            rows.append(await _mint_loop(RewardService(backend, ledger, authority, RewardConfig(mint)),
+                                         f"RewardService, {label} ledger", mints))
+            await ledger.aclose()
     return rows
 
 
