@@ -54,15 +54,13 @@ async def build_gateway_ports(settings: Settings, store: Ledger) -> dict[str, Ga
 
     adapters = {}
     for name in settings.gateways.enabled:
-        if name == "solana":
+        kwargs = {}
+        if name == "solana":  # its book is migrated like every other store
             from integrations.gateways.solana import Ledger as SolanaBook
 
-            book = SolanaBook(settings.book_url("solana_db"))
-            await book.migrate()
-            adapter = registry.build_solana(settings, book=book)
-        else:
-            adapter = registry._BUILDERS[name](settings)
-        adapters[name] = registry.resilient(adapter, settings.gateways)
+            kwargs["book"] = SolanaBook(settings.book_url("solana_db"))
+            await kwargs["book"].migrate()
+        adapters[name] = registry.build_gateway(name, settings, **kwargs)
     hooks = sandbox_hooks(settings, adapters)
     ports = {}
     for name, gw in adapters.items():
@@ -72,7 +70,7 @@ async def build_gateway_ports(settings: Settings, store: Ledger) -> dict[str, Ga
                                  channels and frozenset(channels))
             ports[name] = GatewayPortAdapter(gw, accepts, prepare)
         else:
-            ports[name] = GatewayPortAdapter(gw, ACCEPTS.get(name, ACCEPTS["stripe"]))
+            ports[name] = GatewayPortAdapter(gw, ACCEPTS[name])
     return ports
 
 

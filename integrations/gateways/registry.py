@@ -98,10 +98,14 @@ def wallet_directory(folder: Path | None) -> Callable[[str], Keypair | None]:
 _BUILDERS = {"stripe": build_stripe, "amazon_pay": build_amazon_pay, "solana": build_solana}
 
 
+def build_gateway(name: str, settings: Settings, **kwargs) -> ResilientGateway:
+    """One gateway by name, wrapped in the shared resilience policy (`kwargs` go to its
+    builder, e.g. the Solana book)."""
+    if name not in _BUILDERS:
+        raise InputError("SMARTPAY_GATEWAYS__ENABLED", name, f"names among {sorted(_BUILDERS)}")
+    return resilient(_BUILDERS[name](settings, **kwargs), settings.gateways)
+
+
 def build_gateways(settings: Settings) -> dict[str, ResilientGateway]:
     """All configured gateways by name, each with retries and its own circuit breaker."""
-    enabled = settings.gateways.enabled
-    unknown = [g for g in enabled if g not in _BUILDERS]
-    if unknown:
-        raise InputError("SMARTPAY_GATEWAYS__ENABLED", unknown, f"names among {sorted(_BUILDERS)}")
-    return {name: resilient(_BUILDERS[name](settings), settings.gateways) for name in enabled}
+    return {name: build_gateway(name, settings) for name in settings.gateways.enabled}
