@@ -77,24 +77,14 @@ async def _try_all(amount: int, currency: str) -> list[dict]:
 
 
 def _settings():
-    """Settings from the environment; in the local profile, filled in with what the
-    running harness (`smartpay serve`) wrote to `<data>/standins/env.json`."""
-    import os
-
+    """Settings from the environment; in the local profile, beneath it, what the
+    running harness (`smartpay serve`) wrote to `<data>/standins/standins.env`."""
     from smartpay.settings import Settings
 
     settings = Settings()
-    env_file = settings.path("standins", "env.json")
+    env_file = settings.path("standins", "standins.env")
     if settings.profile == "local" and env_file.is_file():
-        given = json.loads(env_file.read_text())
-        merged = {k: v for k, v in given.items() if k not in os.environ}
-        old = dict(os.environ)
-        os.environ.update(merged)
-        try:
-            settings = Settings()
-        finally:
-            os.environ.clear()
-            os.environ.update(old)
+        settings = Settings(_env_file=[".env", env_file])
     return settings
 
 

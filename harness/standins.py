@@ -105,7 +105,8 @@ def standin_env(stripe: str, amazon: str, amazon_key: Path, solana: str,
 @contextmanager
 def running_standins(data_dir: Path) -> Iterator[dict[str, str]]:
     """localstripe, the Amazon Pay sandbox and a Solana node, with persistent keys;
-    yields the environment for the product (also written to `standins/env.json`)."""
+    yields the environment for the product (also written to `standins/standins.env`,
+    which local `smartpay` commands read beneath their own environment)."""
     from harness.amazon_pay_sandbox import run_amazon_pay_sandbox
     from harness.localstripe import run_localstripe
     from integrations.gateways.solana.rpc_standin import run_solana_rpc
@@ -119,9 +120,9 @@ def running_standins(data_dir: Path) -> Iterator[dict[str, str]]:
         solana = stack.enter_context(run_solana_rpc())
         mints = asyncio.run(_prepare_chain(solana, secrets))
         env = standin_env(stripe, amazon, amazon_key, solana, secrets, mints)
-        out = Path(data_dir) / "standins" / "env.json"
+        out = Path(data_dir) / "standins" / "standins.env"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(env, indent=1))
+        out.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in env.items()))
         yield env
 
 

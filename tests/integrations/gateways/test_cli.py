@@ -24,3 +24,18 @@ def test_rewards_balance_should_reject_a_malformed_wallet_naming_the_field(data_
     with pytest.raises(InputError) as info:
         CliRunner().invoke(app, ["rewards", "balance", "not-a-wallet"], catch_exceptions=False)
     assert info.value.field == "wallet"
+
+
+def test_local_commands_read_the_harness_addresses_beneath_their_own_environment(
+        data_dir, monkeypatch):
+    from cli.gateways_cmds import _settings
+
+    env_file = data_dir / "standins" / "standins.env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text('SMARTPAY_REWARDS__MINT="FromHarness"\n'
+                        'SMARTPAY_GATEWAYS__SOLANA_RPC_URL="http://127.0.0.1:1"\n')
+    assert _settings().rewards.mint == "FromHarness"
+    monkeypatch.setenv("SMARTPAY_REWARDS__MINT", "FromEnvironment")
+    s = _settings()
+    assert s.rewards.mint == "FromEnvironment"
+    assert s.gateways.solana_rpc_url == "http://127.0.0.1:1"
