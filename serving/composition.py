@@ -94,8 +94,9 @@ async def build_reward_service(settings: Settings):
     await book.migrate()
     config = RewardConfig(Pubkey.from_string(r.mint), r.decimals, r.tokens_per_step,
                           r.step_major_units, r.refund_window_s, r.balance_ttl_s)
-    return RewardService(solana_backend(settings), book, load_keypair(r.authority_keypair_file),
-                         config)
+    # mints reuse a blockhash for a second (each mint is idempotent per payment id)
+    return RewardService(solana_backend(settings, blockhash_reuse_s=1.0), book,
+                         load_keypair(r.authority_keypair_file), config)
 
 
 def verifier(settings: Settings) -> Verifier:

@@ -53,13 +53,13 @@ def build_amazon_pay(settings: Settings):
                                             gw.timeout_s))
 
 
-def solana_backend(settings: Settings):
+def solana_backend(settings: Settings, blockhash_reuse_s: float = 0.0):
     """The JSON-RPC node the Solana gateway and the rewards talk to."""
     from integrations.gateways.solana.chain import RpcBackend
 
     gw = settings.gateways
     url = _need(gw.solana_rpc_url, "solana_rpc_url", "a Solana JSON-RPC URL")
-    return RpcBackend(url, gw.timeout_s)
+    return RpcBackend(url, gw.timeout_s, blockhash_reuse_s)
 
 
 def build_solana(settings: Settings, backend=None, book=None):

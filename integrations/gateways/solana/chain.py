@@ -110,16 +110,18 @@ class LiteSvmBackend:
 class RpcBackend:
     """JSON-RPC through solana-py's AsyncClient (devnet, mainnet or the stand-in)."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0, blockhash_reuse_s: float = 1.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 10.0, blockhash_reuse_s: float = 0.0) -> None:
         from solana.rpc.async_api import AsyncClient
 
         self._client = AsyncClient(url, timeout=timeout_s, http2=False, max_transport_retries=0)
         self._reuse_s, self._blockhash = blockhash_reuse_s, (0.0, None)
 
     async def latest_blockhash(self) -> Hash:
-        """The cluster's latest blockhash, reused for `blockhash_reuse_s`: a blockhash
-        stays valid for about a minute (150 slots), and under load fetching one per
-        transaction was a third of a reward mint's round trips and CPU."""
+        """The cluster's latest blockhash, reused for `blockhash_reuse_s` when set: a
+        blockhash stays valid for about a minute (150 slots), and under load fetching
+        one per reward mint was a third of its round trips and CPU. Off by default: a
+        payment transaction built while the node is unreachable would otherwise be
+        signed and kept for re-broadcast instead of failing before anything exists."""
         at, cached = self._blockhash
         now = time.monotonic()
         if cached is not None and now - at < self._reuse_s:
