@@ -75,12 +75,10 @@ async def build_gateway_ports(settings: Settings, store: Ledger) -> dict[str, Ga
 
 
 async def build_reward_service(settings: Settings):
-    """The SmartReward service on the configured node, mint and authority key file."""
-    from solders.pubkey import Pubkey
-
+    """The SmartReward service on the configured node, mint and authority key file,
+    its book migrated."""
     from integrations.gateways.registry import solana_backend
-    from integrations.gateways.solana.spl import load_keypair
-    from integrations.rewards import RewardConfig, RewardLedger, RewardService
+    from integrations.rewards import build_reward_service as build
 
     r = settings.rewards
     if not r.mint or r.authority_keypair_file is None:
@@ -90,13 +88,14 @@ async def build_reward_service(settings: Settings):
                             "SMARTPAY_REWARDS__ENABLED=false)")
     if settings.profile != "prod":
         settings.paths.rewards_db.parent.mkdir(parents=True, exist_ok=True)
-    book = RewardLedger(settings.book_url("rewards_db"))
-    await book.migrate()
-    config = RewardConfig(Pubkey.from_string(r.mint), r.decimals, r.tokens_per_step,
-                          r.step_major_units, r.refund_window_s, r.balance_ttl_s)
     # mints reuse a blockhash for a second (each mint is idempotent per payment id)
-    return RewardService(solana_backend(settings, blockhash_reuse_s=1.0), book,
-                         load_keypair(r.authority_keypair_file), config)
+    service = build(solana_backend(settings, blockhash_reuse_s=1.0),
+                    settings.book_url("rewards_db"), r.authority_keypair_file, r.mint,
+                    decimals=r.decimals, tokens_per_step=r.tokens_per_step,
+                    step_major_units=r.step_major_units,
+                    refund_window_s=r.refund_window_s, balance_ttl_s=r.balance_ttl_s)
+    await service.ledger.migrate()
+    return service
 
 
 def verifier(settings: Settings) -> Verifier:
