@@ -1,6 +1,7 @@
-"""The small typed protocols the payment flow composes. Each real piece (BentoML model
-services, gateway adapters, reward minter, assistant) is adapted to one of these in
-`serving/adapters.py`, so the flow never depends on another package's internals."""
+"""The small typed protocols the payment domain composes. Each real piece (BentoML
+model services, gateway adapters, reward minter, assistant) is adapted to one of these
+(`serving/services.py`, `serving/gateways.py`, `serving/rewards.py`,
+`serving/assistant.py`), so the domain never depends on another package's internals."""
 
 from __future__ import annotations
 
