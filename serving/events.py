@@ -216,8 +216,9 @@ class RedisStreamBus(_Delivery):
 class OutboxRelay:
     """Publishes the ledger's outbox in id order: at once when this process commits
     events (the ledger calls `wake`), and every `poll_s` for events committed by other
-    processes or left unpublished by a crash. At-least-once: a row is marked only after
-    `publish` returned, so a relay stopped in between sends it again next time."""
+    processes or left unpublished by a crash (once the dead relay's claim on them has
+    expired). At-least-once: a row is marked only after `publish` returned, so a relay
+    stopped in between sends it again next time."""
 
     def __init__(self, ledger: Any, publish: Callable[[Event], Awaitable[None]],
                  poll_s: float = 0.5, batch: int = 200) -> None:

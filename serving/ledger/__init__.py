@@ -1,6 +1,7 @@
 """The payment ledger: SQLAlchemy 2 tables, Alembic migrations, the payment state
 machine, idempotency keys, refunds, the transactional outbox and the dead-letter queue,
-on an async engine: SQLite (WAL, aiosqlite) locally, PostgreSQL (asyncpg) in prod."""
+as async methods over synchronous Core in worker threads: SQLite (WAL, pysqlite)
+locally, PostgreSQL (psycopg) in prod."""
 
 from serving.ledger.dead_letters import DeadLetters
 from serving.ledger.keys import Claim

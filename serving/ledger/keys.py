@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, bindparam, or_, select
 
 from serving.ledger.tables import IdempotencyKey, utcnow
 
@@ -29,59 +27,56 @@ class Claim:
     lease_until: datetime | None = None
 
 
-async def claim(engine: AsyncEngine, merchant_id: str, key: str, request_hash: str,
-                lease_s: float) -> Claim:
-    """Insert the key, take over an expired lease, or report what the key became."""
+def insert(conn: Connection, merchant_id: str, key: str, request_hash: str,
+           lease_s: float) -> Claim:
+    """Insert the key leased for `lease_s` (IntegrityError if it exists)."""
     now = utcnow()
     lease = now + timedelta(seconds=lease_s)
-    try:
-        async with engine.begin() as c:
-            await c.execute(_INSERT, {
-                "merchant_id": merchant_id, "key": key, "request_hash": request_hash,
-                "state": "in_progress", "created_at": now, "lease_until": lease})
-        return Claim("new", lease_until=lease)
-    except IntegrityError:
-        pass
-    async with engine.connect() as c:
-        row = (await c.execute(_GET, {"m": merchant_id, "k": key})).first()
-    if row is None:  # released between our insert and read: try again
-        return await claim(engine, merchant_id, key, request_hash, lease_s)
+    conn.execute(_INSERT, {"merchant_id": merchant_id, "key": key,
+                           "request_hash": request_hash, "state": "in_progress",
+                           "created_at": now, "lease_until": lease})
+    return Claim("new", lease_until=lease)
+
+
+def existing(conn: Connection, merchant_id: str, key: str, request_hash: str,
+             lease_s: float) -> Claim | None:
+    """What an existing key became, or a take-over of its expired lease; None if the
+    key was released meanwhile (claim it again)."""
+    row = conn.execute(_GET, {"m": merchant_id, "k": key}).first()
+    if row is None:
+        return None
     if row.request_hash != request_hash:
         return Claim("conflict")
     if row.state == "done":
         return Claim("replay", row.status_code, row.response)
-    if await _conditional(engine, _TAKE_OVER, {"m": merchant_id, "k": key, "now": now,
-                                               "lease": lease}):
+    now = utcnow()
+    lease = now + timedelta(seconds=lease_s)
+    took = conn.execute(_TAKE_OVER, {"m": merchant_id, "k": key, "now": now,
+                                     "lease": lease})
+    if took.rowcount == 1:
         return Claim("new", lease_until=lease)
     return Claim("in_progress")
 
 
-async def renew(engine: AsyncEngine, merchant_id: str, key: str, held: datetime,
-                lease_s: float) -> datetime | None:
+def renew(conn: Connection, merchant_id: str, key: str, held: datetime,
+          lease_s: float) -> datetime | None:
     """Extend the lease the holder still has; the new expiry, or None if it lost it."""
     lease = utcnow() + timedelta(seconds=lease_s)
-    ok = await _conditional(engine, _RENEW, {"m": merchant_id, "k": key, "held": held,
-                                             "lease": lease})
+    ok = conn.execute(_RENEW, {"m": merchant_id, "k": key, "held": held,
+                               "lease": lease}).rowcount == 1
     return lease if ok else None
 
 
-async def finish(engine: AsyncEngine, merchant_id: str, key: str, status_code: int,
-                 response: dict) -> None:
+def finish(conn: Connection, merchant_id: str, key: str, status_code: int,
+           response: dict) -> None:
     """Store the answer of a claimed key so duplicates get it back."""
-    async with engine.begin() as c:
-        await c.execute(_FINISH, {"m": merchant_id, "k": key, "code": status_code,
-                                  "response": response})
+    conn.execute(_FINISH, {"m": merchant_id, "k": key, "code": status_code,
+                           "response": response})
 
 
-async def release(engine: AsyncEngine, merchant_id: str, key: str) -> None:
+def release(conn: Connection, merchant_id: str, key: str) -> None:
     """Forget a claim whose request wrote nothing (so it may be retried)."""
-    async with engine.begin() as c:
-        await c.execute(_RELEASE, {"m": merchant_id, "k": key})
-
-
-async def _conditional(engine: AsyncEngine, statement, params: dict) -> bool:
-    async with engine.begin() as c:
-        return (await c.execute(statement, params)).rowcount == 1
+    conn.execute(_RELEASE, {"m": merchant_id, "k": key})
 
 
 _K = IdempotencyKey.__table__

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, bindparam, exists, select
 
 from serving.ledger.tables import Payment, Refund, Transition, utcnow
 from smartpay.errors import InputError, SmartPayError
@@ -40,94 +39,94 @@ class UnknownRefund(SmartPayError):
         super().__init__(f"refund {refund_id!r}: no such refund was reserved")
 
 
-async def reserve(conn: AsyncConnection, payment_id: str, refund_id: str,
+def reserve(conn: Connection, payment_id: str, refund_id: str,
                   amount_minor: int) -> dict:
     """Reserve the amount and insert the pending refund; an existing id is returned
     as it is (a retried request reserves nothing more)."""
-    existing = await get(conn, refund_id)
+    existing = get(conn, refund_id)
     if existing is not None:
         return existing
     if amount_minor <= 0:
         raise InputError("amount_minor", amount_minor, "a positive minor-unit amount")
-    took = await conn.execute(_RESERVE, {"p": payment_id, "a": amount_minor})
+    took = conn.execute(_RESERVE, {"p": payment_id, "a": amount_minor})
     if took.rowcount != 1:
-        raise await _refusal(conn, payment_id, amount_minor)
+        raise _refusal(conn, payment_id, amount_minor)
     row = {"refund_id": refund_id, "payment_id": payment_id,
            "amount_minor": amount_minor, "state": "pending", "gateway_ref": None,
            "created_at": utcnow(), "finished_at": None}
-    await conn.execute(_INSERT, row)
+    conn.execute(_INSERT, row)
     return row
 
 
-async def finish(conn: AsyncConnection, refund_id: str, ok: bool | None,
+def finish(conn: Connection, refund_id: str, ok: bool | None,
                  gateway_ref: str | None) -> dict:
     """Settle a pending refund (ok None: outcome unknown, it stays pending); a refund
     already settled is left alone. Returns the refund with the payment's
     `refunded_minor` and `payment_status` after the change."""
-    refund = await get(conn, refund_id)
+    refund = get(conn, refund_id)
     if refund is None:
         raise UnknownRefund(refund_id)
     if refund["state"] == "pending":
         # refunds of one payment settle one at a time, so the last one to succeed sees
         # the others' outcomes and can tell that the payment is fully refunded
-        await conn.execute(_LOCK_PAYMENT, {"p": refund["payment_id"]})
-        await _settle(conn, refund, ok, gateway_ref)
-    return await _outcome(conn, refund_id)
+        conn.execute(_LOCK_PAYMENT, {"p": refund["payment_id"]})
+        _settle(conn, refund, ok, gateway_ref)
+    return _outcome(conn, refund_id)
 
 
-async def get(conn: AsyncConnection, refund_id: str) -> dict | None:
+def get(conn: Connection, refund_id: str) -> dict | None:
     """One refund row, or None."""
-    row = (await conn.execute(_GET, {"r": refund_id})).mappings().first()
+    row = (conn.execute(_GET, {"r": refund_id})).mappings().first()
     return dict(row) if row else None
 
 
-async def pending(conn: AsyncConnection) -> list[dict]:
+def pending(conn: Connection) -> list[dict]:
     """Refunds whose outcome is unknown, oldest first (for reconciliation)."""
-    rows = (await conn.execute(_PENDING)).mappings().all()
+    rows = (conn.execute(_PENDING)).mappings().all()
     return [dict(r) for r in rows]
 
 
-async def _settle(conn: AsyncConnection, refund: dict, ok: bool | None,
+def _settle(conn: Connection, refund: dict, ok: bool | None,
                   gateway_ref: str | None) -> None:
     rid, now = refund["refund_id"], utcnow()
     gref = gateway_ref or refund["gateway_ref"]
     if ok is None:
-        await conn.execute(_NOTE_REF, {"r": rid, "gref": gref})
+        conn.execute(_NOTE_REF, {"r": rid, "gref": gref})
         return
     state = "succeeded" if ok else "failed"
-    settled = await conn.execute(_SETTLE, {"r": rid, "state": state, "gref": gref,
+    settled = conn.execute(_SETTLE, {"r": rid, "state": state, "gref": gref,
                                            "at": now})
     if settled.rowcount != 1:  # a concurrent call settled it first
         return
     if ok:
-        await _record_refund(conn, refund, gref, now)
+        _record_refund(conn, refund, gref, now)
     else:
-        await conn.execute(_GIVE_BACK, {"p": refund["payment_id"],
+        conn.execute(_GIVE_BACK, {"p": refund["payment_id"],
                                         "a": refund["amount_minor"]})
 
 
-async def _record_refund(conn: AsyncConnection, refund: dict, gref: str | None,
+def _record_refund(conn: Connection, refund: dict, gref: str | None,
                          now: datetime) -> None:
     """captured -> refunded once everything is refunded and nothing is pending;
     a partial refund is recorded as captured -> captured."""
     pid = refund["payment_id"]
-    full = await conn.execute(_FULLY_REFUNDED, {"p": pid, "at": now})
+    full = conn.execute(_FULLY_REFUNDED, {"p": pid, "at": now})
     to = "refunded" if full.rowcount == 1 else "captured"
-    await conn.execute(_STEP, {"payment_id": pid, "from_status": "captured",
+    conn.execute(_STEP, {"payment_id": pid, "from_status": "captured",
                                "to_status": to, "at": now,
                                "detail": f"refund {refund['amount_minor']} ({gref})"})
 
 
-async def _outcome(conn: AsyncConnection, refund_id: str) -> dict:
-    refund = await get(conn, refund_id) or {}
-    pay = (await conn.execute(_PAYMENT, {"p": refund["payment_id"]})).first()
+def _outcome(conn: Connection, refund_id: str) -> dict:
+    refund = get(conn, refund_id) or {}
+    pay = (conn.execute(_PAYMENT, {"p": refund["payment_id"]})).first()
     return {**refund, "refunded_minor": pay.refunded_minor,
             "payment_status": pay.status}
 
 
-async def _refusal(conn: AsyncConnection, payment_id: str,
+def _refusal(conn: Connection, payment_id: str,
                    amount: int) -> RefundRefused:
-    pay = (await conn.execute(_PAYMENT, {"p": payment_id})).first()
+    pay = (conn.execute(_PAYMENT, {"p": payment_id})).first()
     if pay is None:
         return RefundRefused(payment_id, amount, 0, "missing")
     left = max(pay.amount_minor - pay.refunded_minor, 0)

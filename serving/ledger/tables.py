@@ -113,8 +113,8 @@ class Refund(Base):
 
 
 class OutboxEvent(Base):
-    """An event written in the transaction of the state change it announces; the relay
-    publishes it and stamps `published_at`."""
+    """An event written in the transaction of the state change it announces; a relay
+    claims it (`claimed_until`), publishes it and stamps `published_at`."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
@@ -127,6 +127,9 @@ class OutboxEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                           nullable=True)
+    # a relay's lease on the row while it publishes it (NULL: unclaimed)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
 
     # the relay's scan: only unpublished rows are indexed, so it stays small
     __table_args__ = (Index("ix_outbox_unpublished", "id",

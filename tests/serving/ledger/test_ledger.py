@@ -1,4 +1,4 @@
-"""The ledger's state machine, transitions and migrations, on the async engine."""
+"""The ledger's state machine, transitions and migrations, on its thread runner."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect
 
 from serving.ledger import IllegalTransition, Ledger
-from serving.ledger.engine import async_url
+from serving.ledger.engine import sync_url
 from smartpay.errors import InputError
 from tests.serving.ledger.conftest import new_payment, run_ledger
 
@@ -14,8 +14,7 @@ from tests.serving.ledger.conftest import new_payment, run_ledger
 def test_migrations_create_the_tables_and_can_run_twice(ledger_url):
     async def body(ledger: Ledger):
         await ledger.migrate()
-        async with ledger.engine.connect() as c:
-            return set(await c.run_sync(lambda sync: inspect(sync).get_table_names()))
+        return set(await ledger.runner.run(lambda c: inspect(c).get_table_names()))
 
     names = run_ledger(ledger_url, body)
     assert {"payments", "transitions", "gateway_attempts", "idempotency_keys",
@@ -92,22 +91,23 @@ def test_an_unknown_gateway_outcome_stays_pending_until_status_sync_resolves_it(
 
 def test_sqlite_runs_in_wal_mode(sqlite_url):
     async def body(ledger: Ledger):
-        async with ledger.engine.connect() as c:
-            return (await c.exec_driver_sql("PRAGMA journal_mode")).scalar()
+        return await ledger.runner.run(
+            lambda c: c.exec_driver_sql("PRAGMA journal_mode").scalar())
 
     assert run_ledger(sqlite_url, body) == "wal"
 
 
 @pytest.mark.parametrize("url, expected", [
-    ("sqlite:///data/l.db", "sqlite+aiosqlite:///data/l.db"),
-    ("postgresql://u@h:5432/db", "postgresql+asyncpg://u@h:5432/db"),
-    ("postgresql+psycopg://u@h/db", "postgresql+asyncpg://u@h/db"),
-    ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ("sqlite:///data/l.db", "sqlite:///data/l.db"),
+    ("sqlite+aiosqlite:///data/l.db", "sqlite:///data/l.db"),
+    ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+asyncpg://u@h/db", "postgresql+psycopg://u@h/db"),
 ])
-def test_sync_style_urls_are_opened_with_an_async_driver(url, expected):
-    assert async_url(url) == expected
+def test_any_style_of_url_is_opened_with_a_synchronous_driver(url, expected):
+    assert sync_url(url) == expected
 
 
 def test_an_in_memory_sqlite_url_is_refused_with_what_to_use_instead():
     with pytest.raises(InputError, match="a SQLite file"):
-        async_url("sqlite://")
+        sync_url("sqlite://")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serving.events import Event
 from serving.ledger import IllegalTransition, Ledger
-from serving.ledger.tables import OutboxEvent
+from serving.ledger.tables import OutboxEvent, utcnow
 from tests.serving.ledger.conftest import new_payment, run_ledger
 
 
@@ -20,9 +21,8 @@ def _event(pid: str | None = None, type_: str = "payment_processed") -> Event:
 
 async def _outbox(ledger: Ledger) -> list[dict]:
     o = OutboxEvent.__table__
-    async with ledger.engine.connect() as c:
-        rows = await c.execute(select(o).order_by(o.c.id))
-        return [dict(r) for r in rows.mappings()]
+    return await ledger.runner.run(
+        lambda c: [dict(r) for r in c.execute(select(o).order_by(o.c.id)).mappings()])
 
 
 def test_events_are_written_by_every_state_change_that_announces_them(ledger_url):
@@ -133,3 +133,56 @@ def test_two_relays_never_take_the_same_row_on_postgresql(postgres_url):
     first, second, taken = run_ledger(postgres_url, body)
     ids = [i for _, i in taken]
     assert (first, second) == (2, 2) and len(set(ids)) == 4
+
+
+async def _claim_all(ledger: Ledger, until) -> None:
+    """What a relay that died mid-batch leaves: every row claimed until `until`."""
+    o = OutboxEvent.__table__
+    await ledger.runner.run(lambda c: c.execute(o.update().values(claimed_until=until)))
+
+
+def test_rows_claimed_by_a_relay_that_died_are_sent_once_its_claim_expires(ledger_url):
+    async def body(ledger: Ledger):
+        await ledger.add_events([_event(f"p{i}") for i in range(3)])
+        got = []
+
+        async def publish(payload: dict) -> None:
+            got.append(payload["id"])
+
+        await _claim_all(ledger, utcnow() + timedelta(minutes=1))
+        while claimed := await ledger.outbox.relay_batch(publish):
+            pass
+        await _claim_all(ledger, utcnow() - timedelta(seconds=1))
+        expired = await ledger.outbox.relay_batch(publish)
+        return claimed, expired, len(got), await ledger.outbox.unpublished()
+
+    assert run_ledger(ledger_url, body) == (0, 3, 3, 0)
+
+
+def test_a_relay_cancelled_mid_batch_marks_nothing_and_leaves_all_to_the_next(
+        sqlite_url):
+    async def body(ledger: Ledger):
+        events = [_event(f"p{i}") for i in range(3)]
+        await ledger.add_events(events)
+        first_out, stuck = [], asyncio.Event()
+
+        async def hangs_on_the_second(payload: dict) -> None:
+            if first_out:
+                stuck.set()
+                await asyncio.Event().wait()
+            first_out.append(payload["id"])
+
+        task = asyncio.create_task(ledger.outbox.relay_batch(hangs_on_the_second))
+        await stuck.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        sent = []
+
+        async def publish(payload: dict) -> None:
+            sent.append(payload["id"])
+
+        n = await ledger.outbox.relay_batch(publish)
+        return [e.id for e in events], first_out, n, sent
+
+    ids, first_out, n, sent = run_ledger(sqlite_url, body)
+    assert first_out == ids[:1] and n == 3 and sent == ids

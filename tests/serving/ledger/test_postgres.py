@@ -1,5 +1,7 @@
 """The event loop never waits on the database: a row lock held by one transaction
-delays only the writes to that row (prod profile, PostgreSQL through asyncpg)."""
+delays only the writes to that row (prod profile, PostgreSQL through psycopg in the
+ledger's worker threads: the holder and the waiter each block one thread, the other
+payments run on the rest)."""
 
 from __future__ import annotations
 
@@ -19,12 +21,16 @@ MAX_LAG_S = 0.25
 
 
 async def _hold_row_lock(ledger: Ledger, pid: str, held: asyncio.Event) -> None:
-    """SELECT ... FOR UPDATE on one payment in a transaction left open for HOLD_S."""
-    p = Payment.__table__
-    async with ledger.engine.begin() as c:
-        await c.execute(select(p.c.id).where(p.c.id == pid).with_for_update())
-        held.set()
-        await asyncio.sleep(HOLD_S)
+    """SELECT ... FOR UPDATE on one payment in a transaction left open for HOLD_S, on
+    one of the ledger's own worker threads."""
+    p, loop = Payment.__table__, asyncio.get_running_loop()
+
+    def hold(c) -> None:
+        c.execute(select(p.c.id).where(p.c.id == pid).with_for_update())
+        loop.call_soon_threadsafe(held.set)
+        time.sleep(HOLD_S)
+
+    await ledger.runner.run(hold)
 
 
 async def _heartbeat(lags: list[float], stop: asyncio.Event, every_s: float = 0.01):
