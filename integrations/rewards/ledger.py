@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, Float, LargeBinary, MetaData, String, Table, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from smartpay.db import make_engine, upgrade
+from smartpay.db import SyncRunner, upgrade_sync
 
 VERSION_TABLE = "alembic_version_rewards"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,34 +39,34 @@ entries = Table(
 
 
 class RewardLedger:
-    """Atomic reward bookkeeping on SQLite (default: in memory) or PostgreSQL, async."""
+    """Atomic reward bookkeeping on SQLite (default: in memory) or PostgreSQL. Async
+    methods; each runs its statements as one transaction on the book's worker thread
+    (`smartpay.db.SyncRunner`), so the event loop never waits on the database."""
 
     def __init__(self, url: str = "sqlite://") -> None:
-        self.engine = make_engine(url)
+        self.runner = SyncRunner(url, name="reward-book")
 
     async def migrate(self) -> None:
         """Create or upgrade the book's tables (run once at start-up)."""
-        await upgrade(self.engine, _MIGRATIONS, VERSION_TABLE)
+        await self.runner.run(upgrade_sync, _MIGRATIONS, VERSION_TABLE)
 
     async def aclose(self) -> None:
-        """Close the book's connections."""
-        await self.engine.dispose()
+        """Stop the book's thread and close its connections."""
+        await self.runner.close()
 
     async def claim(self, **row) -> bool:
         """Insert a new entry; False if this payment already has one."""
         try:
-            async with self.engine.begin() as c:
-                await c.execute(entries.insert().values(**row))
+            await self.runner.run(_insert, row)
             return True
         except IntegrityError:
             return False
 
     async def get(self, payment_id: str) -> dict | None:
         """The entry for one payment."""
-        async with self.engine.connect() as c:
-            res = await c.execute(select(entries).where(entries.c.payment_id == payment_id))
-            row = res.mappings().first()
-        return dict(row) if row else None
+        rows = await self.runner.run(_rows, select(entries).where(
+            entries.c.payment_id == payment_id))
+        return rows[0] if rows else None
 
     async def must(self, payment_id: str) -> dict:
         """An entry that is known to exist."""
@@ -80,25 +81,36 @@ class RewardLedger:
         stmt = update(entries).where(entries.c.payment_id == payment_id, entries.c.state == from_state)
         if pending_of is not None:
             stmt = stmt.where(entries.c.pending_sig == pending_of)
-        async with self.engine.begin() as c:
-            return (await c.execute(stmt.values(**values))).rowcount == 1
+        return await self.runner.run(_changed_one, stmt.values(**values))
 
     async def due(self, now: float) -> list[dict]:
         """Escrowed entries whose refund window has passed."""
-        return await self._rows(select(entries).where(entries.c.state == "escrowed",
-                                                      entries.c.release_after <= now))
+        return await self.runner.run(_rows, select(entries).where(
+            entries.c.state == "escrowed", entries.c.release_after <= now))
 
     async def pending(self) -> list[dict]:
         """Entries with a transaction whose outcome is not known yet."""
-        return await self._rows(select(entries).where(entries.c.pending_sig.is_not(None)))
+        return await self.runner.run(_rows, select(entries).where(
+            entries.c.pending_sig.is_not(None)))
 
     async def escrowed_units(self, owner: str) -> int:
         """Units held in escrow for one owner."""
         stmt = select(func.coalesce(func.sum(entries.c.units), 0)).where(
             entries.c.owner == owner, entries.c.state == "escrowed")
-        async with self.engine.connect() as c:
-            return int((await c.execute(stmt)).scalar_one())
+        return int(await self.runner.run(_scalar, stmt))
 
-    async def _rows(self, stmt) -> list[dict]:
-        async with self.engine.connect() as c:
-            return [dict(r) for r in (await c.execute(stmt)).mappings().all()]
+
+def _insert(conn: Connection, row: dict) -> None:
+    conn.execute(entries.insert().values(**row))
+
+
+def _rows(conn: Connection, stmt) -> list[dict]:
+    return [dict(r) for r in conn.execute(stmt).mappings().all()]
+
+
+def _changed_one(conn: Connection, stmt) -> bool:
+    return conn.execute(stmt).rowcount == 1
+
+
+def _scalar(conn: Connection, stmt):
+    return conn.execute(stmt).scalar_one()

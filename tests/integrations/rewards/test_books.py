@@ -29,20 +29,26 @@ def _entry(pid: str, **over) -> dict:
     return {**row, **over}
 
 
+async def _on(book, fn):
+    """Run `fn(sync_connection)` against a book (thread runner or async engine)."""
+    if hasattr(book, "runner"):
+        return await book.runner.run(fn)
+    async with book.engine.connect() as c:
+        return await c.run_sync(fn)
+
+
 async def _schema(book) -> dict:
     """Tables -> {column: type name} and the version rows, as the database reports them."""
-    async with book.engine.connect() as c:
-        def read(sync_conn):
-            insp = inspect(sync_conn)
-            return {t: {col["name"]: str(col["type"]) for col in insp.get_columns(t)}
-                    for t in insp.get_table_names()}
+    def read(sync_conn):
+        insp = inspect(sync_conn)
+        return {t: {col["name"]: str(col["type"]) for col in insp.get_columns(t)}
+                for t in insp.get_table_names()}
 
-        return await c.run_sync(read)
+    return await _on(book, read)
 
 
 async def _version(book, table: str) -> str:
-    async with book.engine.connect() as c:
-        return (await c.execute(text(f"SELECT version_num FROM {table}"))).scalar_one()
+    return await _on(book, lambda c: c.execute(text(f"SELECT version_num FROM {table}")).scalar_one())
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -169,10 +175,8 @@ def test_file_books_should_run_in_wal_mode_with_the_large_page_cache(tmp_path):
     async def scenario():
         book = RewardLedger(f"sqlite:///{tmp_path / 'r.db'}")
         try:
-            async with book.engine.connect() as c:
-                mode = (await c.execute(text("PRAGMA journal_mode"))).scalar_one()
-                cache = (await c.execute(text("PRAGMA cache_size"))).scalar_one()
-            return mode, cache
+            return await _on(book, lambda c: (c.execute(text("PRAGMA journal_mode")).scalar_one(),
+                                              c.execute(text("PRAGMA cache_size")).scalar_one()))
         finally:
             await book.aclose()
 
@@ -186,11 +190,13 @@ def test_migrations_should_put_both_books_beside_the_payment_ledger_on_postgresq
     async def scenario():
         rewards, solana = RewardLedger(url), SolanaBook(url)
         try:
-            async with rewards.engine.begin() as c:  # the payment ledger's own Alembic table
-                await c.execute(text("CREATE TABLE IF NOT EXISTS alembic_version "
-                                     "(version_num VARCHAR(32) PRIMARY KEY)"))
-                await c.execute(text("DELETE FROM alembic_version"))
-                await c.execute(text("INSERT INTO alembic_version VALUES ('ledger_head')"))
+            def ledger_head(c):  # the payment ledger's own Alembic table
+                c.execute(text("CREATE TABLE IF NOT EXISTS alembic_version "
+                               "(version_num VARCHAR(32) PRIMARY KEY)"))
+                c.execute(text("DELETE FROM alembic_version"))
+                c.execute(text("INSERT INTO alembic_version VALUES ('ledger_head')"))
+
+            await rewards.runner.run(ledger_head)
             await asyncio.gather(rewards.migrate(), solana.migrate())
             await rewards.migrate()
             heads = [await _version(rewards, t) for t in
