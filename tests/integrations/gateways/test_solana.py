@@ -27,7 +27,7 @@ from integrations.gateways.solana import transformers as tf
 from integrations.gateways.solana.rpc_standin import SolanaRpcServer
 from smartpay.errors import DataFileError
 from integrations.gateways.solana.localnet import SOL
-from tests.integrations.rewards.pg import pg_database  # noqa: F401 (a fixture)
+from tests.pg import pg_database  # noqa: F401 (a fixture)
 
 
 def run(coro):

@@ -1,3 +1,3 @@
 """Fixtures of the reward tests: the session's scratch PostgreSQL database."""
 
-from tests.integrations.rewards.pg import pg_database  # noqa: F401 (a fixture)
+from tests.pg import pg_database  # noqa: F401 (a fixture)

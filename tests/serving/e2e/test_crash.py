@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from serving.security import issue_token
-from tests.serving.pg import scratch_database
+from tests.pg import scratch_database
 
 pytestmark = [pytest.mark.prod, pytest.mark.slow]
 SECRET = "crash-test-secret-0123456789abcdef0123456789"
@@ -79,13 +79,13 @@ async def _burst(url, token, run, kill) -> dict[str, dict | None]:
 
 def test_a_kill_9_mid_burst_loses_no_charge_charges_nothing_twice_and_delivers_each_event_once(
         prod_server, tmp_path, tracking_uri):
-    prod_server("postgres"), prod_server("redis")
+    pg, _ = prod_server("postgres"), prod_server("redis")
     from harness.standins import running_standins
     from serving.launcher import kill_service, start_service, stop_service
 
     run, prefix = uuid.uuid4().hex[:8], f"crash{uuid.uuid4().hex[:8]}"
     token = issue_token(SECRET, "m1", ["payments:write", "payments:read"], 3600)
-    with running_standins(tmp_path / "harness") as standins, scratch_database() as db:
+    with running_standins(tmp_path / "harness") as standins, scratch_database(*pg) as db:
         env = _prod_env(standins, db, prefix, tracking_uri)
         log = tmp_path / "serve.log"
         proc, url = start_service(extra_env=env, log_path=log)
