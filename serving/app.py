@@ -18,7 +18,7 @@ from serving import errors
 from serving import observability as obs
 from serving.idempotency import body_hash, check_key
 from serving.payments import refunds
-from serving.payments.service import to_view
+from serving.payments.views import to_view
 from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,

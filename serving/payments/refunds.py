@@ -7,7 +7,8 @@ import logging
 
 from serving.events import Event
 from serving.payments import decisions as d
-from serving.payments.service import PaymentService, to_view
+from serving.payments.service import PaymentService
+from serving.payments.views import to_view
 from serving.schemas import PaymentView
 from serving.security import ApiError, Principal
 from smartpay.errors import SmartPayError
@@ -43,7 +44,7 @@ async def refund(svc: PaymentService, who: Principal, pid: str, amount_minor: in
     if reserved.get("state") == "succeeded":  # this refund already went through
         return to_view(await svc.store.get(pid))
     if reserved.get("state") == "failed":  # refused before: never send it again
-        raise ApiError(409, "refund_refused", f"the refund under this Idempotency-Key "
+        raise ApiError(409, "refund_refused", "the refund under this Idempotency-Key "
                        "was refused by the gateway; send a new key to try again")
     res = await svc.gateways[p["gateway"]].refund(f"{pid}-1", p["gateway_ref"], amount,
                                                   refund_key=refund_id)

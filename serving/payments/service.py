@@ -9,7 +9,6 @@ every money rule is a conditional update in the store.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -19,9 +18,10 @@ from serving import observability as obs
 from serving.events import Event
 from serving.payments import decisions as d
 from serving.ports import GatewayPort, GatewayResult
-from serving.schemas import (
-    FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult,
+from serving.payments.views import (
+    payment_fields, processed_event, risk_fingerprint, route_request, route_segment, to_view,
 )
+from serving.schemas import FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult
 from serving.security import ApiError, Principal
 
 log = logging.getLogger("smartpay.payments")
@@ -102,12 +102,12 @@ class PaymentService:
             return await self.sync_one(existing)
         fraud = await self.score(FraudRequest(**req.model_dump(
             include=set(FraudRequest.model_fields))))
-        fields = _payment_fields(who, req, fraud, key)
+        fields = payment_fields(who, req, fraud, key)
         verdict = d.fraud_verdict(fraud.decision, fraud.risk_score, self.policy.decline_at)
         if verdict == "decline":
             return await self._decline_fraud(who, fields, fraud)
         eligible = self.eligible(req.payment_method.type, req.currency, req.channel)
-        decision = await self.route(_route_request(req, fraud.risk_score, self.clock),
+        decision = await self.route(route_request(req, fraud.risk_score, self.clock),
                                     eligible)
         ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
         pid = await self.store.create_payment(first_gateway=ranking[0],
@@ -288,58 +288,5 @@ class PaymentService:
         return counts
 
 
-def processed_event(p: dict) -> Event:
-    """`payment_processed` for a payment reaching a final status; its id is derived
-    from the payment and status so a repeat of the same step dedupes downstream."""
-    data = {k: p.get(k) for k in ("status", "amount_minor", "currency", "gateway",
-                                  "risk_score")}
-    return Event(id=f"{p['id']}:processed:{p['status']}", type="payment_processed",
-                 merchant_id=p["merchant_id"], payment_id=p["id"], data=data)
-
-
-def risk_fingerprint(r: FraudRequest, clock=time.time) -> str:
-    """Same customer, terminal, card, amount and hour -> same cached risk."""
-    hour = (r.tx_epoch_s or int(clock())) // 3600
-    raw = f"{r.customer_id}|{r.terminal_id}|{r.card_id}|{r.amount_minor}|{r.currency}|{hour}"
-    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-
-
-def route_segment(r: RouteRequest, eligible: list[str]) -> str:
-    """Payments alike in method, money, card, category, channel and risk band."""
-    band = len(str(r.amount_minor))
-    hours = "night" if (r.hour or 12) < 6 else "evening" if (r.hour or 12) >= 18 else "day"
-    return "|".join([r.payment_method_type, r.currency, r.card_network, r.issuing_country,
-                     r.merchant_category, r.channel, str(band), hours,
-                     f"{min(int(r.risk_score * 10), 9)}", ",".join(sorted(eligible))])
-
-
-def _route_request(req: PayRequest, risk: float, clock) -> RouteRequest:
-    hour = (req.tx_epoch_s or int(clock())) // 3600 % 24
-    return RouteRequest(amount_minor=req.amount_minor, currency=req.currency,
-                        payment_method_type=req.payment_method.type, risk_score=risk,
-                        hour=hour, **req.model_dump(include={
-                            "card_network", "issuing_country", "merchant_category",
-                            "channel", "device_id"}))
-
-
-def _payment_fields(who: Principal, req: PayRequest, fraud: FraudResult, key: str) -> dict:
-    return dict(merchant_id=who.merchant_id, amount_minor=req.amount_minor,
-                currency=req.currency, method_type=req.payment_method.type,
-                method_token=req.payment_method.token,
-                user_id=req.user_id or f"customer-{req.customer_id}",
-                risk_score=fraud.risk_score, fraud_decision=fraud.decision, idem_key=key)
-
-
 def _epoch(at) -> float:
     return at.timestamp() if hasattr(at, "timestamp") else float(at or 0)
-
-
-def to_view(p: dict) -> PaymentView:
-    return PaymentView(
-        payment_id=p["id"], merchant_id=p["merchant_id"], status=p["status"],
-        amount_minor=p["amount_minor"], currency=p["currency"],
-        refunded_minor=p["refunded_minor"], gateway=p["gateway"],
-        risk_score=p["risk_score"], fraud_decision=p["fraud_decision"],
-        attempts=[{k: a[k] for k in ("gateway", "error_class", "gateway_ref")}
-                  | {"outcome": a["outcome"]} for a in p["attempts"]],
-        reward=p["reward"], history=p["history"], reason=p["reason"])
