@@ -120,19 +120,21 @@ class RewardSettings(BaseModel):
 
 
 class RagSettings(BaseModel):
-    """Assistant overrides; unset fields take the profile's defaults (see rag_config)."""
+    """Assistant overrides. Unset fields keep the defaults of
+    `integrations.rag.config.RagConfig` and the profile's choices (see rag_config), so
+    each default is written once, there."""
 
     kb_dir: Path | None = None
     embedder: Literal["minilm", "openai"] | None = None
     store: Literal["faiss", "opensearch"] | None = None
     cache: Literal["memory", "redis"] | None = None
-    opensearch_url: str = "http://127.0.0.1:9200"
-    opensearch_index: str = "smartpay-kb"
-    chat_model: str = "gpt-4o-mini"
-    embedding_model: str = "text-embedding-3-small"
-    top_k: int = 4
-    min_confidence: float = 0.25
-    torch_threads: int = 1
+    opensearch_url: str | None = None
+    opensearch_index: str | None = None
+    chat_model: str | None = None
+    embedding_model: str | None = None
+    top_k: int | None = None
+    min_confidence: float | None = None
+    torch_threads: int | None = None
 
 
 class Paths:
