@@ -16,6 +16,7 @@ from serving.cache import LocalCache, RedisCache
 from serving.events import LocalBus, OutboxRelay, RedisStreamBus
 from serving.gateways import Acceptance, GatewayPortAdapter
 from serving.ledger import Ledger
+from serving.payments.minter import RewardMinter
 from serving.payments.service import PaymentService, Policy
 from serving.runtime import Runtime
 from serving.security import RateLimiter, Verifier
@@ -137,6 +138,8 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
                              cache=cache, rewards=rewards,
                              policy=Policy(decline_at=s.fraud_decline_threshold))
+    if rewards is not None:
+        service.minter = RewardMinter(service.mint_rewards, max_batch=settings.rewards.mint_batch_max)
     return Runtime(settings=settings, payments=service, store=store, cache=cache, bus=bus,
                    relay=relay, verifier=verifier(settings),
                    limiter=RateLimiter(s.rate_limit_per_s, s.rate_limit_burst),

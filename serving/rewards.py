@@ -27,10 +27,26 @@ class RewardsAdapter:
         self.service = service
 
     async def mint(self, payment_id: str, user: str, amount_minor: int, currency: str) -> dict:
-        rec = await self.service.reward_payment(payment_id, wallet_of(user), amount_minor,
-                                                currency)
-        return {"units": rec.units, "status": rec.state, "signature": rec.mint_sig,
-                "wallet": rec.owner}
+        return _minted(await self.service.reward_payment(payment_id, wallet_of(user),
+                                                         amount_minor, currency))
+
+    async def mint_many(self, claims: list[tuple[str, str, int, str]]) -> list[dict]:
+        """Mint several payments' rewards in one chain transaction per `MAX_BATCH`."""
+        from integrations.rewards import MAX_BATCH, RewardClaim
+
+        out = []
+        for i in range(0, len(claims), MAX_BATCH):
+            recs = await self.service.reward_payments(
+                [RewardClaim(pid, wallet_of(user), amount, cur)
+                 for pid, user, amount, cur in claims[i:i + MAX_BATCH]])
+            out += [_minted(r) for r in recs]
+        return out
+
+    def units(self, amount_minor: int, currency: str) -> int:
+        """The reward a payment of this amount earns (base units)."""
+        from integrations.rewards import reward_units
+
+        return reward_units(amount_minor, currency, self.service.config)
 
     async def on_refund(self, payment_id: str, refunded_minor: int, user: str) -> dict:
         rec = await self.service.on_refund(payment_id, refunded_minor, wallet_of(user))
@@ -40,3 +56,8 @@ class RewardsAdapter:
         owner = wallet_of(user)
         return {"balance": await self.service.balance(owner),
                 "escrow": await self.service.escrowed(owner), "wallet": owner}
+
+
+def _minted(rec) -> dict:
+    return {"units": rec.units, "status": rec.state, "signature": rec.mint_sig,
+            "wallet": rec.owner}

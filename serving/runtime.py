@@ -49,9 +49,12 @@ class Runtime:
 
     async def start(self) -> None:
         """Bus and outbox relay first (so status sync's events flow), then one status
-        sync before serving, then the periodic sync and the reward release job."""
+        sync before serving, then the periodic sync and the reward release job. The reward
+        minter starts with the bus: status sync queues the rewards a crash left unwritten."""
         await self.bus.start()
         self.relay.start()
+        if self.payments.minter is not None:
+            self.payments.minter.start()
         counts = await self.payments.reconcile()
         if counts:
             log.info("status sync at start-up: %s", counts)
@@ -75,6 +78,8 @@ class Runtime:
             await asyncio.gather(self._sync_task, return_exceptions=True)
         if self.releaser is not None:
             await self.releaser.stop()
+        if self.payments.minter is not None:
+            await self.payments.minter.stop()
         await self.relay.stop()
         for close in reversed(self.closers):
             await close()

@@ -117,6 +117,9 @@ class RewardSettings(BaseModel):
     refund_window_s: float = 14 * 24 * 3600  # escrow time lock
     balance_ttl_s: float = 300.0
     release_every_s: float = 60.0  # the release job inside `serve`; 0 = off
+    # Rewards are minted beside /pay, this many payments per chain transaction at most
+    # (1 = one transaction each; the memo naming them caps it at 20).
+    mint_batch_max: int = Field(20, ge=1, le=20)
 
 
 class RagSettings(BaseModel):

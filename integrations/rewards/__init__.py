@@ -13,8 +13,10 @@ Locally: `mint = await create_reward_mint(LiteSvmBackend(), authority)`.
 
 from integrations.rewards.ledger import RewardLedger
 from integrations.rewards.releaser import RewardReleaser
-from integrations.rewards.service import RewardConfig, RewardError, RewardRecord, RewardService, reward_units
+from integrations.rewards.service import (
+    MAX_BATCH, RewardClaim, RewardConfig, RewardError, RewardRecord, RewardService, reward_units,
+)
 from integrations.rewards.setup import build_reward_service, create_reward_mint, new_authority_file
 
-__all__ = ["RewardConfig", "RewardError", "RewardLedger", "RewardRecord", "RewardReleaser", "RewardService",
+__all__ = ["MAX_BATCH", "RewardClaim", "RewardConfig", "RewardError", "RewardLedger", "RewardRecord", "RewardReleaser", "RewardService",
            "build_reward_service", "create_reward_mint", "new_authority_file", "reward_units"]

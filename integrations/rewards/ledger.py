@@ -62,6 +62,28 @@ class RewardLedger:
         except IntegrityError:
             return False
 
+    async def claim_many(self, rows: list[dict]) -> bool:
+        """Insert several new entries in one transaction; False (and none inserted)
+        if any of these payments already has one."""
+        try:
+            await self.runner.run(_insert_all, rows)
+            return True
+        except IntegrityError:
+            return False
+
+    async def many(self, payment_ids: list[str]) -> list[dict]:
+        """The entries of these payments, in the order given."""
+        rows = await self.runner.run(_rows, select(entries).where(
+            entries.c.payment_id.in_(payment_ids)))
+        by_id = {r["payment_id"]: r for r in rows}
+        return [by_id[p] for p in payment_ids if p in by_id]
+
+    async def settle_batch(self, sig: str, from_state: str, **values) -> int:
+        """Settle every entry still in `from_state` waiting on transaction `sig`."""
+        stmt = update(entries).where(entries.c.pending_sig == sig,
+                                     entries.c.state == from_state).values(**values)
+        return await self.runner.run(_changed, stmt)
+
     async def get(self, payment_id: str) -> dict | None:
         """The entry for one payment."""
         rows = await self.runner.run(_rows, select(entries).where(
@@ -102,6 +124,14 @@ class RewardLedger:
 
 def _insert(conn: Connection, row: dict) -> None:
     conn.execute(entries.insert().values(**row))
+
+
+def _insert_all(conn: Connection, rows: list[dict]) -> None:
+    conn.execute(entries.insert(), rows)
+
+
+def _changed(conn: Connection, stmt) -> int:
+    return conn.execute(stmt).rowcount
 
 
 def _rows(conn: Connection, stmt) -> list[dict]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple, Sequence
 
 from pydantic import BaseModel
 from solders.instruction import Instruction
@@ -74,6 +74,20 @@ def clawback_target(original_units: int, refunded_minor: int, amount_minor: int)
     return min(original_units, -(-original_units * refunded_minor // amount_minor))
 
 
+# Payments per batched reward transaction: 20 payment ids in the memo keep the
+# transaction well under Solana's 1,232-byte packet (a test builds the largest one).
+MAX_BATCH = 20
+
+
+class RewardClaim(NamedTuple):
+    """One payment to reward: what `reward_payment` takes, as one value."""
+
+    payment_id: str
+    owner: str
+    amount_minor: int
+    currency: str
+
+
 class RewardService:
     """Mint, escrow, release and claw back SmartReward tokens."""
 
@@ -103,6 +117,53 @@ class RewardService:
         if tx is None:
             return _record(row)
         return await self._run(payment_id, "minting", tx, row)
+
+    async def reward_payments(self, claims: Sequence[RewardClaim]) -> list[RewardRecord]:
+        """Mint a batch of payments' rewards in one transaction: one send and one
+        confirmation for the batch instead of one per payment (the chain round trips
+        were a quarter of a payment's CPU). One mint of the total into escrow and one
+        memo naming every payment; each payment keeps its own entry.
+
+        Each payment is still rewarded once however often it is passed: the batch's
+        claims are inserted together or not at all, and a batch holding an already
+        claimed payment falls back to the one-by-one path.
+        """
+        if len(claims) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} payments per reward transaction")
+        created = self._clock()
+        rows = [self._entry(c, created) for c in claims]
+        paid = [r for r in rows if r["units"]]
+        tx = None
+        if paid:
+            me = self._authority.pubkey()
+            total = sum(r["units"] for r in paid)
+            tx = await self._tx([spl.mint_ix(self.config.mint, me, me, total, self.config.decimals),
+                                 self._memo("reward", ",".join(r["payment_id"] for r in paid))])
+            for r in paid:
+                r.update(pending_sig=_sig(tx), pending_tx=bytes(tx))
+        if not await self.ledger.claim_many(rows):
+            return [await self.reward_payment(*c) for c in claims]
+        if tx is None:
+            return [_record(r) for r in rows]
+        try:
+            await self.backend.send(tx)
+            outcome = await confirm(self.backend, _sig(tx), self.config.confirm_timeout_s)
+        except ChainError as exc:
+            raise RewardError(f"batch reward transaction not confirmed: {exc.kind}") from None
+        if outcome.state != "unknown":
+            ok = outcome.state == "confirmed"
+            await self.ledger.settle_batch(_sig(tx), "minting", pending_sig=None, pending_tx=None,
+                                           **({"state": "escrowed", "mint_sig": outcome.signature}
+                                              if ok else {"state": "failed"}))
+        return [_record(r) for r in await self.ledger.many([r["payment_id"] for r in rows])]
+
+    def _entry(self, c: RewardClaim, created: float) -> dict:
+        units = reward_units(c.amount_minor, c.currency, self.config)
+        return {"payment_id": c.payment_id, "owner": c.owner, "amount_minor": c.amount_minor,
+                "units": units, "clawed_units": 0, "state": "minting" if units else "nothing",
+                "pending_sig": None, "pending_tx": None, "pending_units": 0, "mint_sig": None,
+                "release_sig": None, "created_at": created,
+                "release_after": created + self.config.refund_window_s}
 
     async def _retry_mint(self, row: dict) -> RewardRecord:
         """A failed mint minted nothing, so a later replay may try again with a fresh tx."""

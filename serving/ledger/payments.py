@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, String, bindparam, cast, func, or_, select
 
+from serving.ledger import outbox
 from serving.ledger.states import IN_FLIGHT, IllegalTransition, can_move
 from serving.ledger.tables import GatewayAttempt, Payment, Transition, utcnow
 
@@ -47,6 +48,16 @@ def record(conn: Connection, pid: str, to: str, detail: str | None,
 def update_fields(conn: Connection, pid: str, fields: dict[str, Any]) -> None:
     """Set non-status columns."""
     conn.execute(_UPDATE_PAYMENT, {**fields, "pid": pid, "updated_at": utcnow()})
+
+
+def set_reward(conn: Connection, pid: str, reward: dict, events: list) -> bool:
+    """Write a payment's first reward and its events; False (nothing written) when a
+    reward is already there (a refund's claw-back wrote a later state)."""
+    done = conn.execute(_SET_REWARD, {"pid": pid, "reward": reward,
+                                      "updated_at": utcnow()}).rowcount == 1
+    if done:
+        outbox.write(conn, events)
+    return done
 
 
 def start_attempt(conn: Connection, pid: str, seq: int, gateway: str) -> str:
@@ -86,6 +97,14 @@ def in_limbo(conn: Connection) -> list[dict]:
     return [p for p in found if p is not None]
 
 
+def unrewarded(conn: Connection, since, limit: int) -> list[dict]:
+    """Captured payments since `since` whose reward was never written."""
+    q = (select(_P).where(_P.c.status == "captured", _unset(_P.c.reward),
+                          _P.c.created_at >= since)
+         .order_by(_P.c.created_at).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
 def recent(conn: Connection, merchant_id: str, user_id: str | None,
            limit: int) -> list[dict]:
     """A merchant's latest payments (of one user when given), newest first."""
@@ -116,6 +135,13 @@ def _steps(pid: str, status: str | None, to: str, detail: str | None,
 
 
 _P, _T, _A = Payment.__table__, Transition.__table__, GatewayAttempt.__table__
+
+
+def _unset(col):
+    """A JSON column holding nothing: SQL NULL, or the JSON `null` that an insert
+    binding None writes."""
+    return or_(col.is_(None), cast(col, String) == "null")
+
 # every nullable payment column, so each insert binds the same parameter set (one
 # compiled statement) whichever fields a payment has
 _PAYMENT_DEFAULTS = {c.name: None for c in _P.columns if c.nullable}
@@ -124,6 +150,8 @@ _FINISH_ATTEMPT = _A.update().where(_A.c.reference == bindparam("ref")).values(
     outcome=bindparam("outcome"), gateway_ref=bindparam("gref"),
     error_class=bindparam("ecls"))
 _UPDATE_PAYMENT = _P.update().where(_P.c.id == bindparam("pid"))
+_SET_REWARD = _P.update().where(_P.c.id == bindparam("pid"), _unset(_P.c.reward)).values(
+    reward=bindparam("reward"), updated_at=bindparam("updated_at"))
 _GET_PAYMENT = select(_P).where(_P.c.id == bindparam("id"))
 _GET_ATTEMPTS = select(_A.c.gateway, _A.c.outcome, _A.c.error_class, _A.c.gateway_ref,
                        _A.c.reference, _A.c.at).where(

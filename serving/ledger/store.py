@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,6 +22,7 @@ from serving.ledger import keys, outbox, payments, refunds
 from serving.ledger.dead_letters import DeadLetters
 from serving.ledger.keys import Claim
 from serving.ledger.outbox import EventLike, Outbox
+from serving.ledger.tables import utcnow
 
 Events = Sequence[EventLike]
 
@@ -122,6 +123,13 @@ class Ledger:
         """Set non-status columns (risk, route decision, reward)."""
         await self._write(events, payments.update_fields, payment_id, fields)
 
+    async def set_reward(self, payment_id: str, reward: dict, events: Events = ()) -> bool:
+        """Write a payment's first reward with its events, unless one is there."""
+        done = await self.runner.run(payments.set_reward, payment_id, reward, list(events))
+        if done and events:
+            self.notify()
+        return done
+
     async def add_events(self, events: Events) -> None:
         """Write events that go with no state change (they still reach the relay)."""
         await self._write(events, _nothing)
@@ -178,6 +186,13 @@ class Ledger:
     async def in_limbo(self) -> list[dict]:
         """Payments stuck before a final status (a crash, an unknown outcome)."""
         return await self.runner.run(payments.in_limbo)
+
+    async def unrewarded(self, within_s: float = 7 * 86_400,
+                         limit: int = 1_000) -> list[dict]:
+        """Captured payments of the last `within_s` whose reward was never written
+        (queued when a process died, or its mint failed), oldest first."""
+        since = utcnow() - timedelta(seconds=within_s)
+        return await self.runner.run(payments.unrewarded, since, limit)
 
     async def recent(self, merchant_id: str, user_id: str | None = None,
                      limit: int = 20) -> list[dict]:

@@ -64,8 +64,11 @@ async def _settle_refund(svc, p: dict, refund_id: str, amount: int, res) -> Paym
         type="payment_processed", merchant_id=p["merchant_id"], payment_id=p["id"],
         data={"status": after.get("payment_status", "captured"),
               "refunded_minor": total, "refund_pending": ok is None})])
-    if svc.rewards is not None and p["reward"]:
-        await claw_back(svc, p, total)
+    if svc.rewards is not None:
+        if not p["reward"]:  # still queued to the minter: mint it now, then claw back
+            p = {**p, "reward": await svc.mint_reward(p)}
+        if p["reward"]["status"] != "failed":
+            await claw_back(svc, p, total)
     return to_view(await svc.store.get(p["id"]))
 
 

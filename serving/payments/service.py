@@ -43,6 +43,7 @@ class PaymentService:
     gateways: dict[str, GatewayPort]
     cache: object  # serving.cache.Cache
     rewards: object | None = None  # RewardsPort
+    minter: object | None = None  # serving.payments.minter.RewardMinter, when running
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.time
     _tasks: set = field(default_factory=set, repr=False)
@@ -207,10 +208,15 @@ class PaymentService:
             log.warning("router feedback failed for decision %s", decision_id)
 
     async def finish(self, pid: str) -> PaymentView:
-        """Reward a captured payment (idempotent) and return the view."""
+        """Reward a captured payment (queued to the minter when one runs, else here;
+        idempotent) and return the view."""
         p = await self.store.get(pid)
         if p["status"] == "captured" and self.rewards is not None and not p["reward"]:
-            p["reward"] = await self.mint_reward(p)
+            if self.minter is not None and self.minter.submit(p):
+                p["reward"] = {"user_id": p["user_id"], "status": "minting", "signature": None,
+                               "amount": self.rewards.units(p["amount_minor"], p["currency"])}
+            else:
+                p["reward"] = await self.mint_reward(p)
         obs.PAYMENTS.labels(p["status"], p["gateway"] or "none").inc()
         if p["status"] == "captured":
             obs.APPROVALS.labels(p["gateway"]).inc()
@@ -230,6 +236,17 @@ class PaymentService:
         except Exception as exc:
             log.warning("reward mint for %s failed: %s", p["id"], type(exc).__name__)
             return {"user_id": p["user_id"], "amount": 0, "status": "failed"}
+        return await self._write_reward(p, minted)
+
+    async def mint_rewards(self, batch: list[dict]) -> None:
+        """Mint a batch of captured payments' rewards in one chain transaction and
+        write each with its event. A failure writes nothing: status sync retries."""
+        claims = [(p["id"], f"{p['merchant_id']}:{p['user_id']}", p["amount_minor"],
+                   p["currency"]) for p in batch]
+        for p, minted in zip(batch, await self.rewards.mint_many(claims)):
+            await self._write_reward(p, minted)
+
+    async def _write_reward(self, p: dict, minted: dict) -> dict:
         reward = {"user_id": p["user_id"], "amount": minted["units"],
                   "status": minted["status"], "signature": minted.get("signature")}
         events = []
@@ -238,8 +255,9 @@ class PaymentService:
             events.append(Event(type="reward_minted", merchant_id=p["merchant_id"],
                                 payment_id=p["id"], data=reward,
                                 id=f"{p['id']}:reward_minted"))
-        await self.store.update_fields(p["id"], reward=reward, events=events)
-        await self.cache.delete("balance", user)
+        if not await self.store.set_reward(p["id"], reward, events):
+            return (await self.store.get(p["id"]))["reward"]  # a refund got there first
+        await self.cache.delete("balance", f"{p['merchant_id']}:{p['user_id']}")
         return reward
 
     # -- status sync ---------------------------------------------------------------
@@ -276,8 +294,14 @@ class PaymentService:
         await self._settle(p, res, last["reference"], last["gateway"])
 
     async def reconcile(self) -> dict[str, int]:
-        """Settle every payment left created/authorized/pending; count the outcomes."""
+        """Settle every payment left created/authorized/pending, queue again every
+        captured payment whose reward was never written; count the outcomes."""
         counts: dict[str, int] = {}
+        if self.rewards is not None:
+            for p in await self.store.unrewarded():
+                if self.minter is None or not self.minter.submit(p):
+                    await self.mint_reward(p)
+                counts["reward_queued"] = counts.get("reward_queued", 0) + 1
         for p in await self.store.in_limbo():
             try:
                 outcome = (await self.sync_one(p)).status

@@ -5,6 +5,7 @@ Amazon Pay sandbox and a Solana JSON-RPC node)."""
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -60,6 +61,17 @@ def pay_body(**over) -> dict:
             "card_id": 14, "tx_epoch_s": 1_795_000_000, "channel": "ecommerce",
             "payment_method": {"type": "card", "token": "pm_card_visa"}}
     return body | over
+
+
+def rewarded(get, payment_id: str, timeout_s: float = 20.0) -> dict:
+    """The payment once its reward is written: `/pay` answers `minting` and the minter
+    beside it writes the reward. `get(path)` returns a GET's JSON."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        p = get(f"/payments/{payment_id}")
+        if p.get("reward") or time.monotonic() > deadline:
+            return p
+        time.sleep(0.05)
 
 
 @contextmanager

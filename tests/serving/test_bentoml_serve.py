@@ -27,7 +27,10 @@ def test_bentoml_serve_runs_the_composed_flow_and_serves_metrics(data_dir, track
                            timeout=30)
             kinds = {json.loads(ws.recv(timeout=10))["type"] for _ in range(2)}
         assert r.status_code == 200, r.text
-        assert r.json()["status"] == "captured" and r.json()["reward"]["status"] == "escrowed"
+        assert r.json()["status"] == "captured" and r.json()["reward"]["status"] == "minting"
+        got = httpx.get(f"{url}/payments/{r.json()['payment_id']}", headers=auth(),
+                        timeout=10).json()
+        assert got["reward"]["status"] == "escrowed"  # its reward_minted event came
         assert kinds == {"payment_processed", "reward_minted"}
         declined = httpx.post(f"{url}/pay", json=pay_body(amount_minor=900_000),
                               headers=auth(key="serve-2"), timeout=30).json()

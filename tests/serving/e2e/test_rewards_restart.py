@@ -15,7 +15,7 @@ import pytest
 
 from serving.security import issue_token
 from smartpay.settings import LOCAL_JWT_SECRET
-from tests.serving.conftest import pay_body
+from tests.serving.conftest import pay_body, rewarded
 
 pytestmark = pytest.mark.slow
 WINDOW_S = 4
@@ -51,7 +51,11 @@ def test_rewards_minted_before_a_restart_are_released_by_the_cli_after_it(
         with running_service(extra_env=env, log_path=tmp_path / "serve.log") as url:
             kept = _pay(url, h, "keep", 5_000, "alice")
             gone = _pay(url, h, "gone", 3_000, "bob")
-            assert kept["reward"]["status"] == gone["reward"]["status"] == "escrowed"
+            assert kept["reward"]["status"] == gone["reward"]["status"] == "minting"
+            kept = rewarded(lambda path: httpx.get(url + path, headers=h, timeout=30).json(),
+                            kept["payment_id"])
+            assert kept["reward"]["status"] == "escrowed"
+            # `gone` is refunded at once: minted now if the minter has not got to it yet
             r = httpx.post(f"{url}/payments/{gone['payment_id']}/refund", json={},
                            headers=h | {"Idempotency-Key": "r-gone"}, timeout=30)
             assert r.json()["reward"]["status"] == "clawed_back"

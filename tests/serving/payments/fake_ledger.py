@@ -140,6 +140,12 @@ class FakeStore:
             if payment_id in self.payments:
                 self.payments[payment_id].update(fields, updated_at=self.clock.utc())
 
+    async def set_reward(self, payment_id: str, reward: dict, events=()) -> bool:
+        if self.payments[payment_id].get("reward"):
+            return False
+        await self.update_fields(payment_id, events, reward=reward)
+        return True
+
     async def add_events(self, events) -> None:
         with self._tx("add_events", None, events):
             pass
@@ -244,6 +250,10 @@ class FakeStore:
     async def in_limbo(self) -> list[dict]:
         return [await self.get(pid) for pid, p in self.payments.items()
                 if p["status"] in IN_FLIGHT]
+
+    async def unrewarded(self) -> list[dict]:
+        return [await self.get(pid) for pid, p in self.payments.items()
+                if p["status"] == "captured" and not p.get("reward")]
 
     async def payment_by_key(self, merchant_id: str, key: str) -> dict | None:
         """The payment created under this Idempotency-Key, with its attempts."""

@@ -164,6 +164,7 @@ class FakeRewards:
     down: bool = False
     minted: dict[str, dict] = field(default_factory=dict)
     refunds: list[tuple] = field(default_factory=list)
+    batches: list[list[str]] = field(default_factory=list)
 
     async def mint(self, payment_id, user, amount_minor, currency) -> dict:
         if self.down:
@@ -172,6 +173,13 @@ class FakeRewards:
             "units": amount_minor // 1_000, "amount_minor": amount_minor,
             "status": "escrowed", "signature": f"sig-{payment_id}", "user": user})
         return {k: rec[k] for k in ("units", "status", "signature")}
+
+    async def mint_many(self, claims) -> list[dict]:
+        self.batches.append([c[0] for c in claims])
+        return [await self.mint(*c) for c in claims]
+
+    def units(self, amount_minor, currency) -> int:
+        return amount_minor // 1_000
 
     async def on_refund(self, payment_id, refunded_minor, user) -> dict:
         self.refunds.append((payment_id, refunded_minor, user))
