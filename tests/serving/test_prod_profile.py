@@ -137,6 +137,9 @@ def test_a_row_lock_held_for_2_s_on_postgres_does_not_stop_50_other_payments(pro
     assert all(v.status == "captured" for v in views)
     # the refund behind the lock ends only after the lock goes; the payments before it
     assert pays_s < refund_s and refund_s >= 1.9, (pays_s, refund_s)
-    assert lag < 0.25, f"the event loop stalled {lag * 1000:.0f} ms"
+    # a driver that blocked the loop would stall it for the lock's whole 2 s; on a
+    # quiet box the worst lag is tens of ms, on a CPU-starved one (CI beside other
+    # jobs) we have seen 0.5 s, so the bound sits between the two
+    assert lag < 1.0, f"the event loop stalled {lag * 1000:.0f} ms"
     print(f"50 payments beside a held row lock: {pays_s:.2f} s; max loop lag "
           f"{lag * 1000:.0f} ms; refund behind the lock {refund_s:.2f} s")
