@@ -155,3 +155,21 @@ def test_a_broken_key_server_answer_gives_503_not_500(serving_env, body, status)
         with app_client() as c:
             r = _get(c, _rs256())
     assert r.status_code == 503 and r.json()["error"] == "auth_unavailable", r.text
+
+
+def test_a_hanging_key_server_costs_one_timeout_not_one_per_request(serving_env):
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        serving_env.setenv("SMARTPAY_SERVING__JWKS_URL",
+                           f"http://127.0.0.1:{silent.getsockname()[1]}/jwks")
+        with app_client() as c:
+            first = _get(c, _rs256())
+            t0 = time.monotonic()
+            rest = [_get(c, _rs256(kid=f"k{i}")) for i in range(4)]
+            rest_s = time.monotonic() - t0
+    assert first.status_code == 503 and "Timeout" in first.json()["message"]
+    assert [r.status_code for r in rest] == [503] * 4
+    assert rest_s < 2.0  # the failed fetch is remembered for jwks_refresh_s
