@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     port: int = typer.Option(3000, help="Port of the payment API on 127.0.0.1."),
     supervised: bool = typer.Option(False, "--supervised", hidden=True,
-                                    help="Set by `serve` itself for its guarded child."),
+                                    help="Set by `serve` for its guarded child."),
 ) -> None:
     """Start the payment API and the model services (and, in the local profile, the
     gateway stand-ins they talk to). Everything runs under a guardian process, so no

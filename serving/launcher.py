@@ -38,8 +38,8 @@ class PortInUse(SmartPayError):
 
     def __init__(self, port: int) -> None:
         self.port = port
-        super().__init__(f"port {port} on 127.0.0.1 is already in use; stop what listens "
-                         "there or pick another --port")
+        super().__init__(f"port {port} on 127.0.0.1 is already in use; stop what "
+                         "listens there or pick another --port")
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> None:

@@ -147,7 +147,8 @@ class RedisRateLimiter(RateLimiter):
         key = f"{self._prefix}:rl:{kind}:{json.dumps(who)[1:-1]}"
         ttl_ms = int(rate.refill_s * 1000) + 1000
         try:
-            return float(await self._take(keys=[key], args=[rate.per_s, rate.burst, ttl_ms]))
+            args = [rate.per_s, rate.burst, ttl_ms]
+            return float(await self._take(keys=[key], args=args))
         except Exception as exc:  # redis down or slow: fall back to local buckets
             log.warning("shared rate limit unavailable (%s); using local buckets",
                         type(exc).__name__)
@@ -185,9 +186,11 @@ async def _refuse(scope, send, exc: ApiError) -> None:
     if scope["type"] == "websocket":  # a close before accept: the handshake gets 403
         return await send({"type": "websocket.close", "code": 1008,
                            "reason": exc.message[:120]})
-    body = json.dumps({"error": exc.code, "message": exc.message, "fields": []}).encode()
+    body = json.dumps({"error": exc.code, "message": exc.message,
+                       "fields": []}).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()),
                *[(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.start", "status": exc.status,
+                "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -106,7 +106,8 @@ class Verifier:
     async def _refresh(self) -> None:
         """Fetch the key set (one fetch at a time, at most every jwks_refresh_s). A
         failed fetch is remembered for as long: while the key server is down, callers
-        get a 503 at once instead of queueing behind one timed-out fetch after another."""
+        get a 503 at once instead of queueing behind one timed-out fetch after
+        another."""
         import httpx
 
         async with self._lock:

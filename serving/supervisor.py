@@ -65,7 +65,7 @@ def _quietly(action) -> None:
 
 
 def _reap_orphans(child_pid: int) -> None:
-    """Collect exited orphans (ours as subreaper) without stealing the child's status."""
+    """Collect exited orphans (ours as subreaper), leaving the child's status alone."""
     while True:
         try:
             info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)

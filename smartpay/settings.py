@@ -267,7 +267,8 @@ class Settings(BaseSettings):
 def _production_problems(s: Settings):
     if s.serving.jwt_algorithm != "HS256" and not s.serving.jwks_url:
         yield ("SMARTPAY_SERVING__JWKS_URL", f"{s.serving.jwt_algorithm} tokens need "
-               "the issuer's key set URL in prod (or SMARTPAY_SERVING__JWT_ALGORITHM=HS256)")
+               "the issuer's key set URL in prod (or set "
+               "SMARTPAY_SERVING__JWT_ALGORITHM=HS256)")
     elif not s.serving.jwks_url and s.jwt_secret.get_secret_value() in ("", LOCAL_JWT_SECRET):
         yield ("SMARTPAY_JWT_SECRET", "the public local default is refused in prod; set "
                "a secret of 32+ characters, or SMARTPAY_SERVING__JWKS_URL for RS256")

@@ -68,8 +68,8 @@ def _hand_made(header: dict, claims: dict, sign=lambda _: b"") -> str:
 
 
 def _public_pem() -> bytes:
-    return KEY.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    return KEY.public_key().public_bytes(serialization.Encoding.PEM, spki)
 
 
 def _get(c, token: str):
@@ -146,7 +146,8 @@ def test_an_outage_after_start_refuses_new_kids_with_503_and_keeps_known_keys(
     assert known.status_code == 404, known.text
 
 
-@pytest.mark.parametrize("body,status", [("<html>oops</html>", 200), ({"keys": []}, 200),
+@pytest.mark.parametrize("body,status", [("<html>oops</html>", 200),
+                                         ({"keys": []}, 200),
                                          ({"error": "boom"}, 500),
                                          ({"keys": [{"kty": "RSA"}]}, 200)])
 def test_a_broken_key_server_answer_gives_503_not_500(serving_env, body, status):

@@ -21,7 +21,8 @@ OWN_SECRET = "prod-secret-" + "x" * 40
 
 def _prod(**over) -> Settings:
     return Settings(profile="prod", jwt_secret=OWN_SECRET, stripe_api_key="sk_live_x",
-                    gateways={"enabled": ["stripe"]}, rewards={"enabled": False}, **over)
+                    gateways={"enabled": ["stripe"]}, rewards={"enabled": False},
+                    **over)
 
 
 def test_an_admin_token_forged_with_the_public_default_secret_is_refused_in_prod():

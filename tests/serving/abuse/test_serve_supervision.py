@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _serve(port: int, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]
+    return subprocess.Popen(cmd,
                             env=os.environ | {"PYTHONPATH": str(ROOT)} | env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -44,7 +45,8 @@ def _wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float) -> lis
             lines.append(line)
             if needle in line:
                 return lines
-    raise AssertionError(f"no {needle!r} within {timeout_s} s: {''.join(lines)[-3000:]}")
+    tail = "".join(lines)[-3000:]
+    raise AssertionError(f"no {needle!r} within {timeout_s} s: {tail}")
 
 
 def _listening(port: int) -> bool:

@@ -31,7 +31,8 @@ def test_served_websockets_close_with_1008_at_expiry_and_1003_1007_on_junk(
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))))
-    env = {**TEST_BACKENDS, "PYTHONPATH": root, "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}
+    env = {**TEST_BACKENDS, "PYTHONPATH": root,
+           "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}
     with running_local_service(data_dir, extra_env=env) as url:
         ws_url = url.replace("http", "ws") + "/ws?token="
         for junk, code in ((b"\x00binary", 1003), ("{not json", 1007)):
