@@ -42,6 +42,10 @@ class PortInUse(SmartPayError):
                          "listens there or pick another --port")
 
 
+class ServiceDied(SmartPayError):
+    """The API server exited while starting."""
+
+
 def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> None:
     """Poll BentoML's /readyz until every service answers (or the process died). Ready
     means *our* server answers: one of its processes listens on the port."""
@@ -51,8 +55,8 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> No
         if proc.poll() is not None:
             if port_taken(port):
                 raise PortInUse(port)
-            raise RuntimeError(f"bentoml serve on port {port} exited with code "
-                               f"{proc.returncode}; see its log")
+            raise ServiceDied(f"bentoml serve on port {port} exited with code "
+                              f"{proc.returncode} before it was ready; see its log")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 if not _listens(proc, port):

@@ -77,8 +77,9 @@ def _reap_orphans(child_pid: int) -> None:
 
 
 def supervise(parent: int, cmd: list[str]) -> int:
-    """Run `cmd` until it ends or `parent` dies; then stop all descendants. Returns the
-    command's exit code (1 when it had to be stopped)."""
+    """Run `cmd` until it ends, `parent` dies or a stop signal comes; then stop all
+    descendants. Returns the command's exit code (1 when the parent died or the
+    command had to be killed)."""
     _subreaper()
     try:
         watch = os.pidfd_open(parent)
@@ -88,17 +89,19 @@ def supervise(parent: int, cmd: list[str]) -> int:
         return 1
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)
-    child, code = None, 1
+    child, code = None, None
     try:
         child = subprocess.Popen(cmd)
         code = _wait(child, watch)
-    except _Stop:
+    except _Stop:  # asked to stop: the command's own exit code after it stopped
         pass
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # the shutdown is not interrupted
         _stop_child(child)
         stop_descendants()
+    if code is None:
+        code = child.returncode if child is not None and child.returncode >= 0 else 1
     return code
 
 
