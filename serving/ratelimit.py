@@ -130,6 +130,7 @@ class RedisRateLimiter(RateLimiter):
         self._r = aioredis.from_url(url, decode_responses=True)
         self._take = self._r.register_script(_TAKE)
         self._prefix = prefix
+        self._warned_at = float("-inf")
 
     async def check_merchant(self, merchant_id: str) -> None:
         wait = await self._shared("m", merchant_id, self.merchant_rate)
@@ -150,8 +151,10 @@ class RedisRateLimiter(RateLimiter):
             args = [rate.per_s, rate.burst, ttl_ms]
             return float(await self._take(keys=[key], args=args))
         except Exception as exc:  # redis down or slow: fall back to local buckets
-            log.warning("shared rate limit unavailable (%s); using local buckets",
-                        type(exc).__name__)
+            if time.monotonic() - self._warned_at > 60:  # a line a minute, not a flood
+                self._warned_at = time.monotonic()
+                log.warning("shared rate limit unavailable (%s); using local buckets",
+                            type(exc).__name__)
             return None
 
     async def aclose(self) -> None:
