@@ -2,6 +2,8 @@
 
 Connect to `/ws?token=<JWT>` (or with an Authorization header), optionally send
 `{"subscribe": ["payment_processed", "reward_minted", "fraud_detected"]}`.
+A connection ends with a close frame saying why: 1008 when its token expires, 1003
+for a binary frame, 1007 for text that is not JSON, 1009 for a message over 4 KiB.
 A slow client has its own queue and writer task, so it never delays the others.
 Under uvicorn each event is framed once and written straight to every socket
 (`serving.ws_wire`).
