@@ -319,7 +319,9 @@ def main() -> None:
                     help="comma list of open (target rates), closed (capacity), ws")
     args = ap.parse_args()
     env = {"SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
-           "SMARTPAY_SERVING__RATE_LIMIT_BURST": "100000"}
+           "SMARTPAY_SERVING__RATE_LIMIT_BURST": "100000",
+           "SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S": "100000",
+           "SMARTPAY_SERVING__IP_RATE_LIMIT_BURST": "100000"}
     if args.url:
         rows = _run(run_all(args.url, args.seconds, args.ws_clients, args.ws_payments,
                                    set(args.phases.split(",")), args.rate_scale))

@@ -21,19 +21,38 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     port: int = typer.Option(3000, help="Port of the payment API on 127.0.0.1."),
+    supervised: bool = typer.Option(False, "--supervised", hidden=True,
+                                    help="Set by `serve` for its guarded child."),
 ) -> None:
     """Start the payment API and the model services (and, in the local profile, the
-    gateway stand-ins they talk to)."""
+    gateway stand-ins they talk to). Everything runs under a guardian process, so no
+    exit of this command, `kill -9` included, leaves a server or stand-in behind."""
+    import sys
+
+    from serving.launcher import PortInUse, port_taken, run_supervised
+    from smartpay.settings import get_settings
+
+    if not 0 < port < 65536:
+        raise InputError("port", port, "a TCP port between 1 and 65535")
+    get_settings().check_production()  # prod: one line naming the setting, exit 2
+    if port_taken(port):
+        raise PortInUse(port)
+    if not supervised:
+        cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port),
+               "--supervised"]
+        raise typer.Exit(run_supervised(cmd))
+    _serve(port)
+
+
+def _serve(port: int) -> None:
+    """Stand-ins (local profile), then the API; Ctrl+C or SIGTERM stops both."""
     from contextlib import ExitStack
 
     from serving.launcher import running_service
     from smartpay.settings import get_settings
 
-    if not 0 < port < 65536:
-        raise InputError("port", port, "a TCP port between 1 and 65535")
     settings = get_settings()
-    settings.check_production()  # prod: one line naming the setting, exit 2
-    # SIGTERM (systemd, docker stop, kill) stops as cleanly as Ctrl+C.
+    # SIGTERM (systemd, docker stop, kill, the guardian) stops as cleanly as Ctrl+C.
     signal.signal(signal.SIGTERM, _interrupt)
     with ExitStack() as stack:
         env: dict[str, str] = {}
@@ -51,6 +70,8 @@ def serve(
                 time.sleep(1)
         except KeyboardInterrupt:
             console.print("stopping")
+            for sig in (signal.SIGINT, signal.SIGTERM):  # let the shutdown finish
+                signal.signal(sig, signal.SIG_IGN)
 
 
 def _interrupt(signum, frame) -> None:

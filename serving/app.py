@@ -19,6 +19,7 @@ from serving import observability as obs
 from serving.idempotency import body_hash, check_key
 from serving.payments import refunds
 from serving.payments.views import to_view
+from serving.ratelimit import AddressLimit
 from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
@@ -54,7 +55,7 @@ def _auth(scope: str):
                   cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         rt = request.app.state.rt
         who = await rt.verifier.verify(request.headers.get("authorization"))
-        rt.limiter.check(who.subject)
+        await rt.limiter.check_merchant(who.merchant_id)
         who.require(scope)
         return who
     return dep
@@ -88,6 +89,7 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
     app = FastAPI(title="SmartPay payment API", version="1.0.0", lifespan=lifespan,
                   description=_DESCRIPTION)
     app.add_middleware(obs.RequestContext)
+    app.add_middleware(AddressLimit)  # outermost: before routing, auth and the body
     errors.install(app)
     _routes(app)
     return app

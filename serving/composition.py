@@ -19,7 +19,8 @@ from serving.ledger import Ledger
 from serving.payments.minter import RewardMinter
 from serving.payments.service import PaymentService, Policy
 from serving.runtime import Runtime
-from serving.security import RateLimiter, Verifier
+from serving.ratelimit import Rate, RateLimiter, RedisRateLimiter
+from serving.security import Verifier
 from smartpay.settings import Settings, SettingsError
 
 ECOM = frozenset({"ecommerce"})
@@ -106,6 +107,18 @@ def verifier(settings: Settings) -> Verifier:
                     s.jwt_issuer, s.jwt_audience)
 
 
+def limiter(settings: Settings, closers: list) -> RateLimiter:
+    """Per-merchant and per-address buckets: in Redis in prod (shared by workers)."""
+    s = settings.serving
+    rates = (Rate(s.rate_limit_per_s, s.rate_limit_burst),
+             Rate(s.ip_rate_limit_per_s, s.ip_rate_limit_burst), s.rate_limit_max_keys)
+    if settings.profile != "prod":
+        return RateLimiter(*rates)
+    shared = RedisRateLimiter(settings.redis_url, s.redis_prefix, *rates)
+    closers.append(shared.aclose)
+    return shared
+
+
 async def open_ledger(settings: Settings) -> Ledger:
     """The migrated payment ledger of the profile (the local folder is made here)."""
     if settings.profile != "prod":
@@ -142,7 +155,7 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
         service.minter = RewardMinter(service.mint_rewards, max_batch=settings.rewards.mint_batch_max)
     return Runtime(settings=settings, payments=service, store=store, cache=cache, bus=bus,
                    relay=relay, verifier=verifier(settings),
-                   limiter=RateLimiter(s.rate_limit_per_s, s.rate_limit_burst),
+                   limiter=limiter(settings, closers),
                    assistant=assistant, releaser=releaser, closers=closers)
 
 

@@ -178,7 +178,8 @@ def run_demo(n_payments: int = 3000, concurrency: int = 8, port: int | None = No
     settings = get_settings()
     token = issue_token(settings.jwt_secret.get_secret_value(), "demo-merchant",
                         ["payments:write", "payments:read"], 7200)
-    env = {"SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000", **(extra_env or {})}
+    env = {"SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
+           "SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S": "100000", **(extra_env or {})}
     with running_local_service(settings.data_path, port, extra_env=env) as url:
         run = asyncio.run(_replay(url, token, df, concurrency))
     summary = summarise(df, run)

@@ -17,6 +17,7 @@ from typing import Iterator
 
 import httpx
 
+from smartpay.errors import SmartPayError
 from smartpay.settings import get_settings
 
 
@@ -32,20 +33,52 @@ def _bentoml() -> str:
     return str(Path(sys.executable).with_name("bentoml"))
 
 
+class PortInUse(SmartPayError):
+    """The API's port is held by another process: we would report its readiness."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(f"port {port} on 127.0.0.1 is already in use; stop what "
+                         "listens there or pick another --port")
+
+
+class ServiceDied(SmartPayError):
+    """The API server exited while starting."""
+
+
 def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> None:
-    """Poll BentoML's /readyz until every service answers (or the process died)."""
+    """Poll BentoML's /readyz until every service answers (or the process died). Ready
+    means *our* server answers: one of its processes listens on the port."""
+    port = int(url.rsplit(":", 1)[1])
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited with code {proc.returncode}; "
-                               "see its log")
+            if port_taken(port):
+                raise PortInUse(port)
+            raise ServiceDied(f"bentoml serve on port {port} exited with code "
+                              f"{proc.returncode} before it was ready; see its log")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                if not _listens(proc, port):
+                    raise PortInUse(port)
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{url} was not ready after {timeout_s:.0f} s")
+
+
+def _listens(proc: subprocess.Popen, port: int) -> bool:
+    """Whether a process of this server holds the listening socket on `port`."""
+    import psutil
+
+    pids = {p.pid for p in service_processes(proc)}
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:  # cannot tell: trust the readiness answer
+        return True
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+               and c.pid in pids for c in conns)
 
 
 def service_processes(proc: subprocess.Popen) -> list:
@@ -90,7 +123,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _port_taken(port: int) -> bool:
+def port_taken(port: int) -> bool:
     import socket
 
     with socket.socket() as s:
@@ -103,9 +136,8 @@ def start_service(port: int | None = None, extra_env: dict[str, str] | None = No
     wait until it is ready; the caller stops it with `stop_service`. Refuses a port
     something already answers on (it would report another server's readiness)."""
     port = port or _free_port()
-    if _port_taken(port):
-        raise OSError(f"port {port} on 127.0.0.1 is already in use; stop what listens "
-                      "there or pick another --port")
+    if port_taken(port):
+        raise PortInUse(port)
     env = os.environ | (extra_env or {})
     log_path = log_path or get_settings().paths.serve_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +156,22 @@ def start_service(port: int | None = None, extra_env: dict[str, str] | None = No
 
 
 stop_service = _stop
+
+
+def run_supervised(cmd: list[str]) -> int:
+    """Run `cmd` under a guardian (`serving.supervisor`) that stops everything it
+    starts when this process exits, by any path, `kill -9` included. Stop signals sent
+    to this process are passed on; returns the command's exit code."""
+    guard = subprocess.Popen([sys.executable, "-m", "serving.supervisor",
+                              str(os.getpid()), "--", *cmd])
+
+    def forward(signum, frame) -> None:
+        if guard.poll() is None:
+            guard.send_signal(signal.SIGTERM)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    return guard.wait()
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from typing import Any
 
 from serving.idempotency import Idempotency
 from serving.payments.service import PaymentService
-from serving.security import RateLimiter, Verifier
+from serving.ratelimit import RateLimiter
+from serving.security import Verifier
 from smartpay.settings import Settings
 
 log = logging.getLogger("smartpay.runtime")

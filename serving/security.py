@@ -1,4 +1,4 @@
-"""Bearer-JWT auth, scopes, merchant identity and per-client rate limiting.
+"""Bearer-JWT auth, scopes and merchant identity (rate limits: `serving.ratelimit`).
 
 HS256 with the local secret by default; RS256 with keys from a JWKS URL (e.g. Cognito)
 when `SMARTPAY_SERVING__JWKS_URL` is set. The key set is fetched with an async client
@@ -36,6 +36,7 @@ class Principal:
     subject: str
     merchant_id: str
     scopes: frozenset[str]
+    expires_at: float = float("inf")  # the token's `exp` (Unix seconds)
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes and "admin" not in self.scopes:
@@ -72,7 +73,7 @@ class Verifier:
             secret, algorithm, issuer, audience)
         self.jwks_url, self.jwks_refresh_s = jwks_url, jwks_refresh_s
         self._keys: dict[str, object] = {}
-        self._fetched_at = 0.0
+        self._fetched_at, self._failure = 0.0, ""
         self._lock = asyncio.Lock()
         self._seen: TTLCache = TTLCache(50_000, 300)
 
@@ -83,9 +84,10 @@ class Verifier:
             return hit[0]
         key = await self._jwks_key(token) if self.jwks_url else self.secret
         claims = self._decode(token, key)
-        principal = Principal(str(claims.get("sub", "")), str(claims["merchant_id"]),
-                              frozenset(str(claims.get("scope", "")).split()))
-        self._seen[token] = (principal, float(claims["exp"]))
+        principal = Principal(str(claims.get("sub", "")), claims["merchant_id"],
+                              frozenset(str(claims.get("scope", "")).split()),
+                              float(claims["exp"]))
+        self._seen[token] = (principal, principal.expires_at)
         return principal
 
     async def _jwks_key(self, token: str):
@@ -93,8 +95,8 @@ class Verifier:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
             raise _refused(f"malformed token ({exc})") from None
-        if not kid:
-            raise _refused("the token has no 'kid' header")
+        if not isinstance(kid, str) or not kid:
+            raise _refused("the token has no 'kid' header naming its signing key")
         if kid not in self._keys:
             await self._refresh()
         if kid not in self._keys:
@@ -102,31 +104,46 @@ class Verifier:
         return self._keys[kid]
 
     async def _refresh(self) -> None:
-        """Fetch the key set (one fetch at a time, at most every jwks_refresh_s)."""
+        """Fetch the key set (one fetch at a time, at most every jwks_refresh_s). A
+        failed fetch is remembered for as long: while the key server is down, callers
+        get a 503 at once instead of queueing behind one timed-out fetch after
+        another."""
         import httpx
 
         async with self._lock:
             if time.monotonic() - self._fetched_at < self.jwks_refresh_s:
+                if self._failure:
+                    raise _unavailable(self._failure, self.jwks_refresh_s)
                 return
             try:
                 async with httpx.AsyncClient(timeout=3.0) as client:
                     resp = await client.get(self.jwks_url)
                     resp.raise_for_status()
                     keys = jwt.PyJWKSet.from_dict(resp.json()).keys
-            except Exception as exc:
-                raise ApiError(503, "auth_unavailable", "the signing keys could not be "
-                               f"fetched ({type(exc).__name__}); retry shortly",
-                               headers={"Retry-After": "1"}) from None
+            except Exception as exc:  # any failure of the key server is a 503
+                self._fetched_at, self._failure = time.monotonic(), type(exc).__name__
+                raise _unavailable(self._failure, self.jwks_refresh_s) from None
             self._keys = {k.key_id: k.key for k in keys if k.key_id}
-            self._fetched_at = time.monotonic()
+            self._fetched_at, self._failure = time.monotonic(), ""
 
     def _decode(self, token: str, key) -> dict:
         try:
-            return jwt.decode(token, key, algorithms=[self.algorithm],
-                              audience=self.audience, issuer=self.issuer,
-                              options={"require": ["exp", "merchant_id"]})
-        except jwt.PyJWTError as exc:
-            raise _refused(str(exc)) from None
+            claims = jwt.decode(token, key, algorithms=[self.algorithm],
+                                audience=self.audience, issuer=self.issuer,
+                                options={"require": ["exp", "merchant_id"]})
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            # TypeError/ValueError: a key of the wrong kind for the algorithm
+            # (e.g. an `oct` or EC key in the set under an RS256 token's kid)
+            raise _refused(str(exc) or type(exc).__name__) from None
+        if not isinstance(claims.get("merchant_id"), str) or not claims["merchant_id"]:
+            raise _refused("the 'merchant_id' claim must be a non-empty string")
+        return claims
+
+
+def _unavailable(failure: str, retry_s: float) -> ApiError:
+    return ApiError(503, "auth_unavailable", "the signing keys could not be fetched "
+                    f"({failure}); retry shortly",
+                    headers={"Retry-After": str(max(1, int(retry_s + 0.999)))})
 
 
 def _bearer(authorization: str | None) -> str:
@@ -140,23 +157,3 @@ def _bearer(authorization: str | None) -> str:
 def _refused(why: str) -> ApiError:
     return ApiError(401, "invalid_token", f"the bearer token was refused: {why}",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-
-
-class RateLimiter:
-    """A token bucket per client: `rate` requests a second, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def check(self, client: str) -> None:
-        now = time.monotonic()
-        tokens, last = self._buckets.get(client, (float(self.burst), now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._buckets[client] = (tokens, now)
-            retry = max(1, int((1 - tokens) / self.rate + 0.999))
-            raise ApiError(429, "rate_limited", f"client {client} is over "
-                           f"{self.rate:g} requests/s; retry in {retry} s",
-                           headers={"Retry-After": str(retry)})
-        self._buckets[client] = (tokens - 1, now)

@@ -2,6 +2,8 @@
 
 Connect to `/ws?token=<JWT>` (or with an Authorization header), optionally send
 `{"subscribe": ["payment_processed", "reward_minted", "fraud_detected"]}`.
+A connection ends with a close frame saying why: 1008 when its token expires, 1003
+for a binary frame, 1007 for text that is not JSON, 1009 for a message over 4 KiB.
 A slow client has its own queue and writer task, so it never delays the others.
 Under uvicorn each event is framed once and written straight to every socket
 (`serving.ws_wire`).
@@ -20,6 +22,15 @@ from serving import observability as obs
 from serving.events import EVENT_TYPES, Deduper, Event
 from serving.security import ApiError, Principal
 from serving.ws_wire import direct_writer, text_frame
+
+
+# Close codes (RFC 6455 section 7.4.1) and reasons this endpoint uses.
+EXPIRED = (1008, "token expired; reconnect with a fresh token")
+UNSUPPORTED = (1003, "binary frames are not accepted; send JSON text")
+NOT_JSON = (1007, "messages must be JSON text, e.g. {\"subscribe\": [types]}")
+TOO_BIG = (1009, "message too big")
+MAX_MESSAGE_CHARS = 4_096  # a subscribe message is a few dozen characters
+_MAX_WAIT_S = 60.0  # how long one receive waits before the expiry is looked at again
 
 
 class _Client:
@@ -94,7 +105,8 @@ class Hub:
         return 1
 
     async def serve(self, ws: WebSocket, who: Principal) -> None:
-        """Run one connection until the client leaves."""
+        """Run one connection until the client leaves, its token expires (close 1008)
+        or it sends what this protocol does not take (1003, 1007 or 1009)."""
         client = _Client(ws, who)
         group = self._admins if "admin" in who.scopes else self._by_merchant.setdefault(
             who.merchant_id, set())
@@ -102,28 +114,45 @@ class Hub:
         group.add(client)
         obs.WS_CLIENTS.set(self.size + len(self._admins))
         writer = asyncio.create_task(self._write(client))
+        close: tuple[int, str] | None = None
         try:
             await ws.send_text(json.dumps({"type": "subscribed", "merchant_id":
                                            who.merchant_id, "types": sorted(client.types)}))
-            await self._read(client)
-        finally:
+            close = await self._read(client)
+        except WebSocketDisconnect:
+            close = None
+        finally:  # out of the fan-out before the close frame: nothing follows it
             group.discard(client)
             writer.cancel()
             obs.WS_CLIENTS.set(self.size + len(self._admins))
+        if close is not None:
+            with contextlib.suppress(Exception):  # the peer may be gone already
+                await ws.close(code=close[0], reason=close[1])
 
-    async def _read(self, client: _Client) -> None:
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                msg = await client.ws.receive_text()
-                types = _parse_subscribe(msg)
-                if types is None:
-                    await client.ws.send_text(json.dumps({
-                        "type": "error", "message": "send {\"subscribe\": [types]} with "
-                        "types among " + ", ".join(EVENT_TYPES)}))
-                    continue
-                client.types = frozenset(types)
-                await client.ws.send_text(json.dumps({"type": "subscribed",
-                                                      "types": sorted(types)}))
+    async def _read(self, client: _Client) -> tuple[int, str] | None:
+        """Subscription changes until the peer leaves (None) or the connection must be
+        closed: then the close code and reason."""
+        while True:
+            left = client.who.expires_at - time.time()
+            if left <= 0:
+                return EXPIRED
+            try:
+                async with asyncio.timeout(min(left, _MAX_WAIT_S)):
+                    msg = await client.ws.receive()
+            except TimeoutError:
+                continue  # the loop head decides whether the token has expired
+            if msg["type"] == "websocket.disconnect":
+                return None
+            text = msg.get("text")
+            if text is None:
+                return UNSUPPORTED
+            if len(text) > MAX_MESSAGE_CHARS:
+                return TOO_BIG
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                return NOT_JSON
+            await client.ws.send_text(_answer(client, parsed))
 
     async def _write(self, client: _Client) -> None:
         with contextlib.suppress(Exception):
@@ -136,14 +165,16 @@ class Hub:
                     client.sending = False
 
 
-def _parse_subscribe(msg: str) -> set[str] | None:
-    try:
-        types = json.loads(msg).get("subscribe")
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(types, list) or not set(types) <= set(EVENT_TYPES):
-        return None
-    return set(types)
+def _answer(client: _Client, msg: object) -> str:
+    """Apply a `{"subscribe": [types]}` message; anything else gets an error reply
+    (the connection stays open: it is a JSON message, just not one we know)."""
+    types = msg.get("subscribe") if isinstance(msg, dict) else None
+    if (not isinstance(types, list) or not all(isinstance(t, str) for t in types)
+            or not set(types) <= set(EVENT_TYPES)):
+        return json.dumps({"type": "error", "message": "send {\"subscribe\": [types]} "
+                           "with types among " + ", ".join(EVENT_TYPES)})
+    client.types = frozenset(types)
+    return json.dumps({"type": "subscribed", "types": sorted(types)})
 
 
 def ws_credentials(ws: WebSocket) -> str | None:

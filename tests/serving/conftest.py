@@ -43,6 +43,7 @@ def serving_env(standins, tracking_uri, data_dir, monkeypatch):
                  "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SMARTPAY_SERVING__RATE_LIMIT_PER_S", "100000")
+    monkeypatch.setenv("SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S", "100000")
     yield monkeypatch
 
 
