@@ -28,7 +28,7 @@ def _intent(payment_id: str, amount: int = 1_000) -> dict:
 
 def _mine(client: stripe.StripeClient, payment_id: str) -> list:
     every = client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
-    return [i for i in every if (i.metadata or {}).get("payment_id") == payment_id]
+    return [i for i in every if (i.to_dict().get("metadata") or {}).get("payment_id") == payment_id]
 
 
 def _refunded_at_stripe(client: stripe.StripeClient, intent_id: str) -> int:

@@ -4,6 +4,8 @@ can no longer see it)."""
 
 from __future__ import annotations
 
+import socket
+
 from tests.integrations.gateways.faultproxy import Fault, FaultProxy
 
 
@@ -15,6 +17,24 @@ class PartitionProxy(FaultProxy):
         super().__init__(upstream)
         self._trigger: str | None = None
         self.partitioned = False
+        self._conns: list[socket.socket] = []
+        accept = self._server.get_request
+
+        def get_request():
+            conn, addr = accept()
+            self._conns.append(conn)
+            return conn, addr
+
+        self._server.get_request = get_request
+
+    def __exit__(self, *exc) -> None:
+        """Cut the connections clients keep alive, so no handler thread waits on one."""
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        super().__exit__(*exc)
 
     def partition_after(self, match: str) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ gateway's records to the minor unit and nothing is charged twice."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from tests.serving.conftest import app_client, auth, pay_body
@@ -23,6 +24,7 @@ def test_a_charge_whose_answer_is_lost_stays_pending_is_never_failed_over_and_se
         serving_env.setenv(AMAZON_ENDPOINT, ap.url)
         serving_env.setenv("SMARTPAY_GATEWAYS__ENABLED", '["stripe", "amazon_pay"]')
         serving_env.setenv("SMARTPAY_SERVING__RECONCILE_EVERY_S", "0")
+        serving_env.setenv("SMARTPAY_GATEWAYS__BREAKER_OPEN_S", "0.5")
         for name, proxy in proxies.items():  # whichever the router picks charges first
             proxy.partition_after(CHARGE[name])
         with app_client() as c:
@@ -40,6 +42,7 @@ def test_a_charge_whose_answer_is_lost_stays_pending_is_never_failed_over_and_se
             assert still.payments == {"pending": 1}
             for proxy in proxies.values():
                 proxy.heal()
+            time.sleep(0.6)  # the breaker the partition opened lets a probe through
             report = reconciled(c)
             after = c.get(f"/payments/{view['payment_id']}", headers=auth()).json()
             retry = c.post("/pay", json=pay_body(amount_minor=2_345), headers=auth(key=key))
