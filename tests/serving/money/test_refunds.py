@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from integrations.rewards.service import clawback_target
+
 from tests.serving.conftest import app_client, auth, pay_body
 from tests.serving.money.conftest import reconciled, refunded_at_stripe
 
@@ -48,6 +50,10 @@ def test_concurrent_refunds_never_refund_more_than_was_captured_in_the_ledger_or
     assert report.ok, report.problems
     stripe_totals = report.gateways["stripe"]
     assert stripe_totals["ledger_refunded_minor"] == stripe_totals["gateway_refunded_minor"]
+    reward = c.portal.call(c.app.state.rt.rewards.service.ledger.must, pid)
+    original = reward["units"] + reward["clawed_units"]
+    assert original > 0 and reward["clawed_units"] > 0  # minted, then clawed back
+    assert reward["clawed_units"] == clawback_target(original, view["refunded_minor"], 3_000)
 
 
 def test_a_refund_left_pending_by_a_lost_answer_is_settled_once_by_reconciliation(
