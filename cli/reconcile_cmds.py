@@ -19,8 +19,11 @@ def register(app: typer.Typer) -> None:
 def reconcile(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     refund_min_age_s: float = typer.Option(
-        30.0, min=0, help="Leave refunds younger than this alone (they may still be "
-        "in their request)."),
+        30.0,
+        min=0,
+        help="Leave refunds younger than this alone (they may still be "
+        "in their request).",
+    ),
 ) -> None:
     """Settle payments, refunds and idempotency keys left in flight, then compare the
     ledger with each gateway in minor units; exit 1 when they disagree."""
@@ -59,8 +62,12 @@ def _print(report) -> None:
             f"{name:<10} captured ledger={t['ledger_captured_minor']} "
             f"gateway={t['gateway_captured_minor']}  refunded "
             f"ledger={t['ledger_refunded_minor']} gateway={t['gateway_refunded_minor']}"
-            f"  ({t['charged_payments']} charges, {t['foreign_charges']} not ours)")
+            f"  ({t['charged_payments']} charges, {t['foreign_charges']} not ours)"
+        )
     for problem in report.problems:
         console.print(f"[red]mismatch[/] {problem}")
-    console.print("[green]ledger equals every gateway[/]" if report.ok else
-                  f"[red]{len(report.problems)} mismatches[/]")
+    console.print(
+        "[green]ledger equals every gateway[/]"
+        if report.ok
+        else f"[red]{len(report.problems)} mismatches[/]"
+    )

@@ -22,9 +22,11 @@ import sys
 
 from aiohttp import web
 
-_MISMATCH = ("Keys for idempotent requests can only be used with the same parameters "
-             "they were first used with. Try using a key other than {key!r} if you "
-             "meant to execute a different request.")
+_MISMATCH = (
+    "Keys for idempotent requests can only be used with the same parameters "
+    "they were first used with. Try using a key other than {key!r} if you "
+    "meant to execute a different request."
+)
 _UNSAVED = frozenset({400, 401, 409, 429})
 
 
@@ -54,8 +56,12 @@ class IndexedStore(dict):
         pass
 
 
-def _error(status: int, kind: str, message: str, code: str | None = None) -> web.Response:
-    body = {"error": {"type": kind, "message": message, **({"code": code} if code else {})}}
+def _error(
+    status: int, kind: str, message: str, code: str | None = None
+) -> web.Response:
+    body = {
+        "error": {"type": kind, "message": message, **({"code": code} if code else {})}
+    }
     return web.json_response(body, status=status)
 
 
@@ -78,9 +84,13 @@ class Idempotency:
         if scope in self.saved:
             return self._replay(key, fingerprint, *self.saved[scope])
         if scope in self.running:
-            return _error(409, "idempotency_error", "There is currently another "
-                          "in-progress request using this Idempotent Key.",
-                          "idempotency_key_in_use")
+            return _error(
+                409,
+                "idempotency_error",
+                "There is currently another "
+                "in-progress request using this Idempotent Key.",
+                "idempotency_key_in_use",
+            )
         self.running.add(scope)
         try:
             resp = await handler(request)
@@ -91,13 +101,17 @@ class Idempotency:
         return resp
 
     @staticmethod
-    def _replay(key: str, fingerprint: str, first: str, status: int,
-                body: bytes) -> web.Response:
+    def _replay(
+        key: str, fingerprint: str, first: str, status: int, body: bytes
+    ) -> web.Response:
         if fingerprint != first:
             return _error(400, "idempotency_error", _MISMATCH.format(key=key))
-        return web.Response(body=body, status=status, content_type="application/json",
-                            headers={"Idempotent-Replayed": "true",
-                                     "Idempotency-Key": key})
+        return web.Response(
+            body=body,
+            status=status,
+            content_type="application/json",
+            headers={"Idempotent-Replayed": "true", "Idempotency-Key": key},
+        )
 
 
 def refund_cap(resources):
@@ -112,9 +126,14 @@ def refund_cap(resources):
         async with lock:
             left, amount = _refundable(resources, data), data.get("amount", "")
             if left is not None and amount.isdigit() and int(amount) > left:
-                return _error(400, "invalid_request_error", f"Refund amount "
-                              f"({amount}) is greater than unrefunded amount on "
-                              f"charge ({left})", "amount_too_large")
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"Refund amount "
+                    f"({amount}) is greater than unrefunded amount on "
+                    f"charge ({left})",
+                    "amount_too_large",
+                )
             return await handler(request)
 
     return middleware
@@ -131,7 +150,7 @@ def _refundable(resources, data) -> int | None:
             charge = resources.Charge._api_retrieve(data["charge"])
         else:
             return None
-    except Exception:  # a missing object: localstripe answers its own 404
+    except resources.UserError:  # a missing object: localstripe answers its own 404
         return None
     if charge is None or not getattr(charge, "captured", False):
         return None

@@ -2,8 +2,9 @@
 
 A gateway record is what the gateway says about one charge, paired with the attempt
 reference it was sent under: `captured_minor`, `refunded_minor`, `gateway_ref`. One
-reference may have several charges (a re-send the gateway did not recognise). The ledger counts a payment as charged when it is captured or
-refunded; its refunded amount here is what was settled (pending refunds excluded).
+reference may have several charges (a re-send the gateway did not recognise). The
+ledger counts a payment as charged when it is captured or refunded; its refunded
+amount here is what was settled (pending refunds excluded).
 Anything the two disagree on is a problem a person has to look at; a charge the
 ledger has never heard of (another system on the same account) is only counted.
 """
@@ -11,17 +12,25 @@ ledger has never heard of (another system on the same account) is only counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 Records = Mapping[str, Iterable[tuple[str, Any]]]  # gateway -> (reference, record)
 
 CHARGED = frozenset({"captured", "refunded"})
-TOTALS = ("ledger_captured_minor", "gateway_captured_minor", "ledger_refunded_minor",
-          "gateway_refunded_minor", "charged_payments", "foreign_charges")
+TOTALS = (
+    "ledger_captured_minor",
+    "gateway_captured_minor",
+    "ledger_refunded_minor",
+    "gateway_refunded_minor",
+    "charged_payments",
+    "foreign_charges",
+)
 
 
-def compare(payments: Iterable[dict], pending_refunds: Mapping[str, int],
-            records: Records) -> tuple[dict, list[str]]:
+def compare(
+    payments: Iterable[dict], pending_refunds: Mapping[str, int], records: Records
+) -> tuple[dict, list[str]]:
     """({gateway: totals}, problems) for the ledger's payments and each gateway's
     records."""
     payments = list(payments)
@@ -43,8 +52,9 @@ def compare(payments: Iterable[dict], pending_refunds: Mapping[str, int],
     return totals, problems
 
 
-def payment_problems(p: dict, charges: list[tuple[str, Any]], settled_refunds: int,
-                     known: set[str]) -> list[str]:
+def payment_problems(
+    p: dict, charges: list[tuple[str, Any]], settled_refunds: int, known: set[str]
+) -> list[str]:
     """What is wrong between one ledger payment and the charges made for it."""
     pid, status = p["id"], p["status"]
     where = ", ".join(f"{gw} {r.gateway_ref}" for gw, r in charges)
@@ -59,19 +69,24 @@ def payment_problems(p: dict, charges: list[tuple[str, Any]], settled_refunds: i
         return [f"{pid}: charged at {gw} ({r.gateway_ref}), the ledger says {status}"]
     out = []
     if (gw, r.gateway_ref) != (p["gateway"], p["gateway_ref"]):
-        out.append(f"{pid}: charged at {gw} {r.gateway_ref}, the ledger names "
-                   f"{p['gateway']} {p['gateway_ref']}")
+        out.append(
+            f"{pid}: charged at {gw} {r.gateway_ref}, the ledger names "
+            f"{p['gateway']} {p['gateway_ref']}"
+        )
     if r.captured_minor != p["amount_minor"]:
-        out.append(f"{pid}: {gw} captured {r.captured_minor}, the ledger "
-                   f"{p['amount_minor']}")
+        out.append(
+            f"{pid}: {gw} captured {r.captured_minor}, the ledger {p['amount_minor']}"
+        )
     if r.refunded_minor != settled_refunds:
-        out.append(f"{pid}: {gw} refunded {r.refunded_minor}, the ledger "
-                   f"{settled_refunds}")
+        out.append(
+            f"{pid}: {gw} refunded {r.refunded_minor}, the ledger {settled_refunds}"
+        )
     return out
 
 
-def _charges_by_payment(payments: list[dict], records: Records,
-                        totals: dict) -> dict[str, list[tuple[str, Any]]]:
+def _charges_by_payment(
+    payments: list[dict], records: Records, totals: dict
+) -> dict[str, list[tuple[str, Any]]]:
     """Each payment's charges at any gateway (a record with money captured), found
     through the attempt reference it was sent under."""
     owner = {a["reference"]: p["id"] for p in payments for a in p["attempts"]}

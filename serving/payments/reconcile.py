@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Callable
 
 from serving.payments import refunds
 from serving.payments.comparison import compare
@@ -44,8 +44,12 @@ class Report:
         return asdict(self) | {"ok": self.ok}
 
 
-async def reconcile(svc: PaymentService, *, refund_min_age_s: float = 30.0,
-                    clock: Callable[[], float] = time.time) -> Report:
+async def reconcile(
+    svc: PaymentService,
+    *,
+    refund_min_age_s: float = 30.0,
+    clock: Callable[[], float] = time.time,
+) -> Report:
     """Settle payments, refunds and keys left in flight; then compare. Refunds younger
     than `refund_min_age_s` may still be in their request: they are left alone."""
     report = Report(payments=await svc.reconcile())
@@ -67,8 +71,10 @@ async def ledger_vs_gateways(svc: PaymentService) -> tuple[dict, list[str]]:
         try:
             records[name] = await gateway_records(port, mine)
         except Exception as exc:  # unreachable: no conclusion about its payments
-            unread.append(f"{name}: its records could not be read "
-                          f"({type(exc).__name__}); nothing compared")
+            unread.append(
+                f"{name}: its records could not be read "
+                f"({type(exc).__name__}); nothing compared"
+            )
     totals, problems = compare(payments, pending, records)
     return totals, unread + problems
 
@@ -83,11 +89,15 @@ async def gateway_records(port, attempts: list[dict]) -> list[tuple[str, object]
     listing = getattr(gw.inner, "records", None)
     if listing is not None:
         return [(r.payment_id, r) for r in await listing()]
-    return [(a["reference"], await gw.sync(a["reference"], a["gateway_ref"]))
-            for a in attempts]
+    return [
+        (a["reference"], await gw.sync(a["reference"], a["gateway_ref"]))
+        for a in attempts
+    ]
 
 
-async def _settle_refunds(svc: PaymentService, min_age_s: float, clock) -> dict[str, int]:
+async def _settle_refunds(
+    svc: PaymentService, min_age_s: float, clock
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in await svc.store.pending_refunds():
         if clock() - _epoch(r["created_at"]) < min_age_s:

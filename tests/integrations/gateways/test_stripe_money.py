@@ -8,27 +8,41 @@ import uuid
 
 import pytest
 import stripe
-from pydantic import SecretStr
 
-from integrations.gateways.base import AuthorizeRequest, ErrorKind, GatewayError, PaymentStatus
-from integrations.gateways.stripe import StripeAdapter, StripeConfig
+from integrations.gateways.base import (
+    AuthorizeRequest,
+    ErrorKind,
+    GatewayError,
+    PaymentStatus,
+)
+from integrations.gateways.stripe import StripeAdapter
 from tests.integrations.gateways.conftest import STRIPE_KEY
 
 
 def _client(url: str) -> stripe.StripeClient:
-    return stripe.StripeClient(STRIPE_KEY, base_addresses={"api": url},
-                               max_network_retries=0)
+    return stripe.StripeClient(
+        STRIPE_KEY, base_addresses={"api": url}, max_network_retries=0
+    )
 
 
 def _intent(payment_id: str, amount: int = 1_000) -> dict:
-    return {"amount": amount, "currency": "usd", "payment_method": "pm_card_visa",
-            "payment_method_types": ["card"], "confirm": True,
-            "metadata": {"payment_id": payment_id}}
+    return {
+        "amount": amount,
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "payment_method_types": ["card"],
+        "confirm": True,
+        "metadata": {"payment_id": payment_id},
+    }
 
 
 def _mine(client: stripe.StripeClient, payment_id: str) -> list:
     every = client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
-    return [i for i in every if (i.to_dict().get("metadata") or {}).get("payment_id") == payment_id]
+    return [
+        i
+        for i in every
+        if (i.to_dict().get("metadata") or {}).get("payment_id") == payment_id
+    ]
 
 
 def _refunded_at_stripe(client: stripe.StripeClient, intent_id: str) -> int:
@@ -37,41 +51,66 @@ def _refunded_at_stripe(client: stripe.StripeClient, intent_id: str) -> int:
 
 
 async def _paid(adapter: StripeAdapter, amount: int):
-    req = AuthorizeRequest(payment_id=f"pay_{uuid.uuid4().hex[:12]}-1",
-                           amount_minor=amount, currency="USD",
-                           payment_method="pm_card_visa")
+    req = AuthorizeRequest(
+        payment_id=f"pay_{uuid.uuid4().hex[:12]}-1",
+        amount_minor=amount,
+        currency="USD",
+        payment_method="pm_card_visa",
+    )
     return req, await adapter.authorize(req)
 
 
 def test_the_stripe_standin_answers_a_repeated_idempotency_key_with_the_first_intent(
-        stripe_harness):
-    client, pid, key = _client(stripe_harness.proxy.upstream), uuid.uuid4().hex, uuid.uuid4().hex
-    first = client.v1.payment_intents.create(params=_intent(pid), options={"idempotency_key": key})
-    again = client.v1.payment_intents.create(params=_intent(pid), options={"idempotency_key": key})
+    stripe_harness,
+):
+    client, pid, key = (
+        _client(stripe_harness.proxy.upstream),
+        uuid.uuid4().hex,
+        uuid.uuid4().hex,
+    )
+    first = client.v1.payment_intents.create(
+        params=_intent(pid), options={"idempotency_key": key}
+    )
+    again = client.v1.payment_intents.create(
+        params=_intent(pid), options={"idempotency_key": key}
+    )
     assert again.id == first.id and again.status == "succeeded"
     assert [i.id for i in _mine(client, pid)] == [first.id]
 
 
 def test_the_stripe_standin_refuses_an_idempotency_key_reused_with_other_parameters(
-        stripe_harness):
-    client, pid, key = _client(stripe_harness.proxy.upstream), uuid.uuid4().hex, uuid.uuid4().hex
-    client.v1.payment_intents.create(params=_intent(pid), options={"idempotency_key": key})
+    stripe_harness,
+):
+    client, pid, key = (
+        _client(stripe_harness.proxy.upstream),
+        uuid.uuid4().hex,
+        uuid.uuid4().hex,
+    )
+    client.v1.payment_intents.create(
+        params=_intent(pid), options={"idempotency_key": key}
+    )
     with pytest.raises(stripe.IdempotencyError) as info:
-        client.v1.payment_intents.create(params=_intent(pid, 1_001),
-                                         options={"idempotency_key": key})
+        client.v1.payment_intents.create(
+            params=_intent(pid, 1_001), options={"idempotency_key": key}
+        )
     assert info.value.http_status == 400
     assert len(_mine(client, pid)) == 1
 
 
 @pytest.mark.parametrize("n, amount", [(2, 1_600), (5, 900), (20, 400)])
 def test_concurrent_refunds_at_the_adapter_never_refund_more_than_was_captured(
-        stripe_harness, n, amount):
+    stripe_harness, n, amount
+):
     async def scenario():
         adapter = stripe_harness.adapter()
         try:
             _, paid = await _paid(adapter, 3_000)
-            sent = [adapter.refund(paid.gateway_ref, amount, refund_id=f"{paid.gateway_ref}-r{i}")
-                    for i in range(n)]
+            sent = [
+                adapter.refund(
+                    paid.gateway_ref, amount, refund_id=f"{paid.gateway_ref}-r{i}"
+                )
+                for i in range(n)
+            ]
             return paid, await asyncio.gather(*sent, return_exceptions=True)
         finally:
             await adapter.aclose()
@@ -80,8 +119,12 @@ def test_concurrent_refunds_at_the_adapter_never_refund_more_than_was_captured(
     done = [a for a in answers if not isinstance(a, Exception)]
     refused = [a for a in answers if isinstance(a, Exception)]
     assert len(done) == 3_000 // amount
-    assert all(isinstance(e, GatewayError) and e.kind == ErrorKind.INVALID_REQUEST
-               and e.code == "amount_too_large" for e in refused)
+    assert all(
+        isinstance(e, GatewayError)
+        and e.kind == ErrorKind.INVALID_REQUEST
+        and e.code == "amount_too_large"
+        for e in refused
+    )
     client = _client(stripe_harness.proxy.upstream)
     assert _refunded_at_stripe(client, paid.gateway_ref) == len(done) * amount <= 3_000
 
@@ -93,8 +136,12 @@ def test_a_refund_sent_again_after_its_answer_was_lost_refunds_once(stripe_harne
             _, paid = await _paid(adapter, 1_000)
             stripe_harness.proxy.inject("drop_after", match="POST /v1/refunds ")
             with pytest.raises(GatewayError) as lost:
-                await adapter.refund(paid.gateway_ref, 1_000, refund_id=f"{paid.gateway_ref}-r")
-            again = await adapter.refund(paid.gateway_ref, 1_000, refund_id=f"{paid.gateway_ref}-r")
+                await adapter.refund(
+                    paid.gateway_ref, 1_000, refund_id=f"{paid.gateway_ref}-r"
+                )
+            again = await adapter.refund(
+                paid.gateway_ref, 1_000, refund_id=f"{paid.gateway_ref}-r"
+            )
             return paid, lost.value, again, await adapter.sync("", paid.gateway_ref)
         finally:
             await adapter.aclose()
@@ -102,11 +149,15 @@ def test_a_refund_sent_again_after_its_answer_was_lost_refunds_once(stripe_harne
     paid, lost, again, after = asyncio.run(scenario())
     assert lost.ambiguous  # the answer was lost after Stripe refunded
     assert again.amount_minor == 1_000 and after.status == PaymentStatus.REFUNDED
-    assert _refunded_at_stripe(_client(stripe_harness.proxy.upstream), paid.gateway_ref) == 1_000
+    assert (
+        _refunded_at_stripe(_client(stripe_harness.proxy.upstream), paid.gateway_ref)
+        == 1_000
+    )
 
 
 def test_a_lost_charge_is_found_by_our_payment_id_behind_more_than_a_hundred_intents(
-        stripe_harness):
+    stripe_harness,
+):
     client = _client(stripe_harness.proxy.upstream)
     for _ in range(101):  # localstripe lists oldest first: ours is past the first page
         client.v1.payment_intents.create(params=_intent(f"other-{uuid.uuid4().hex}"))
@@ -115,7 +166,9 @@ def test_a_lost_charge_is_found_by_our_payment_id_behind_more_than_a_hundred_int
         adapter = stripe_harness.adapter()
         try:
             req, paid = await _paid(adapter, 1_234)
-            client.v1.payment_intents.create(params=_intent(f"later-{uuid.uuid4().hex}"))
+            client.v1.payment_intents.create(
+                params=_intent(f"later-{uuid.uuid4().hex}")
+            )
             return paid, await adapter.sync(req.payment_id)
         finally:
             await adapter.aclose()
@@ -136,5 +189,7 @@ def test_the_adapter_lists_every_intent_for_reconciliation(stripe_harness):
 
     req, paid, records = asyncio.run(scenario())
     mine = [r for r in records if r.payment_id == req.payment_id]
-    assert [(r.gateway_ref, r.captured_minor) for r in mine] == [(paid.gateway_ref, 777)]
+    assert [(r.gateway_ref, r.captured_minor) for r in mine] == [
+        (paid.gateway_ref, 777)
+    ]
     assert len(records) == len({r.gateway_ref for r in records})

@@ -12,13 +12,17 @@ AMAZON_ENDPOINT = "SMARTPAY_GATEWAYS__AMAZON_PAY_ENDPOINT"
 
 
 def stripe_client(standins: dict) -> stripe.StripeClient:
-    return stripe.StripeClient("sk_test_local", base_addresses={"api": standins[STRIPE_BASE]},
-                               max_network_retries=0)
+    return stripe.StripeClient(
+        "sk_test_local",
+        base_addresses={"api": standins[STRIPE_BASE]},
+        max_network_retries=0,
+    )
 
 
 def refunded_at_stripe(standins: dict, intent_id: str) -> int:
     refunds = stripe_client(standins).v1.refunds.list(
-        params={"payment_intent": intent_id, "limit": 100})
+        params={"payment_intent": intent_id, "limit": 100}
+    )
     return sum(r.amount for r in refunds.data if r.status == "succeeded")
 
 

@@ -16,9 +16,12 @@ CHARGE = {"stripe": "POST /v1/payment_intents ", "amazon_pay": "/complete"}
 
 
 def test_a_charge_whose_answer_is_lost_stays_pending_is_never_failed_over_and_settles_later(
-        serving_env, standins):
-    with PartitionProxy(standins[STRIPE_BASE]) as sp, \
-            PartitionProxy(standins[AMAZON_ENDPOINT]) as ap:
+    serving_env, standins
+):
+    with (
+        PartitionProxy(standins[STRIPE_BASE]) as sp,
+        PartitionProxy(standins[AMAZON_ENDPOINT]) as ap,
+    ):
         proxies = {"stripe": sp, "amazon_pay": ap}
         serving_env.setenv(STRIPE_BASE, sp.url)
         serving_env.setenv(AMAZON_ENDPOINT, ap.url)
@@ -29,7 +32,9 @@ def test_a_charge_whose_answer_is_lost_stays_pending_is_never_failed_over_and_se
             proxy.partition_after(CHARGE[name])
         with app_client() as c:
             key = f"part-{uuid.uuid4().hex[:8]}"
-            paid = c.post("/pay", json=pay_body(amount_minor=2_345), headers=auth(key=key))
+            paid = c.post(
+                "/pay", json=pay_body(amount_minor=2_345), headers=auth(key=key)
+            )
             assert paid.status_code == 200, paid.text
             view = paid.json()
             assert view["status"] == "pending" and len(view["attempts"]) == 1
@@ -45,7 +50,9 @@ def test_a_charge_whose_answer_is_lost_stays_pending_is_never_failed_over_and_se
             time.sleep(0.6)  # the breaker the partition opened lets a probe through
             report = reconciled(c)
             after = c.get(f"/payments/{view['payment_id']}", headers=auth()).json()
-            retry = c.post("/pay", json=pay_body(amount_minor=2_345), headers=auth(key=key))
+            retry = c.post(
+                "/pay", json=pay_body(amount_minor=2_345), headers=auth(key=key)
+            )
     assert report.payments == {"captured": 1}
     assert after["status"] == "captured" and len(after["attempts"]) == 1
     assert retry.json()["payment_id"] == view["payment_id"]
