@@ -193,3 +193,38 @@ def test_the_adapter_lists_every_intent_for_reconciliation(stripe_harness):
         (paid.gateway_ref, 777)
     ]
     assert len(records) == len({r.gateway_ref for r in records})
+
+
+def test_a_charge_re_sent_while_its_lookup_also_fails_is_answered_by_its_key_not_repeated(
+    stripe_harness,
+):
+    """The answer is lost and the status lookup fails too, so the resilient wrapper
+    sends the charge again: Stripe answers it with the first intent (one charge)."""
+    from integrations.gateways.resilience import (
+        CircuitBreaker,
+        ResilientGateway,
+        RetryPolicy,
+    )
+
+    async def scenario():
+        adapter = stripe_harness.adapter(timeout_s=2)
+        policy = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.05)
+        gateway = ResilientGateway(adapter, policy, CircuitBreaker())
+        req = AuthorizeRequest(
+            payment_id=f"pay_{uuid.uuid4().hex[:12]}-1",
+            amount_minor=1_500,
+            currency="USD",
+            payment_method="pm_card_visa",
+        )
+        stripe_harness.proxy.inject("drop_after", match="POST /v1/payment_intents ")
+        stripe_harness.proxy.inject("5xx", times=2, match="GET /v1/payment_intents")
+        try:
+            return req, await gateway.authorize(req)
+        finally:
+            await gateway.aclose()
+
+    req, result = asyncio.run(scenario())
+    stripe_harness.proxy.clear()
+    assert result.status == PaymentStatus.CAPTURED
+    mine = _mine(_client(stripe_harness.proxy.upstream), req.payment_id)
+    assert [i.id for i in mine] == [result.gateway_ref]
