@@ -107,9 +107,9 @@ class StripeAdapter:
 
     async def records(self) -> list[PaymentResult]:
         """Every payment intent at the gateway, each named by the payment id in its
-        metadata (for reconciliation against the ledger)."""
+        metadata (for reconciliation against the ledger; charges come expanded)."""
         found = []
-        async for page in self._pages():
+        async for page in self._pages(expand=["data.latest_charge"]):
             found += [tf.to_result(await self._expanded(i)) for i in page]
         return found
 
@@ -130,11 +130,11 @@ class StripeAdapter:
             hits += [i for i in page if _names(i, payment_id)]
         return _newest_of(hits, payment_id)
 
-    async def _pages(self):
+    async def _pages(self, **extra):
         """The intent list page by page (100 a page, at most MAX_LOOKUP_PAGES)."""
         after = None
         for _ in range(MAX_LOOKUP_PAGES):
-            params = {"limit": 100} | ({"starting_after": after} if after else {})
+            params = {"limit": 100, **extra} | ({"starting_after": after} if after else {})
             page = await self._call(self._intents.list_async(params=params))
             if page.data:
                 yield page.data
