@@ -50,12 +50,24 @@ async def reconcile(
     refund_min_age_s: float = 30.0,
     clock: Callable[[], float] = time.time,
 ) -> Report:
-    """Settle payments, refunds and keys left in flight; then compare. Refunds younger
-    than `refund_min_age_s` may still be in their request: they are left alone."""
+    """Settle what was left in flight, then compare the ledger with every gateway."""
+    report = await settle(svc, refund_min_age_s=refund_min_age_s, clock=clock)
+    report.gateways, report.problems = await ledger_vs_gateways(svc)
+    return report
+
+
+async def settle(
+    svc: PaymentService,
+    *,
+    refund_min_age_s: float = 30.0,
+    clock: Callable[[], float] = time.time,
+) -> Report:
+    """Settle payments, refunds and keys left in flight (cheap enough to run
+    periodically: it reads only what is in flight). Refunds younger than
+    `refund_min_age_s` may still be in their request: they are left alone."""
     report = Report(payments=await svc.reconcile())
     report.refunds = await _settle_refunds(svc, refund_min_age_s, clock)
     report.keys = await _settle_keys(svc)
-    report.gateways, report.problems = await ledger_vs_gateways(svc)
     return report
 
 
