@@ -19,10 +19,11 @@ from integrations.gateways.base import (
     RefundResult,
     invalid,
 )
-
-# How many pages of 100 intents a lookup by our payment id reads at most.
-MAX_LOOKUP_PAGES = 100
 from integrations.gateways.stripe import transformers as tf
+
+# How many pages of 100 intents a lookup by our payment id reads at most (a lookup on
+# an account with more intents than that falls back on search alone).
+MAX_LOOKUP_PAGES = 100
 
 
 @dataclass(frozen=True)
