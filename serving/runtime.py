@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serving.idempotency import Idempotency
+from serving.payments.reconcile import settle
 from serving.payments.service import PaymentService
 from serving.ratelimit import RateLimiter
 from serving.security import Verifier
@@ -56,9 +57,10 @@ class Runtime:
         self.relay.start()
         if self.payments.minter is not None:
             self.payments.minter.start()
-        counts = await self.payments.reconcile()
-        if counts:
-            log.info("status sync at start-up: %s", counts)
+        report = await settle(self.payments)
+        if report.payments or report.refunds or report.keys:
+            log.info("status sync at start-up: payments %s, refunds %s, keys %s",
+                     report.payments, report.refunds, report.keys)
         every = self.settings.serving.reconcile_every_s
         if every > 0:
             self._sync_task = asyncio.create_task(self._sync_every(every))
@@ -69,7 +71,7 @@ class Runtime:
         while True:
             await asyncio.sleep(every_s)
             try:
-                await self.payments.reconcile()
+                await settle(self.payments)
             except Exception:  # the next round tries again
                 log.exception("periodic status sync failed")
 

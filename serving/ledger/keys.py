@@ -79,6 +79,12 @@ def release(conn: Connection, merchant_id: str, key: str) -> None:
     conn.execute(_RELEASE, {"m": merchant_id, "k": key})
 
 
+def stuck(conn: Connection) -> list[dict]:
+    """Keys still in progress whose lease expired: their holder died or hung."""
+    rows = conn.execute(_STUCK, {"now": utcnow()}).mappings()
+    return [dict(r) for r in rows]
+
+
 _K = IdempotencyKey.__table__
 _THIS = (_K.c.merchant_id == bindparam("m"), _K.c.key == bindparam("k"))
 _INSERT = _K.insert()
@@ -94,3 +100,6 @@ _RENEW = _K.update().where(*_THIS, _K.c.state == "in_progress",
 _FINISH = _K.update().where(*_THIS).values(
     state="done", status_code=bindparam("code"), response=bindparam("response"))
 _RELEASE = _K.delete().where(*_THIS, _K.c.state != "done")
+_STUCK = select(_K.c.merchant_id, _K.c.key).where(
+    _K.c.state == "in_progress",
+    or_(_K.c.lease_until.is_(None), _K.c.lease_until < bindparam("now")))

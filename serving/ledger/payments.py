@@ -105,6 +105,15 @@ def unrewarded(conn: Connection, since, limit: int) -> list[dict]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def every(conn: Connection) -> list[dict]:
+    """Every payment with its attempts, oldest first (for the reconciliation report)."""
+    rows = [dict(r) for r in conn.execute(_ALL_PAYMENTS).mappings()]
+    attempts: dict[str, list[dict]] = {}
+    for a in conn.execute(_ALL_ATTEMPTS).mappings():
+        attempts.setdefault(a["payment_id"], []).append(dict(a))
+    return [{**r, "attempts": attempts.get(r["id"], [])} for r in rows]
+
+
 def recent(conn: Connection, merchant_id: str, user_id: str | None,
            limit: int) -> list[dict]:
     """A merchant's latest payments (of one user when given), newest first."""
@@ -161,6 +170,9 @@ _BY_KEY = select(_P.c.id).where(_P.c.merchant_id == bindparam("m"),
 _GET_STEPS = select(_T.c.to_status).where(_T.c.payment_id == bindparam("id")).order_by(
     _T.c.id)
 _IN_FLIGHT = select(_P.c.id).where(_P.c.status.in_(IN_FLIGHT))
+_ALL_PAYMENTS = select(_P).order_by(_P.c.created_at)
+_ALL_ATTEMPTS = select(_A.c.payment_id, _A.c.gateway, _A.c.outcome, _A.c.gateway_ref,
+                       _A.c.reference).order_by(_A.c.payment_id, _A.c.seq)
 _COUNT_BY_STATUS = select(_P.c.status, func.count()).group_by(_P.c.status)
 
 

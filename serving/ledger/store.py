@@ -194,6 +194,14 @@ class Ledger:
         since = utcnow() - timedelta(seconds=within_s)
         return await self.runner.run(payments.unrewarded, since, limit)
 
+    async def every_payment(self) -> list[dict]:
+        """Every payment with its attempts, oldest first (reconciliation report)."""
+        return await self.runner.run(payments.every)
+
+    async def stuck_keys(self) -> list[dict]:
+        """Idempotency keys in progress whose lease expired (merchant_id, key)."""
+        return await self.runner.run(keys.stuck)
+
     async def recent(self, merchant_id: str, user_id: str | None = None,
                      limit: int = 20) -> list[dict]:
         """A merchant's latest payments (of one user when given), newest first."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from serving.events import Event
@@ -34,7 +35,7 @@ async def refund(svc: PaymentService, who: Principal, pid: str, amount_minor: in
         raise ApiError(409, "not_refundable", f"payment {pid} is {p['status']}; only "
                        "captured payments can be refunded")
     amount = d.refund_amount(amount_minor, p["amount_minor"], p["refunded_minor"])
-    refund_id = f"{pid}-refund-{key}"[:120]
+    refund_id = refund_id_for(pid, key)
     try:
         reserved = await svc.store.reserve_refund(pid, refund_id, amount)
     except SmartPayError as exc:
@@ -48,10 +49,38 @@ async def refund(svc: PaymentService, who: Principal, pid: str, amount_minor: in
                        "was refused by the gateway; send a new key to try again")
     res = await svc.gateways[p["gateway"]].refund(f"{pid}-1", p["gateway_ref"], amount,
                                                   refund_key=refund_id)
-    return await _settle_refund(svc, p, refund_id, amount, res)
+    return await settle_refund(svc, p, refund_id, amount, res)
 
 
-async def _settle_refund(svc, p: dict, refund_id: str, amount: int, res) -> PaymentView:
+def refund_id_for(pid: str, key: str) -> str:
+    """The refund's id, also its idempotency key at the gateway, unique per request
+    key and short enough for every gateway (a long key is sent as its digest: cut
+    short, two keys could share one gateway key and one refund be counted twice)."""
+    if len(key) > 24:
+        key = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return f"{pid}-refund-{key}"
+
+
+async def resend_pending(svc: PaymentService, refund: dict) -> str:
+    """Re-send a refund whose outcome is unknown under its own key: the gateway
+    answers with the first outcome if it went through, or refunds now (the amount is
+    still reserved). The refund's state afterwards."""
+    p = await svc.store.get(refund["payment_id"])
+    port = svc.gateways.get(p["gateway"] or "")
+    if port is None:  # that gateway is not configured here: leave it pending
+        return "pending"
+    res = await port.refund(f"{p['id']}-1", p["gateway_ref"], refund["amount_minor"],
+                            refund_key=refund["refund_id"])
+    try:
+        await settle_refund(svc, p, refund["refund_id"], refund["amount_minor"], res)
+    except ApiError:
+        return "failed"
+    return (await svc.store.get_refund(refund["refund_id"]))["state"]
+
+
+async def settle_refund(svc, p: dict, refund_id: str, amount: int, res) -> PaymentView:
+    """Settle the reservation with the gateway's answer, announce it and claw back
+    the refunded share of the reward (502 when the gateway refused)."""
     ok = True if res.state == "refunded" else (None if d.next_step(res) == "pending"
                                                else False)
     after = await svc.store.finish_refund(refund_id, ok, res.gateway_ref)

@@ -8,8 +8,8 @@ configuration: region host + environment, or an explicit `endpoint` (the sandbox
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +58,10 @@ class AmazonPayConfig:
 
 
 class AmazonPayAdapter:
-    """Amazon Pay v2: checkout session complete, charge capture/cancel, refunds."""
+    """Amazon Pay v2: checkout session complete, charge capture/cancel, refunds.
+
+    Every POST carries an idempotency key derived from our reference (the attempt, the
+    refund), so a re-send after a lost answer gets the first outcome back."""
 
     name = tf.NAME
 
@@ -91,7 +94,7 @@ class AmazonPayAdapter:
         amount = current.amount_minor if amount_minor is None else amount_minor
         body = tf.capture_body(amount, current.currency, payment_id)
         charge = await self._request("POST", f"/charges/{gateway_ref}/capture", body,
-                                     idem=_call_key("capture", payment_id), ref=gateway_ref)
+                                     idem=f"{payment_id}:capture", ref=gateway_ref)
         return tf.charge_to_result(charge, payment_id)
 
     async def void(self, gateway_ref: str, *, payment_id: str) -> PaymentResult:
@@ -155,7 +158,8 @@ class AmazonPayAdapter:
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
         headers = signing.signed_headers(
             method, url, data, public_key_id=self._cfg.public_key_id, private_key=self._key,
-            region=self._cfg.region, idempotency_key=idem if method == "POST" else None,
+            region=self._cfg.region,
+            idempotency_key=_idempotency_key(idem) if method == "POST" and idem else None,
             algorithm=self._cfg.algorithm,
         )
         try:
@@ -183,6 +187,7 @@ def _transport_error(exc: httpx.HTTPError, ref: str | None) -> GatewayError:
                         gateway_ref=ref, sent=not not_sent)
 
 
-def _call_key(op: str, payment_id: str) -> str:
-    """One key per call: a second capture is a new request the gateway must reject."""
-    return f"{op}-{payment_id}-{uuid.uuid4().hex[:12]}"
+def _idempotency_key(key: str) -> str:
+    """Amazon Pay takes keys of at most 32 characters: a longer one (derived from our
+    references) is sent as its digest, the same for every re-send."""
+    return key if len(key) <= 32 else hashlib.sha256(key.encode()).hexdigest()[:32]

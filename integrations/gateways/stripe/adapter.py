@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import uuid
-
 import stripe
 from pydantic import SecretStr
 
@@ -23,6 +21,10 @@ from integrations.gateways.base import (
 )
 from integrations.gateways.stripe import transformers as tf
 
+# How many pages of 100 intents a lookup by our payment id reads at most (a lookup on
+# an account with more intents than that falls back on search alone).
+MAX_LOOKUP_PAGES = 100
+
 
 @dataclass(frozen=True)
 class StripeConfig:
@@ -35,7 +37,11 @@ class StripeConfig:
 
 
 class StripeAdapter:
-    """Stripe PaymentIntents: create+confirm, manual capture, cancel, refunds."""
+    """Stripe PaymentIntents: create+confirm, manual capture, cancel, refunds.
+
+    Every mutating call carries an idempotency key derived from our reference (the
+    attempt, or the refund), so a call re-sent after a lost answer is answered with
+    the first outcome instead of being done twice."""
 
     name = tf.NAME
 
@@ -61,27 +67,31 @@ class StripeAdapter:
     ) -> PaymentResult:
         """Capture all or part of an authorized intent."""
         params = {} if amount_minor is None else {"amount_to_capture": amount_minor}
-        opts = {"idempotency_key": _call_key("capture", payment_id)}
+        opts = {"idempotency_key": f"{payment_id}:capture"}
         intent = await self._call(self._intents.capture_async(gateway_ref, params=params, options=opts))
         return tf.to_result(await self._expanded(intent), payment_id)
 
     async def void(self, gateway_ref: str, *, payment_id: str) -> PaymentResult:
         """Cancel an uncaptured intent."""
-        opts = {"idempotency_key": _call_key("void", payment_id)}
+        opts = {"idempotency_key": f"{payment_id}:void"}
         intent = await self._call(self._intents.cancel_async(gateway_ref, options=opts))
         return tf.to_result(await self._expanded(intent), payment_id)
 
     async def refund(
         self, gateway_ref: str, amount_minor: int | None = None, *, refund_id: str
     ) -> RefundResult:
-        """Refund after checking the refundable amount (localstripe does not check)."""
-        current = await self.sync("", gateway_ref)
-        left = current.refundable_minor if current else 0
-        amount = left if amount_minor is None else amount_minor
-        if amount <= 0 or amount > left:
-            raise invalid(self.name, f"refund {amount} exceeds refundable {left}", "amount_too_large")
+        """Refund under the refund's own key. The cap is the gateway's (Stripe refuses
+        more than is left): a check here before the call could not see a concurrent
+        refund, and would refuse the replay of one that already went through."""
+        amount = amount_minor
+        if amount is None:  # "all that is left" must be named: a replay must match
+            current = await self.sync("", gateway_ref)
+            amount = current.refundable_minor if current else 0
+        if amount <= 0:
+            raise invalid(self.name, f"refund of {amount} minor units", "nothing_to_refund")
         params = tf.refund_params(gateway_ref, amount, refund_id)
-        refund = await self._call(self._refunds.create_async(params=params, options={"idempotency_key": refund_id}))
+        opts = {"idempotency_key": refund_id}
+        refund = await self._call(self._refunds.create_async(params=params, options=opts))
         return tf.to_refund(refund.to_dict(), gateway_ref, refund_id)
 
     async def sync(self, payment_id: str, gateway_ref: str | None = None) -> PaymentResult | None:
@@ -96,20 +106,42 @@ class StripeAdapter:
         """Close the SDK's HTTP client."""
         await self._http.close_async()
 
+    async def records(self) -> list[PaymentResult]:
+        """Every payment intent at the gateway, each named by the payment id in its
+        metadata (for reconciliation against the ledger; charges come expanded)."""
+        found = []
+        async for page in self._pages(expand=["data.latest_charge"]):
+            found += [tf.to_result(await self._expanded(i)) for i in page]
+        return found
+
     async def _find(self, payment_id: str):
-        """Search (real Stripe), then the newest 100 intents (search lags; localstripe lacks it)."""
+        """Search (real Stripe; it lags about a minute, localstripe lacks it), then
+        every page of the intent list until one names our payment id. "Not found"
+        from here is only final after the consistency window (status sync's rule)."""
         query = f"metadata['payment_id']:'{payment_id}'"
-        found = None
         try:
             page = await self._call(self._intents.search_async(params={"query": query}))
-            found = tf.find_by_payment_id([i.to_dict() for i in page.data], payment_id)
+            if hit := _newest_of(page.data, payment_id):
+                return hit
         except GatewayError as err:
             if err.kind != ErrorKind.INVALID_REQUEST:
                 raise
-        if found is None:
-            page = await self._call(self._intents.list_async(params={"limit": 100}))
-            found = tf.find_by_payment_id([i.to_dict() for i in page.data], payment_id)
-        return next(i for i in page.data if i.id == found["id"]) if found else None
+        hits = []
+        async for page in self._pages():
+            hits += [i for i in page if _names(i, payment_id)]
+        return _newest_of(hits, payment_id)
+
+    async def _pages(self, **extra):
+        """The intent list page by page (100 a page, at most MAX_LOOKUP_PAGES)."""
+        after = None
+        for _ in range(MAX_LOOKUP_PAGES):
+            params = {"limit": 100, **extra} | ({"starting_after": after} if after else {})
+            page = await self._call(self._intents.list_async(params=params))
+            if page.data:
+                yield page.data
+            if not page.has_more or not page.data:
+                return
+            after = page.data[-1].id
 
     async def _expanded(self, intent) -> dict:
         """The intent as a dict with its latest charge expanded."""
@@ -130,6 +162,11 @@ class StripeAdapter:
             raise tf.classify(type(exc).__name__, exc.http_status, body, msg) from None
 
 
-def _call_key(op: str, payment_id: str) -> str:
-    """One key per call: a second capture is a new request the gateway must reject."""
-    return f"{op}-{payment_id}-{uuid.uuid4().hex[:12]}"
+def _names(intent, payment_id: str) -> bool:
+    return (intent.to_dict().get("metadata") or {}).get("payment_id") == payment_id
+
+
+def _newest_of(intents, payment_id: str):
+    """The newest SDK intent whose metadata names our payment id, or None."""
+    found = tf.find_by_payment_id([i.to_dict() for i in intents], payment_id)
+    return next(i for i in intents if i.id == found["id"]) if found else None

@@ -130,6 +130,8 @@ def classify(error_class: str, http_status: int | None, error: dict, message: st
     elif error_class == "APIConnectionError":
         kind = ErrorKind.TIMEOUT if "timed out" in message.lower() else ErrorKind.NETWORK
         sent = not any(s in message.lower() for s in _NEVER_SENT)
+    elif http_status == 409:  # the same key is still running: its outcome is unknown
+        kind = ErrorKind.GATEWAY
     elif error_class in ("InvalidRequestError", "IdempotencyError") and (http_status or 0) < 500:
         kind = ErrorKind.INVALID_REQUEST
     else:  # APIError, RateLimitError, anything 5xx

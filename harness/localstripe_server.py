@@ -1,0 +1,194 @@
+"""The localstripe app as the harness serves it (run as `python -m
+harness.localstripe_server PORT` by `harness.localstripe.run_localstripe`).
+
+Where localstripe differs from Stripe in ways that hide money bugs, this puts Stripe's
+behaviour back, around its aiohttp app, so the official client talks to it unchanged:
+
+- `Idempotency-Key` is honoured as Stripe does: the same key with the same method,
+  path and body replays the first answer (`Idempotent-Replayed: true`); with different
+  ones it is a 400 `idempotency_error`; while the first request runs, a 409. Keys are
+  scoped to the API key. Validation failures (400) and server errors are not saved.
+- A refund larger than what is left of its charge is refused (400 `amount_too_large`);
+  localstripe refunds any amount. The check and the refund run under one lock.
+- No disk writes (its store is pickled to /tmp on every write, shared by every
+  instance), and lists read an index by object kind instead of scanning the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+
+from aiohttp import web
+
+_MISMATCH = (
+    "Keys for idempotent requests can only be used with the same parameters "
+    "they were first used with. Try using a key other than {key!r} if you "
+    "meant to execute a different request."
+)
+_UNSAVED = frozenset({400, 401, 409, 429})
+
+
+class IndexedStore(dict):
+    """localstripe's store without the disk writes, its objects indexed by kind."""
+
+    def __init__(self):
+        super().__init__()
+        self.kinds = {}
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.kinds.setdefault(key.split(":", 1)[0], {})[key] = value
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self.kinds.get(key.split(":", 1)[0], {}).pop(key, None)
+
+    def clear(self):
+        super().clear()
+        self.kinds.clear()
+
+    def try_load_from_disk(self):
+        pass
+
+    def dump_to_disk(self):
+        pass
+
+
+def _error(
+    status: int, kind: str, message: str, code: str | None = None
+) -> web.Response:
+    body = {
+        "error": {"type": kind, "message": message, **({"code": code} if code else {})}
+    }
+    return web.json_response(body, status=status)
+
+
+class Idempotency:
+    """Stripe's idempotent requests: one saved answer per (API key, Idempotency-Key)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[tuple, tuple[str, int, bytes]] = {}
+        self.running: set[tuple] = set()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key:
+            return await handler(request)
+        scope = (request.headers.get("Authorization", ""), key)
+        body = await request.read()
+        digest = hashlib.sha256(f"{request.method} {request.path}\n".encode() + body)
+        fingerprint = digest.hexdigest()
+        if scope in self.saved:
+            return self._replay(key, fingerprint, *self.saved[scope])
+        if scope in self.running:
+            return _error(
+                409,
+                "idempotency_error",
+                "There is currently another "
+                "in-progress request using this Idempotent Key.",
+                "idempotency_key_in_use",
+            )
+        self.running.add(scope)
+        try:
+            resp = await handler(request)
+        finally:
+            self.running.discard(scope)
+        if resp.status < 500 and resp.status not in _UNSAVED and resp.body is not None:
+            self.saved[scope] = (fingerprint, resp.status, bytes(resp.body))
+        return resp
+
+    @staticmethod
+    def _replay(
+        key: str, fingerprint: str, first: str, status: int, body: bytes
+    ) -> web.Response:
+        if fingerprint != first:
+            return _error(400, "idempotency_error", _MISMATCH.format(key=key))
+        return web.Response(
+            body=body,
+            status=status,
+            content_type="application/json",
+            headers={"Idempotent-Replayed": "true", "Idempotency-Key": key},
+        )
+
+
+def refund_cap(resources):
+    """A middleware refusing refunds above what is left of the charge, atomically."""
+    lock = asyncio.Lock()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        if request.method != "POST" or request.path != "/v1/refunds":
+            return await handler(request)
+        data = await request.post()
+        async with lock:
+            left, amount = _refundable(resources, data), data.get("amount", "")
+            if left is not None and amount.isdigit() and int(amount) > left:
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"Refund amount "
+                    f"({amount}) is greater than unrefunded amount on "
+                    f"charge ({left})",
+                    "amount_too_large",
+                )
+            return await handler(request)
+
+    return middleware
+
+
+def _refundable(resources, data) -> int | None:
+    """What is left to refund on the charge a refund request names (None: unknown,
+    localstripe's own checks answer)."""
+    try:
+        if data.get("payment_intent"):
+            intent = resources.PaymentIntent._api_retrieve(data["payment_intent"])
+            charge = intent.latest_charge
+        elif data.get("charge"):
+            charge = resources.Charge._api_retrieve(data["charge"])
+        else:
+            return None
+    except resources.UserError:  # a missing object: localstripe answers its own 404
+        return None
+    if charge is None or not getattr(charge, "captured", False):
+        return None
+    return int(charge.amount) - int(charge.amount_refunded)
+
+
+def _list_all(resources):
+    def list_all(cls, url, limit=None, starting_after=None, **kwargs):
+        # upstream scans the whole store, and renders each charge with three such
+        # scans (its refunds): a payment would cost more the more came before it
+        if kwargs:
+            raise resources.UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        li = resources.List(url, limit=limit, starting_after=starting_after)
+        li._list = list(resources.store.kinds.get(cls.object, {}).values())
+        return li
+
+    return classmethod(list_all)
+
+
+def build_app() -> web.Application:
+    """localstripe's app with a fresh in-memory store and Stripe's idempotency and
+    refund rules in front of it."""
+    from localstripe import resources
+
+    resources.store = IndexedStore()
+    resources.StripeObject._api_list_all = _list_all(resources)
+    from localstripe import server
+
+    server.store = resources.store
+    server.app.middlewares.insert(0, refund_cap(resources))
+    server.app.middlewares.insert(0, Idempotency().middleware)
+    return server.app
+
+
+def main(port: int) -> None:
+    """Serve on 127.0.0.1 only."""
+    web.run_app(build_app(), host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
