@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections import Counter
 
 import numpy as np
@@ -55,7 +56,10 @@ def to_body(row) -> dict:
             "payment_method": {"type": "card", "token": "pm_card_visa"}}
 
 
-async def _listen(session, url: str, counts: Counter, stop: asyncio.Event) -> None:
+async def _listen(session, url: str, counts: Counter, minted: dict,
+                  stop: asyncio.Event) -> None:
+    """Count the merchant's events by type; keep each minted reward's amount (rewards
+    are minted beside /pay, so its answer says `minting` and the event says how much)."""
     async with session.ws_connect(url, heartbeat=None) as ws:
         await ws.receive()
         while not stop.is_set():
@@ -65,19 +69,23 @@ async def _listen(session, url: str, counts: Counter, stop: asyncio.Event) -> No
                 continue
             if msg.type.name != "TEXT":
                 break
-            counts[json.loads(msg.data)["type"]] += 1
+            event = json.loads(msg.data)
+            counts[event["type"]] += 1
+            if event["type"] == "reward_minted":
+                minted[event["payment_id"]] = event["data"]["amount"]
 
 
 async def _replay(base: str, token: str, df: pd.DataFrame, concurrency: int) -> dict:
     import aiohttp
 
     headers = {"Authorization": f"Bearer {token}"}
-    counts, stop = Counter(), asyncio.Event()
+    counts, minted, stop = Counter(), {}, asyncio.Event()
+    run_id = uuid.uuid4().hex[:8]  # a rerun on the same data pays again, not replays
     answers, lat, errors = [None] * len(df), [], []
     sem = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as session:
         listener = asyncio.create_task(_listen(
-            session, base.replace("http", "ws") + f"/ws?token={token}", counts, stop))
+            session, base.replace("http", "ws") + f"/ws?token={token}", counts, minted, stop))
         await asyncio.sleep(0.5)
 
         async def one(i, row):
@@ -86,7 +94,7 @@ async def _replay(base: str, token: str, df: pd.DataFrame, concurrency: int) -> 
                 for attempt in range(4):  # a 503 is retried with the same key: safe
                     async with session.post(base + "/pay", json=to_body(row),
                                             headers=headers | {
-                                                "Idempotency-Key": f"demo-{i}"}) as r:
+                                                "Idempotency-Key": f"demo-{run_id}-{i}"}) as r:
                         body = await r.text()
                     if r.status != 503:
                         break
@@ -101,11 +109,24 @@ async def _replay(base: str, token: str, df: pd.DataFrame, concurrency: int) -> 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i, row) for i, row in enumerate(df.itertuples())))
         seconds = time.perf_counter() - t0
-        await asyncio.sleep(1.0)  # let the last events arrive
+        await _settle_events(counts, minted, len(df))
         stop.set()
         await listener
     return {"answers": answers, "lat": np.array(lat), "errors": errors,
-            "events": dict(counts), "seconds": seconds}
+            "events": dict(counts), "minted": minted, "seconds": seconds}
+
+
+async def _settle_events(counts: Counter, minted: dict, n: int, quiet_s: float = 1.5,
+                         limit_s: float = 15.0) -> None:
+    """Wait until every payment's event came and no reward event arrived for
+    `quiet_s` (the minter trails /pay by a batch), at most `limit_s`."""
+    deadline, last = time.monotonic() + limit_s, (-1, time.monotonic())
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        if len(minted) != last[0]:
+            last = (len(minted), time.monotonic())
+        elif counts["payment_processed"] >= n and time.monotonic() - last[1] >= quiet_s:
+            return
 
 
 async def _warm_up(session, base: str, headers: dict, df: pd.DataFrame) -> None:
@@ -126,7 +147,7 @@ def summarise(df: pd.DataFrame, run: dict) -> dict:
     fraud_stop = np.array([a is not None and a["status"] == "declined"
                            and a["fraud_decision"] == "decline" for a in run["answers"]])
     is_fraud = df["is_fraud"].to_numpy() == 1
-    minted = [a["reward"] for a in ok if a.get("reward") and a["reward"]["status"] == "escrowed"]
+    minted = list(run.get("minted", {}).values())
     lat = run["lat"] if len(run["lat"]) else np.array([np.nan])
     return {
         "payments": len(df), "approved": status.get("captured", 0),
@@ -136,7 +157,7 @@ def summarise(df: pd.DataFrame, run: dict) -> dict:
         "frauds_stopped": int((fraud_stop & is_fraud).sum()),
         "legit_declined_as_fraud": int((fraud_stop & ~is_fraud).sum()),
         "gateway_split": dict(Counter(a["gateway"] for a in ok if a["status"] == "captured")),
-        "rewards_minted": len(minted), "reward_units": int(sum(m["amount"] for m in minted)),
+        "rewards_minted": len(minted), "reward_units": int(sum(minted)),
         "events": run["events"], "errors": len(run["errors"]),
         "error_samples": run["errors"][:3],
         "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
