@@ -211,8 +211,8 @@ class PaymentAPI:
     def __init__(self) -> None:
         from serving.composition import build_runtime
 
-        obs.configure_logging()
         settings = get_settings()
+        obs.configure_logging(settings=settings)  # JSON lines, card data masked
         settings.check_production()  # fail the service at start, naming the setting
         fraud, router = _FraudPort(self.fraud), _RouterPort(self.router)
         app.state.factory = lambda: build_runtime(settings, fraud=fraud, router=router)
