@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from smartpay.errors import InputError
-from smartpay.money import check_currency
+from smartpay.money import CURRENCY_EXPONENT, check_currency
 from smartpay.redact import card_numbers
 
 MethodType = Literal["card", "amazon_pay", "solana"]
@@ -43,7 +43,18 @@ def _payment_id(value: str) -> str:
     return value if _OUR_PAYMENT_ID.match(value) else no_card_number(value)
 
 
-Id64 = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
+Currency = Annotated[str, Field(json_schema_extra={"enum": sorted(CURRENCY_EXPONENT)})]
+def _no_card_number_int(value: int) -> int:
+    no_card_number(str(value))
+    return value
+
+
+# Numeric ids up to int64; one of 12-19 digits that passes the Luhn check is refused as
+# a possible card number (ids of up to 11 digits are always accepted).
+Id64 = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True),
+                 AfterValidator(_no_card_number_int)]
+# A Unix time in seconds before 2100 (later ones overflow the feature code's dates).
+EpochS = Annotated[int, Field(ge=0, le=4_102_444_800, strict=True)]
 Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT_MINOR, strict=True)]
 TextId = Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS,
                               pattern=r"^[A-Za-z0-9_\-:.]+$"),
@@ -85,11 +96,11 @@ class TxFields(_Strict):
     """The transaction facts shared by /fraud, /route and /pay."""
 
     amount_minor: Amount
-    currency: str
+    currency: Currency
     customer_id: Id64
     terminal_id: Id64
     card_id: Id64
-    tx_epoch_s: Id64 | None = None
+    tx_epoch_s: EpochS | None = None
 
     _cur = field_validator("currency")(_currency)
 
@@ -128,7 +139,7 @@ class RouteRequest(RouteContext):
     """POST /route."""
 
     amount_minor: Amount
-    currency: str
+    currency: Currency
     payment_method_type: MethodType = "card"
     risk_score: float = Field(default=0.0, ge=0, le=1)
     hour: int | None = Field(default=None, ge=0, le=23)

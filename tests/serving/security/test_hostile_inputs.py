@@ -158,3 +158,17 @@ def test_a_chat_message_of_the_maximum_length_is_answered(client):
     r = client.post("/chat", json={"message": message}, headers=auth())
     assert r.status_code == 200, r.text
     assert r.json()["answer"]
+
+
+@pytest.mark.parametrize("path", ["/fraud", "/pay"])
+def test_a_transaction_time_past_2100_is_a_422_not_a_scorer_failure(client, path):
+    body = BODIES["post", path] | {"tx_epoch_s": 4_111_111_111_111}
+    r = client.post(path, json=body, headers=auth(key="epoch"))
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "tx_epoch_s"
+
+
+@pytest.mark.parametrize("field", ["customer_id", "card_id", "terminal_id"])
+def test_a_numeric_id_that_is_a_card_number_is_refused_without_echoing_it(client, field):
+    r = client.post("/pay", json=pay_body(**{field: int(PAN)}), headers=auth(key=field))
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == field
+    assert PAN not in r.text

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -39,6 +42,10 @@ def served(tmp_path_factory, tracking_uri):
             "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri, "SMARTPAY_JWT_SECRET": SECRET,
             "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000"}
         with running_service(extra_env=env, log_path=log) as url:
+            # The assistant loads its model on the first question; not on the clock
+            # of the schemathesis run's request timeout.
+            httpx.post(f"{url}/chat", json={"message": "warm up"}, headers=_headers(),
+                       timeout=300)
             yield url, log
 
 
@@ -62,21 +69,21 @@ def _hostile_bodies(spec: dict):
         yield method, path, b'{"x": "' + PAN.encode() * 8_000 + b'"}'
 
 
-def _attack(url: str) -> list[int]:
+def _attack(url: str) -> list[tuple[int, str, str]]:
     statuses = []
     with httpx.Client(base_url=url, timeout=60) as c:
         spec = c.get("/openapi.json").json()
         for i, (method, path, raw) in enumerate(_hostile_bodies(spec)):
             r = c.request(method.upper(), url_of(path), content=raw,
                           headers=_headers(f"attack-{i}"))
-            statuses.append(r.status_code)
+            statuses.append((r.status_code, path, r.text[:200]))
             assert PAN not in r.text and PAN_SPACED not in r.text, (path, r.text)
         for method, path in operations(spec):
             for headers in ({"Authorization": f"Bearer {PAN}"}, {"X-Request-ID": PAN},
                             _headers(PAN), _headers(PAN_SPACED)):
                 r = c.request(method.upper(), url_of(path, payment_id=PAN, user_id=PAN),
                               headers=headers, params={"card": PAN, "cvc": "737"})
-                statuses.append(r.status_code)
+                statuses.append((r.status_code, path, r.text[:200]))
                 assert PAN not in r.text and PAN not in str(r.headers), (path, r.text)
     return statuses
 
@@ -84,8 +91,32 @@ def _attack(url: str) -> list[int]:
 def test_card_numbers_and_secrets_sent_everywhere_never_reach_the_service_log(served):
     url, log = served
     statuses = _attack(url)
-    assert statuses and max(statuses) < 500, sorted(set(statuses))
+    assert statuses and not [s for s in statuses if s[0] >= 500], statuses
     text = log.read_text(errors="replace")
     assert text.strip(), "the service wrote no log at all"
     assert scan([log], [SECRET]) == []
     assert PAN not in text and PAN_SPACED not in text and SECRET not in text
+
+
+def _budget_s() -> int:
+    """3 minutes under CI (`.ci/run`), 20 s locally; SMARTPAY_SCHEMATHESIS_S wins."""
+    if os.environ.get("SMARTPAY_SCHEMATHESIS_S"):
+        return int(os.environ["SMARTPAY_SCHEMATHESIS_S"])
+    ci = os.environ.get("CI") or os.environ.get("SMARTPAY_REQUIRE_PROD") == "1"
+    return 180 if ci else 20
+
+
+def test_schemathesis_finds_no_server_error_and_no_undocumented_status_code(served,
+                                                                            tmp_path):
+    url, log = served
+    budget = _budget_s()
+    st = Path(sys.executable).with_name("st")
+    cmd = [str(st), "run", f"{url}/openapi.json", "--no-color", "--workers", "1",
+           "--checks", "not_a_server_error,status_code_conformance",
+           "--max-time", str(budget), "--request-timeout", "30",
+           "-H", f"Authorization: {_headers()['Authorization']}",
+           "--report", "junit", "--report-junit-path", str(tmp_path / "st.xml")]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=budget + 300)
+    assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "generated" in run.stdout
+    assert scan([log], [SECRET]) == []
