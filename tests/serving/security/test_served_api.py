@@ -19,6 +19,7 @@ from tests.serving.conftest import TEST_BACKENDS
 from tests.serving.security.attacks import (
     BODIES, NON_FINITE, PAN, PAN_SPACED, fields, operations, url_of, with_raw,
 )
+from tests.serving.security.careless import MARK
 from tests.serving.security.logscan import scan
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,12 @@ def served(tmp_path_factory, tracking_uri):
         env = env | TEST_BACKENDS | {
             "PYTHONPATH": repo, "SMARTPAY_DATA_DIR": str(root / "data"),
             "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri, "SMARTPAY_JWT_SECRET": SECRET,
-            "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000"}
+            "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
+            # Careless log lines in the API and the scorer process (see careless.py).
+            "SMARTPAY_GATEWAYS__SANDBOX_HOOKS": "tests.serving.security.careless:"
+                                                "sandbox_hooks",
+            "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.security.careless:"
+                                               "fraud_backend"}
         with running_service(extra_env=env, log_path=log) as url:
             # The assistant loads its model on the first question; not on the clock
             # of the schemathesis run's request timeout.
@@ -93,7 +99,10 @@ def test_card_numbers_and_secrets_sent_everywhere_never_reach_the_service_log(se
     statuses = _attack(url)
     assert statuses and not [s for s in statuses if s[0] >= 500], statuses
     text = log.read_text(errors="replace")
-    assert text.strip(), "the service wrote no log at all"
+    careless = [line for line in text.splitlines() if MARK in line]
+    assert {"smartpay.careless.api", "smartpay.careless.fraud_scorer"} <= {
+        json.loads(line)["logger"] for line in careless}, "a careless line is missing"
+    assert all("[CARD ****1111]" in line for line in careless), careless
     assert scan([log], [SECRET]) == []
     assert PAN not in text and PAN_SPACED not in text and SECRET not in text
 
