@@ -4,8 +4,8 @@ A pure ASGI middleware: a body over the size cap is a 413 before it is parsed (a
 `Content-Length` over it is refused without reading a byte); a JSON body that does not
 parse, nests too deeply, or holds `NaN`, `Infinity`, `-Infinity` or a number too large
 for a float (`1e400`) is a 422 naming each such field. The body is never echoed or
-logged. Python's `json` accepts all of these, and a non-finite float then crashed
-the 422 handler (JSON cannot encode it).
+logged. Python's `json` accepts all of these, and JSON cannot encode a non-finite
+float back into an error answer, so they are refused before validation sees them.
 """
 
 from __future__ import annotations

@@ -40,15 +40,17 @@ def no_card_number(value: str) -> str:
 
 
 def _payment_id(value: str) -> str:
+    # Our own ids are hex and may hold a digit run by chance; they are never refused.
     return value if _OUR_PAYMENT_ID.match(value) else no_card_number(value)
 
 
-Currency = Annotated[str, Field(json_schema_extra={"enum": sorted(CURRENCY_EXPONENT)})]
 def _no_card_number_int(value: int) -> int:
     no_card_number(str(value))
     return value
 
 
+# Documented as the list check_currency accepts (it also takes lower case).
+Currency = Annotated[str, Field(json_schema_extra={"enum": sorted(CURRENCY_EXPONENT)})]
 # Numeric ids up to int64; one of 12-19 digits that passes the Luhn check is refused as
 # a possible card number (ids of up to 11 digits are always accepted).
 Id64 = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True),
