@@ -10,12 +10,13 @@ import contextlib
 import inspect
 from typing import Annotated, Callable
 
-from fastapi import Depends, FastAPI, Header, Request, WebSocket
+from fastapi import Depends, FastAPI, Header, Path, Request, WebSocket
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving import errors
 from serving import observability as obs
+from serving.body_guard import BodyGuard
 from serving.idempotency import body_hash, check_key
 from serving.payments import refunds
 from serving.payments.views import to_view
@@ -23,8 +24,8 @@ from serving.ratelimit import AddressLimit
 from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
-    PaymentView, PayRequest, RefundRequest, RewardInfo, RewardRequest, RouteRequest,
-    RouteResult,
+    PaymentId, PaymentView, PayRequest, RefundRequest, RewardInfo, RewardRequest,
+    RouteRequest, RouteResult, UserId,
 )
 from serving.security import ApiError, Principal
 from serving.ws import Hub, ws_credentials
@@ -41,8 +42,30 @@ WebSocket `GET /ws?token=<JWT>` (scope `payments:read`) streams this merchant's
 `{"subscribe": [types]}` to narrow them.
 """
 _bearer = HTTPBearer(auto_error=False, description="JWT from `smartpay token`")
-_ERRORS = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429, 503)}
+_WHY = {400: "Idempotency-Key header missing or malformed",
+        401: "missing, expired or invalid bearer token",
+        403: "the token lacks the scope this operation needs",
+        404: "no such payment for this merchant",
+        409: "conflict: state or idempotency key in use with another body",
+        413: "request body over the size cap (SMARTPAY_SERVING__MAX_BODY_BYTES)",
+        422: "a field is invalid (named in `fields`); nothing was written",
+        429: "rate limit exceeded; see Retry-After",
+        503: "a dependency is unavailable; retry later"}
+
+
+def _errors(*codes: int) -> dict:
+    return {c: {"model": ErrorBody, "description": _WHY[c]} for c in codes}
+
+
+# What each kind of operation can answer besides 200 (the schemathesis run holds the
+# API to this list: an undocumented status fails it).
+_ERRORS = _errors(401, 403, 404, 409, 413, 422, 429, 503)
+_IDEMPOTENT = _errors(400, 401, 403, 404, 409, 413, 422, 429, 503)
+_ADMIN = _errors(401, 403, 413, 422, 429, 503)
+_OPEN = _errors(429, 503)
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+PaymentPath = Annotated[PaymentId, Path(max_length=64)]
+UserPath = Annotated[UserId, Path(max_length=64)]
 
 
 async def rt_of(request: Request) -> Runtime:
@@ -88,6 +111,7 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
 
     app = FastAPI(title="SmartPay payment API", version="1.0.0", lifespan=lifespan,
                   description=_DESCRIPTION)
+    app.add_middleware(BodyGuard)  # inside RequestContext: 413/422s get a request id
     app.add_middleware(obs.RequestContext)
     app.add_middleware(AddressLimit)  # outermost: before routing, auth and the body
     errors.install(app)
@@ -96,14 +120,15 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
-    @app.get("/health", tags=["ops"])
+    @app.get("/health", tags=["ops"], responses=_OPEN)
     async def health(rt: RT) -> dict:
         """Liveness plus which parts are wired (open, no auth)."""
         return {"status": "ok", "gateways": {n: ("open" if g.breaker_open() else "closed")
                                              for n, g in rt.gateways.items()},
                 "rewards": rt.rewards is not None, "assistant": rt.assistant is not None}
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse,
+             responses=_OPEN)
     async def metrics(rt: RT) -> str:
         """Prometheus text format."""
         obs.DLQ_DEPTH.set(len(await rt.bus.dlq()))
@@ -123,7 +148,8 @@ def _routes(app: FastAPI) -> None:
                                         body.channel)
         return await rt.payments.route(body, eligible)
 
-    @app.post("/pay", response_model=PaymentView, responses=_ERRORS, tags=["payments"])
+    @app.post("/pay", response_model=PaymentView, responses=_IDEMPOTENT,
+              tags=["payments"])
     async def pay(body: PayRequest, who: Writer, rt: RT,
                   idempotency_key: IdemKey = None) -> dict:
         """Score, route, charge with failover, record, reward, announce. Idempotent."""
@@ -139,13 +165,13 @@ def _routes(app: FastAPI) -> None:
 
     @app.get("/payments/{payment_id}", response_model=PaymentView, responses=_ERRORS,
              tags=["payments"])
-    async def get_payment(payment_id: str, who: Reader, rt: RT) -> PaymentView:
+    async def get_payment(payment_id: PaymentPath, who: Reader, rt: RT) -> PaymentView:
         """One of this merchant's payments with attempts and status history."""
         return to_view(await refunds.visible_payment(rt.payments, who, payment_id))
 
     @app.post("/payments/{payment_id}/refund", response_model=PaymentView,
-              responses=_ERRORS, tags=["payments"])
-    async def refund(payment_id: str, body: RefundRequest, who: Writer, rt: RT,
+              responses=_IDEMPOTENT, tags=["payments"])
+    async def refund(payment_id: PaymentPath, body: RefundRequest, who: Writer, rt: RT,
                      idempotency_key: IdemKey = None) -> dict:
         """Refund all or part of a captured payment. Idempotent."""
         key = check_key(idempotency_key)
@@ -177,7 +203,7 @@ def _reward_routes(app: FastAPI) -> None:
 
     @app.get("/rewards/{user_id}/balance", response_model=BalanceView,
              responses=_ERRORS, tags=["rewards"])
-    async def balance(user_id: str, who: Reader, rt: RT) -> dict:
+    async def balance(user_id: UserPath, who: Reader, rt: RT) -> dict:
         """This merchant's user's token balance and escrow (cached 5 min)."""
         if rt.rewards is None:
             raise ApiError(503, "rewards_unavailable", "the rewards minter is not wired")
@@ -204,12 +230,12 @@ def _reward_routes(app: FastAPI) -> None:
 
 
 def _admin_routes(app: FastAPI) -> None:
-    @app.get("/admin/dlq", tags=["ops"])
+    @app.get("/admin/dlq", tags=["ops"], responses=_ADMIN)
     async def dlq(who: Admin, rt: RT) -> list[dict]:
         """Events whose delivery failed after retries."""
         return await rt.bus.dlq()
 
-    @app.post("/admin/dlq/replay", tags=["ops"])
+    @app.post("/admin/dlq/replay", tags=["ops"], responses=_ADMIN)
     async def replay(who: Admin, rt: RT) -> dict:
         """Deliver the dead letters again; the ones that succeed leave the queue."""
         return await rt.bus.replay()

@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import time
 import uuid
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from smartpay.redact import card_numbers, configured_secrets, install_redaction
+from smartpay.settings import get_settings
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 LATENCY = Histogram("smartpay_request_seconds", "Request latency per endpoint",
@@ -55,13 +59,17 @@ class JsonFormatter(logging.Formatter):
         out = {"ts": round(record.created, 3), "level": record.levelname,
                "logger": record.name, "msg": record.getMessage(),
                "request_id": request_id.get()}
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # exc_text is what the redacting record factory left (masked)
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Send `smartpay.*` logs to stderr as JSON lines (idempotent)."""
+def configure_logging(level: int = logging.INFO, settings=None) -> None:
+    """Send `smartpay.*` logs to stderr as JSON lines, and mask card data and the
+    configured secrets in every record of this process (idempotent). Called by a
+    serving process at start-up, never on import."""
+    install_redaction(configured_secrets(settings or get_settings()))
     logger = logging.getLogger("smartpay")
     if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         return
@@ -77,6 +85,16 @@ def _route_name(scope: dict) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
+_RID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _request_id(raw: bytes) -> str:
+    """The caller's X-Request-ID when it is a plain id; logged and echoed back, so
+    anything else (a card number, a token, 10 KB) is replaced by a fresh one."""
+    rid = raw.decode("latin-1")
+    return rid if _RID.fullmatch(rid) and not card_numbers(rid) else ""
+
+
 class RequestContext:
     """Pure ASGI middleware: request id in, X-Request-ID out, latency histogram."""
 
@@ -86,7 +104,7 @@ class RequestContext:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        rid = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode()
+        rid = _request_id(dict(scope.get("headers") or []).get(b"x-request-id", b""))
         token = request_id.set(rid or uuid.uuid4().hex[:16])
         t0, status = time.perf_counter(), [500]
 

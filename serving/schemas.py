@@ -7,12 +7,13 @@ tokens, never card numbers (a digit run that looks like a PAN is rejected, not s
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from smartpay.errors import InputError
-from smartpay.money import check_currency
+from smartpay.money import CURRENCY_EXPONENT, check_currency
+from smartpay.redact import card_numbers
 
 MethodType = Literal["card", "amazon_pay", "solana"]
 Decision = Literal["approve", "review", "decline"]
@@ -20,6 +21,50 @@ PaymentStatus = Literal[
     "created", "authorized", "pending", "captured", "declined", "failed", "refunded"
 ]
 _PAN_LIKE = re.compile(r"\d[\d \-]{10,}\d")
+INT64_MAX = 2**63 - 1  # ids are BIGINT in the store
+MAX_AMOUNT_MINOR = 10**12
+ID_MAX_CHARS = 64
+# The assistant refuses longer questions (integrations.rag MAX_QUESTION_CHARS); a test
+# keeps the two equal, so the API's limit is the one that holds.
+CHAT_MAX_CHARS = 2_000
+_OUR_PAYMENT_ID = re.compile(r"^pay_[0-9a-f]{24}$")
+
+
+def no_card_number(value: str) -> str:
+    """Ids are logged and stored in clear, so one that could be a card number (a
+    Luhn-valid 12-19 digit run) is refused; the 422 does not echo it."""
+    if card_numbers(value):
+        raise ValueError("an id that cannot be a card number (no Luhn-valid run of "
+                         "12-19 digits)")
+    return value
+
+
+def _payment_id(value: str) -> str:
+    # Our own ids are hex and may hold a digit run by chance; they are never refused.
+    return value if _OUR_PAYMENT_ID.match(value) else no_card_number(value)
+
+
+def _no_card_number_int(value: int) -> int:
+    no_card_number(str(value))
+    return value
+
+
+# Documented as the list check_currency accepts (it also takes lower case).
+Currency = Annotated[str, Field(json_schema_extra={"enum": sorted(CURRENCY_EXPONENT)})]
+# Numeric ids up to int64; one of 12-19 digits that passes the Luhn check is refused as
+# a possible card number (ids of up to 11 digits are always accepted).
+Id64 = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True),
+                 AfterValidator(_no_card_number_int)]
+# A Unix time in seconds before 2100 (later ones overflow the feature code's dates).
+EpochS = Annotated[int, Field(ge=0, le=4_102_444_800, strict=True)]
+Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT_MINOR, strict=True)]
+TextId = Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS,
+                              pattern=r"^[A-Za-z0-9_\-:.]+$"),
+                   AfterValidator(no_card_number)]
+UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$"),
+                   AfterValidator(no_card_number)]
+PaymentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$"),
+                      AfterValidator(_payment_id)]
 
 
 class _Strict(BaseModel):
@@ -52,12 +97,12 @@ class PaymentMethod(_Strict):
 class TxFields(_Strict):
     """The transaction facts shared by /fraud, /route and /pay."""
 
-    amount_minor: int = Field(gt=0, le=10**12, strict=True)
-    currency: str
-    customer_id: int = Field(ge=0, strict=True)
-    terminal_id: int = Field(ge=0, strict=True)
-    card_id: int = Field(ge=0, strict=True)
-    tx_epoch_s: int | None = Field(default=None, ge=0, strict=True)
+    amount_minor: Amount
+    currency: Currency
+    customer_id: Id64
+    terminal_id: Id64
+    card_id: Id64
+    tx_epoch_s: EpochS | None = None
 
     _cur = field_validator("currency")(_currency)
 
@@ -67,9 +112,10 @@ class RouteContext(_Strict):
 
     card_network: Literal["visa", "mastercard", "amex", "discover"] = "visa"
     issuing_country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    merchant_category: str = Field(default="grocery", max_length=32)
+    merchant_category: str = Field(default="grocery", max_length=32,
+                                   pattern=r"^[a-z_]+$")
     channel: Literal["ecommerce", "card_present"] = "ecommerce"
-    device_id: str | None = Field(default=None, max_length=64)
+    device_id: TextId | None = None
 
 
 class FraudRequest(TxFields):
@@ -94,8 +140,8 @@ class FraudResult(BaseModel):
 class RouteRequest(RouteContext):
     """POST /route."""
 
-    amount_minor: int = Field(gt=0, le=10**12, strict=True)
-    currency: str
+    amount_minor: Amount
+    currency: Currency
     payment_method_type: MethodType = "card"
     risk_score: float = Field(default=0.0, ge=0, le=1)
     hour: int | None = Field(default=None, ge=0, le=23)
@@ -117,7 +163,7 @@ class PayRequest(TxFields, RouteContext):
     """POST /pay (header Idempotency-Key required)."""
 
     payment_method: PaymentMethod
-    user_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    user_id: UserId | None = None
 
 
 class Attempt(BaseModel):
@@ -155,13 +201,13 @@ class PaymentView(BaseModel):
 class RefundRequest(_Strict):
     """POST /payments/{id}/refund: the whole remaining amount when omitted."""
 
-    amount_minor: int | None = Field(default=None, gt=0, strict=True)
+    amount_minor: Amount | None = None
 
 
 class RewardRequest(_Strict):
     """POST /reward: mint the reward of a captured payment (idempotent per payment)."""
 
-    payment_id: str = Field(min_length=1, max_length=64)
+    payment_id: PaymentId
 
 
 class BalanceView(BaseModel):
@@ -172,8 +218,17 @@ class BalanceView(BaseModel):
 
 
 class ChatRequest(_Strict):
-    message: str = Field(min_length=1, max_length=4_000)
-    session_id: str | None = Field(default=None, max_length=64)
+    """POST /chat: a question of 1-2,000 characters, not only blanks."""
+
+    message: str = Field(min_length=1, max_length=CHAT_MAX_CHARS)
+    session_id: TextId | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a question, not only blanks")
+        return v
 
 
 class ChatResponse(BaseModel):

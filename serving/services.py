@@ -41,16 +41,20 @@ def _untraced_urls(*endpoints: str) -> list[str]:
 
 
 def _reloading(spec: str) -> Reloading:
+    if bentoml.server_context.worker_index is not None:
+        # In a `bentoml serve` worker: JSON logs with card data masked before the
+        # backend loads, so nothing it logs while loading escapes redaction. A service
+        # built in-process (tests, the demo) leaves the process's logging alone.
+        obs.configure_logging()
     factory = load_factory(spec)
     probe = getattr(factory, "probe", None)
     return Reloading(factory, probe, get_settings().serving.model_reload_s)
 
 
 def _serving_process(model: Reloading) -> None:
-    """What a model service does to its process once BentoML serves it: JSON logs,
-    the champion reload task, a frozen start-up heap. Instantiated in-process (tests,
-    the demo), a service changes none of it and starts nothing."""
-    obs.configure_logging()
+    """What a model service does to its process once BentoML serves it: the champion
+    reload task, a frozen start-up heap. Instantiated in-process (tests, the demo), a
+    service changes none of it and starts nothing."""
     model.start()
     freeze_startup_heap()
 
@@ -211,8 +215,8 @@ class PaymentAPI:
     def __init__(self) -> None:
         from serving.composition import build_runtime
 
-        obs.configure_logging()
         settings = get_settings()
+        obs.configure_logging(settings=settings)  # JSON lines, card data masked
         settings.check_production()  # fail the service at start, naming the setting
         fraud, router = _FraudPort(self.fraud), _RouterPort(self.router)
         app.state.factory = lambda: build_runtime(settings, fraud=fraud, router=router)

@@ -70,6 +70,7 @@ class ServingSettings(BaseModel):
     # call to the scorer (0 = always send at once; a quiet service never waits).
     fraud_linger_ms: float = 5.0
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
+    max_body_bytes: int = Field(default=65_536, gt=0)  # larger request bodies get 413
     reconcile_every_s: float = 60.0  # status sync of payments left pending
     outbox_poll_s: float = 0.5  # the relay also wakes at once after each commit
     # Factories (`module:function`) of the model backends the BentoML services load.

@@ -203,3 +203,17 @@ def process_state_guard():
     if problems:
         pytest.fail("the test left process state behind:\n  " + "\n  ".join(problems),
                     pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_logs_hold_no_card_data(tmp_path_factory):
+    """After the run, no line of any log file a test process wrote (the served API's
+    serve.log above all) holds a card number, a token or the configured secret."""
+    yield
+    from tests.serving.security.logscan import DEFAULT_SECRETS, scan, service_logs
+
+    secrets = {os.environ.get("SMARTPAY_JWT_SECRET", ""), *DEFAULT_SECRETS}
+    problems = scan(service_logs(tmp_path_factory.getbasetemp()), secrets)
+    if problems:
+        pytest.fail("service logs leak card data or secrets:\n  " +
+                    "\n  ".join(problems[:20]), pytrace=False)
