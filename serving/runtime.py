@@ -71,7 +71,8 @@ class Runtime:
         while True:
             await asyncio.sleep(every_s)
             try:
-                await settle(self.payments)
+                await settle(self.payments,
+                             payment_min_age_s=self.settings.serving.sync_min_age_s)
             except Exception:  # the next round tries again
                 log.exception("periodic status sync failed")
 

@@ -72,6 +72,9 @@ class ServingSettings(BaseModel):
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     max_body_bytes: int = Field(default=65_536, gt=0)  # larger request bodies get 413
     reconcile_every_s: float = 60.0  # status sync of payments left pending
+    # The periodic sync leaves payments changed this recently to their live request
+    # (longer than a payment's gateway calls with their retries can take).
+    sync_min_age_s: float = 60.0
     outbox_poll_s: float = 0.5  # the relay also wakes at once after each commit
     # Factories (`module:function`) of the model backends the BentoML services load.
     fraud_backend: str = "serving.backends_real:champion_fraud"

@@ -91,16 +91,18 @@ def by_key(conn: Connection, merchant_id: str, key: str) -> dict | None:
     return None if pid is None else get(conn, pid)
 
 
-def in_limbo(conn: Connection) -> list[dict]:
-    """Payments stuck before a final status."""
-    found = [get(conn, i) for i in conn.execute(_IN_FLIGHT).scalars().all()]
+def in_limbo(conn: Connection, before=None) -> list[dict]:
+    """Payments stuck before a final status (last changed before `before`, if given)."""
+    q = _IN_FLIGHT if before is None else _IN_FLIGHT.where(_P.c.updated_at < before)
+    found = [get(conn, i) for i in conn.execute(q).scalars().all()]
     return [p for p in found if p is not None]
 
 
-def unrewarded(conn: Connection, since, limit: int) -> list[dict]:
-    """Captured payments since `since` whose reward was never written."""
+def unrewarded(conn: Connection, since, before, limit: int) -> list[dict]:
+    """Captured payments created between `since` and `before` whose reward was never
+    written."""
     q = (select(_P).where(_P.c.status == "captured", _unset(_P.c.reward),
-                          _P.c.created_at >= since)
+                          _P.c.created_at >= since, _P.c.updated_at < before)
          .order_by(_P.c.created_at).limit(limit))
     return [dict(r) for r in conn.execute(q).mappings()]
 

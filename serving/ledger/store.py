@@ -183,16 +183,19 @@ class Ledger:
         outlived a crashed process must not create a second payment)."""
         return await self.runner.run(payments.by_key, merchant_id, key)
 
-    async def in_limbo(self) -> list[dict]:
+    async def in_limbo(self, min_age_s: float = 0.0) -> list[dict]:
         """Payments stuck before a final status (a crash, an unknown outcome)."""
-        return await self.runner.run(payments.in_limbo)
+        before = utcnow() - timedelta(seconds=min_age_s) if min_age_s else None
+        return await self.runner.run(payments.in_limbo, before)
 
-    async def unrewarded(self, within_s: float = 7 * 86_400,
+    async def unrewarded(self, min_age_s: float = 0.0, within_s: float = 7 * 86_400,
                          limit: int = 1_000) -> list[dict]:
-        """Captured payments of the last `within_s` whose reward was never written
-        (queued when a process died, or its mint failed), oldest first."""
-        since = utcnow() - timedelta(seconds=within_s)
-        return await self.runner.run(payments.unrewarded, since, limit)
+        """Captured payments of the last `within_s`, unchanged for `min_age_s`, whose
+        reward was never written (queued when a process died, or its mint failed),
+        oldest first."""
+        now = utcnow()
+        return await self.runner.run(payments.unrewarded, now - timedelta(seconds=within_s),
+                                     now - timedelta(seconds=min_age_s), limit)
 
     async def every_payment(self) -> list[dict]:
         """Every payment with its attempts, oldest first (reconciliation report)."""

@@ -60,12 +60,14 @@ async def settle(
     svc: PaymentService,
     *,
     refund_min_age_s: float = 30.0,
+    payment_min_age_s: float = 0.0,
     clock: Callable[[], float] = time.time,
 ) -> Report:
     """Settle payments, refunds and keys left in flight (cheap enough to run
     periodically: it reads only what is in flight). Refunds younger than
-    `refund_min_age_s` may still be in their request: they are left alone."""
-    report = Report(payments=await svc.reconcile())
+    `refund_min_age_s`, and payments changed in the last `payment_min_age_s`, may
+    still be in their request: they are left alone."""
+    report = Report(payments=await svc.reconcile(payment_min_age_s))
     report.refunds = await _settle_refunds(svc, refund_min_age_s, clock)
     report.keys = await _settle_keys(svc)
     return report

@@ -293,16 +293,18 @@ class PaymentService:
             return  # still unknown: nothing to write
         await self._settle(p, res, last["reference"], last["gateway"])
 
-    async def reconcile(self) -> dict[str, int]:
+    async def reconcile(self, min_age_s: float = 0.0) -> dict[str, int]:
         """Settle every payment left created/authorized/pending, queue again every
-        captured payment whose reward was never written; count the outcomes."""
+        captured payment whose reward was never written; count the outcomes. Payments
+        changed in the last `min_age_s` are left alone: a live request may hold them
+        (the periodic sync sets it; at start-up nothing of this process is live)."""
         counts: dict[str, int] = {}
         if self.rewards is not None:
-            for p in await self.store.unrewarded():
+            for p in await self.store.unrewarded(min_age_s):
                 if self.minter is None or not self.minter.submit(p):
                     await self.mint_reward(p)
                 counts["reward_queued"] = counts.get("reward_queued", 0) + 1
-        for p in await self.store.in_limbo():
+        for p in await self.store.in_limbo(min_age_s):
             try:
                 outcome = (await self.sync_one(p)).status
             except Exception as exc:  # one gateway down must not stop the others

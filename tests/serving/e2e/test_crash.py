@@ -32,6 +32,7 @@ def _prod_env(standins: dict, db_url: str, prefix: str, tracking: str) -> dict:
         "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
         "SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S": "100000",
         "SMARTPAY_SERVING__RECONCILE_EVERY_S": "2",
+        "SMARTPAY_SERVING__SYNC_MIN_AGE_S": "1",
         "SMARTPAY_SERVING__ASSISTANT": "false",
         "SMARTPAY_REWARDS__REFUND_WINDOW_S": "3600",
     }

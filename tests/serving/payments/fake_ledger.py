@@ -247,13 +247,18 @@ class FakeStore:
         out["history"] = list(p["_history"])
         return out
 
-    async def in_limbo(self) -> list[dict]:
+    async def in_limbo(self, min_age_s: float = 0.0) -> list[dict]:
         return [await self.get(pid) for pid, p in self.payments.items()
-                if p["status"] in IN_FLIGHT]
+                if p["status"] in IN_FLIGHT and self._aged(p, min_age_s)]
 
-    async def unrewarded(self) -> list[dict]:
+    async def unrewarded(self, min_age_s: float = 0.0) -> list[dict]:
         return [await self.get(pid) for pid, p in self.payments.items()
-                if p["status"] == "captured" and not p.get("reward")]
+                if p["status"] == "captured" and not p.get("reward")
+                and self._aged(p, min_age_s)]
+
+    def _aged(self, p: dict, min_age_s: float) -> bool:
+        return not min_age_s or p["updated_at"] < self.clock.utc() - timedelta(
+            seconds=min_age_s)
 
     async def payment_by_key(self, merchant_id: str, key: str) -> dict | None:
         """The payment created under this Idempotency-Key, with its attempts."""

@@ -94,3 +94,19 @@ def test_a_payment_left_for_a_gateway_not_configured_here_keeps_its_key_open(wor
     (pid,), counts = _sync(world, "created", gateways=("gamma",))
     assert world.store.payments[pid]["status"] == "created"
     assert world.store.keys[("m1", "k0")]["state"] == "in_progress"
+
+
+def test_the_periodic_sync_leaves_a_payment_changed_recently_to_its_live_request(world):
+    async def flow():
+        pid = await world.store.create_payment(
+            first_gateway="alpha", merchant_id="m1", amount_minor=2_500, currency="USD",
+            method_type="card", method_token="pm_card_visa", user_id="customer-7",
+            idem_key="k-live")
+        young = await world.svc.reconcile(min_age_s=60.0)
+        world.clock.advance(61.0)
+        old = await world.svc.reconcile(min_age_s=60.0)
+        return pid, young, old
+
+    pid, young, old = world.run(flow())
+    assert young == {} and sum(old.values()) == 1
+    assert world.gw["alpha"].called("status")
