@@ -32,6 +32,7 @@ test-fast: setup
 		tests/serving/test_cache.py tests/serving/test_batching.py \
 		tests/integrations/gateways/test_resilience.py \
 		tests/integrations/rag/test_chunking.py tests/integrations/rag/test_redact.py \
+		tests/serving/security/test_redaction.py \
 		tests/models/fraud/test_metrics.py tests/models/fraud/test_protocol.py \
 		tests/models/fraud/test_thresholds_drift_gate.py \
 		tests/models/router/test_world.py tests/pipelines/router/test_nodes.py \

@@ -60,14 +60,15 @@ async def _paid(adapter: StripeAdapter, amount: int):
     return req, await adapter.authorize(req)
 
 
+def _fresh(harness):
+    """An SDK client straight to the stand-in, a new payment id and a new key."""
+    return _client(harness.proxy.upstream), uuid.uuid4().hex, uuid.uuid4().hex
+
+
 def test_the_stripe_standin_answers_a_repeated_idempotency_key_with_the_first_intent(
     stripe_harness,
 ):
-    client, pid, key = (
-        _client(stripe_harness.proxy.upstream),
-        uuid.uuid4().hex,
-        uuid.uuid4().hex,
-    )
+    client, pid, key = _fresh(stripe_harness)
     first = client.v1.payment_intents.create(
         params=_intent(pid), options={"idempotency_key": key}
     )
@@ -81,11 +82,7 @@ def test_the_stripe_standin_answers_a_repeated_idempotency_key_with_the_first_in
 def test_the_stripe_standin_refuses_an_idempotency_key_reused_with_other_parameters(
     stripe_harness,
 ):
-    client, pid, key = (
-        _client(stripe_harness.proxy.upstream),
-        uuid.uuid4().hex,
-        uuid.uuid4().hex,
-    )
+    client, pid, key = _fresh(stripe_harness)
     client.v1.payment_intents.create(
         params=_intent(pid), options={"idempotency_key": key}
     )

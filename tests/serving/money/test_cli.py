@@ -12,17 +12,23 @@ from cli.main import app
 from tests.serving.conftest import app_client, auth, pay_body
 
 
+def _stripe_only(env) -> None:
+    """Stripe alone, and no periodic sync: only the command settles anything."""
+    env.setenv("SMARTPAY_GATEWAYS__ENABLED", '["stripe"]')
+    env.setenv("SMARTPAY_SERVING__RECONCILE_EVERY_S", "0")
+
+
+def _pay(c, amount: int) -> dict:
+    key = f"cli-{uuid.uuid4().hex[:8]}"
+    return c.post("/pay", json=pay_body(amount_minor=amount), headers=auth(key=key)).json()
+
+
 def test_smartpay_reconcile_settles_a_lost_charge_and_reports_the_ledger_equal_to_stripe(
     serving_env,
 ):
-    serving_env.setenv("SMARTPAY_GATEWAYS__ENABLED", '["stripe"]')
-    serving_env.setenv("SMARTPAY_SERVING__RECONCILE_EVERY_S", "0")
+    _stripe_only(serving_env)
     with app_client() as c:
-        paid = c.post(
-            "/pay",
-            json=pay_body(amount_minor=1_200),
-            headers=auth(key=f"cli-{uuid.uuid4().hex[:8]}"),
-        ).json()
+        paid = _pay(c, 1_200)
         rt = c.app.state.rt  # a second charge whose answer never reached the ledger
         pid = c.portal.call(
             lambda: rt.store.create_payment(
@@ -50,14 +56,9 @@ def test_smartpay_reconcile_settles_a_lost_charge_and_reports_the_ledger_equal_t
 def test_smartpay_reconcile_exits_1_and_names_a_payment_the_gateway_never_charged(
     serving_env,
 ):
-    serving_env.setenv("SMARTPAY_GATEWAYS__ENABLED", '["stripe"]')
-    serving_env.setenv("SMARTPAY_SERVING__RECONCILE_EVERY_S", "0")
+    _stripe_only(serving_env)
     with app_client() as c:
-        pid = c.post(
-            "/pay",
-            json=pay_body(amount_minor=900),
-            headers=auth(key=f"cli-{uuid.uuid4().hex[:8]}"),
-        ).json()["payment_id"]
+        pid = _pay(c, 900)["payment_id"]
         c.portal.call(c.app.state.rt.store.runner.run, _forget_the_charge, pid)
     out = CliRunner().invoke(app, ["reconcile"])
     assert out.exit_code == 1
