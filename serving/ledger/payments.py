@@ -50,14 +50,16 @@ def update_fields(conn: Connection, pid: str, fields: dict[str, Any]) -> None:
     conn.execute(_UPDATE_PAYMENT, {**fields, "pid": pid, "updated_at": utcnow()})
 
 
-def set_reward(conn: Connection, pid: str, reward: dict, events: list) -> bool:
-    """Write a payment's first reward and its events; False (nothing written) when a
-    reward is already there (a refund's claw-back wrote a later state)."""
-    done = conn.execute(_SET_REWARD, {"pid": pid, "reward": reward,
-                                      "updated_at": utcnow()}).rowcount == 1
-    if done:
-        outbox.write(conn, events)
-    return done
+def set_reward(conn: Connection, pid: str, reward: dict, events: list) -> int | None:
+    """Write a payment's first reward and its events; the payment's refunded total as
+    it stood then, or None (nothing written) when a reward is already there (a
+    refund's claw-back wrote a later state)."""
+    row = conn.execute(_SET_REWARD, {"pid": pid, "reward": reward,
+                                     "updated_at": utcnow()}).first()
+    if row is None:
+        return None
+    outbox.write(conn, events)
+    return row[0]
 
 
 def start_attempt(conn: Connection, pid: str, seq: int, gateway: str) -> str:
@@ -162,7 +164,8 @@ _FINISH_ATTEMPT = _A.update().where(_A.c.reference == bindparam("ref")).values(
     error_class=bindparam("ecls"))
 _UPDATE_PAYMENT = _P.update().where(_P.c.id == bindparam("pid"))
 _SET_REWARD = _P.update().where(_P.c.id == bindparam("pid"), _unset(_P.c.reward)).values(
-    reward=bindparam("reward"), updated_at=bindparam("updated_at"))
+    reward=bindparam("reward"), updated_at=bindparam("updated_at")).returning(
+    _P.c.refunded_minor)
 _GET_PAYMENT = select(_P).where(_P.c.id == bindparam("id"))
 _GET_ATTEMPTS = select(_A.c.gateway, _A.c.outcome, _A.c.error_class, _A.c.gateway_ref,
                        _A.c.reference, _A.c.at).where(

@@ -123,12 +123,15 @@ class Ledger:
         """Set non-status columns (risk, route decision, reward)."""
         await self._write(events, payments.update_fields, payment_id, fields)
 
-    async def set_reward(self, payment_id: str, reward: dict, events: Events = ()) -> bool:
-        """Write a payment's first reward with its events, unless one is there."""
-        done = await self.runner.run(payments.set_reward, payment_id, reward, list(events))
-        if done and events:
+    async def set_reward(self, payment_id: str, reward: dict,
+                         events: Events = ()) -> int | None:
+        """Write a payment's first reward with its events, unless one is there; the
+        payment's refunded total when written, else None."""
+        refunded = await self.runner.run(payments.set_reward, payment_id, reward,
+                                         list(events))
+        if refunded is not None and events:
             self.notify()
-        return done
+        return refunded
 
     async def add_events(self, events: Events) -> None:
         """Write events that go with no state change (they still reach the relay)."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from serving.events import Event
 from serving.payments import decisions as d
@@ -13,8 +12,6 @@ from serving.payments.views import to_view
 from serving.schemas import PaymentView
 from serving.security import ApiError, Principal
 from smartpay.errors import SmartPayError
-
-log = logging.getLogger("smartpay.refunds")
 
 
 async def visible_payment(svc: PaymentService, who: Principal, pid: str) -> dict:
@@ -97,19 +94,5 @@ async def settle_refund(svc, p: dict, refund_id: str, amount: int, res) -> Payme
         if not p["reward"]:  # still queued to the minter: mint it now, then claw back
             p = {**p, "reward": await svc.mint_reward(p)}
         if p["reward"]["status"] != "failed":
-            await claw_back(svc, p, total)
+            await svc.claw_back(p, total)
     return to_view(await svc.store.get(p["id"]))
-
-
-async def claw_back(svc: PaymentService, p: dict, refunded_minor: int) -> None:
-    """Burn the refunded share of an escrowed reward (a refund must not earn tokens);
-    `refunded_minor` is the store's total after this refund, never a stale read."""
-    user = f"{p['merchant_id']}:{p['user_id']}"
-    try:
-        out = await svc.rewards.on_refund(p["id"], refunded_minor, user)
-    except Exception as exc:
-        log.warning("reward claw-back for %s failed: %s", p["id"], type(exc).__name__)
-        return
-    await svc.store.update_fields(p["id"], reward={**p["reward"], "amount": out["units"],
-                                                   "status": out["status"]})
-    await svc.cache.delete("balance", user)

@@ -246,6 +246,20 @@ class PaymentService:
         for p, minted in zip(batch, await self.rewards.mint_many(claims)):
             await self._write_reward(p, minted)
 
+    async def claw_back(self, p: dict, refunded_minor: int) -> None:
+        """Burn the refunded share of an escrowed reward (a refund must not earn
+        tokens); `refunded_minor` is the store's total, never a stale read. A reward
+        minted after a refund (its mint had failed) is clawed back when it is written."""
+        user = f"{p['merchant_id']}:{p['user_id']}"
+        try:
+            out = await self.rewards.on_refund(p["id"], refunded_minor, user)
+        except Exception as exc:
+            log.warning("reward claw-back for %s failed: %s", p["id"], type(exc).__name__)
+            return
+        await self.store.update_fields(p["id"], reward={**p["reward"], "amount": out["units"],
+                                                        "status": out["status"]})
+        await self.cache.delete("balance", user)
+
     async def _write_reward(self, p: dict, minted: dict) -> dict:
         reward = {"user_id": p["user_id"], "amount": minted["units"],
                   "status": minted["status"], "signature": minted.get("signature")}
@@ -255,8 +269,12 @@ class PaymentService:
             events.append(Event(type="reward_minted", merchant_id=p["merchant_id"],
                                 payment_id=p["id"], data=reward,
                                 id=f"{p['id']}:reward_minted"))
-        if not await self.store.set_reward(p["id"], reward, events):
+        refunded = await self.store.set_reward(p["id"], reward, events)
+        if refunded is None:
             return (await self.store.get(p["id"]))["reward"]  # a refund got there first
+        if refunded and reward["status"] == "escrowed":  # refunded while its mint failed
+            await self.claw_back({**p, "reward": reward}, refunded)
+            return (await self.store.get(p["id"]))["reward"]
         await self.cache.delete("balance", f"{p['merchant_id']}:{p['user_id']}")
         return reward
 

@@ -140,11 +140,11 @@ class FakeStore:
             if payment_id in self.payments:
                 self.payments[payment_id].update(fields, updated_at=self.clock.utc())
 
-    async def set_reward(self, payment_id: str, reward: dict, events=()) -> bool:
+    async def set_reward(self, payment_id: str, reward: dict, events=()) -> int | None:
         if self.payments[payment_id].get("reward"):
-            return False
+            return None
         await self.update_fields(payment_id, events, reward=reward)
-        return True
+        return self.payments[payment_id]["refunded_minor"]
 
     async def add_events(self, events) -> None:
         with self._tx("add_events", None, events):

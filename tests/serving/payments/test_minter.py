@@ -91,3 +91,22 @@ def test_a_payment_queued_twice_is_minted_once(world):
     view = world.run(flow())
     assert len(world.store.events("reward_minted")) == 1
     assert world.svc.rewards.minted[view.payment_id]["status"] == "escrowed"
+
+
+def test_a_reward_minted_only_after_a_partial_refund_is_clawed_back_when_written(world):
+    from serving.payments.refunds import refund
+    from tests.serving.payments.conftest import who
+
+    async def flow():
+        minter = _with_minter(world, down=True)
+        view = await world.pay(amount_minor=10_000)
+        await refund(world.svc, who(), view.payment_id, 5_000, "r1")  # chain still down
+        world.svc.rewards.down = False
+        await world.svc.reconcile()
+        await minter.stop()
+        return view
+
+    view = world.run(flow())
+    reward = world.store.payments[view.payment_id]["reward"]
+    assert (reward["status"], reward["amount"]) == ("escrowed", 5)  # 10 minted, 5 back
+    assert world.svc.rewards.refunds == [(view.payment_id, 5_000, "m1:customer-7")]
