@@ -18,6 +18,7 @@ from serving import observability as obs
 from serving.events import Event
 from serving.payments import decisions as d
 from serving.ports import GatewayPort, GatewayResult
+from serving.payments.rewarding import Rewarding
 from serving.payments.views import (
     payment_fields, processed_event, risk_fingerprint, route_request, route_segment, to_view,
 )
@@ -36,7 +37,7 @@ class Policy:
 
 
 @dataclass
-class PaymentService:
+class PaymentService(Rewarding):
     store: object  # serving.ledger.Ledger (async)
     fraud: object  # FraudPort
     router: object  # RouterPort
@@ -224,59 +225,6 @@ class PaymentService:
 
     async def view(self, pid: str) -> PaymentView:
         return to_view(await self.store.get(pid))
-
-    async def mint_reward(self, p: dict) -> dict:
-        """Mint the payment's reward into escrow (idempotent per payment); the reward
-        and its `reward_minted` event are written together. A chain failure leaves the
-        payment captured; POST /reward retries the mint."""
-        user = f"{p['merchant_id']}:{p['user_id']}"
-        try:
-            minted = await self.rewards.mint(p["id"], user, p["amount_minor"],
-                                             p["currency"])
-        except Exception as exc:
-            log.warning("reward mint for %s failed: %s", p["id"], type(exc).__name__)
-            return {"user_id": p["user_id"], "amount": 0, "status": "failed"}
-        return await self._write_reward(p, minted)
-
-    async def mint_rewards(self, batch: list[dict]) -> None:
-        """Mint a batch of captured payments' rewards in one chain transaction and
-        write each with its event. A failure writes nothing: status sync retries."""
-        claims = [(p["id"], f"{p['merchant_id']}:{p['user_id']}", p["amount_minor"],
-                   p["currency"]) for p in batch]
-        for p, minted in zip(batch, await self.rewards.mint_many(claims)):
-            await self._write_reward(p, minted)
-
-    async def claw_back(self, p: dict, refunded_minor: int) -> None:
-        """Burn the refunded share of an escrowed reward (a refund must not earn
-        tokens); `refunded_minor` is the store's total, never a stale read. A reward
-        minted after a refund (its mint had failed) is clawed back when it is written."""
-        user = f"{p['merchant_id']}:{p['user_id']}"
-        try:
-            out = await self.rewards.on_refund(p["id"], refunded_minor, user)
-        except Exception as exc:
-            log.warning("reward claw-back for %s failed: %s", p["id"], type(exc).__name__)
-            return
-        await self.store.update_fields(p["id"], reward={**p["reward"], "amount": out["units"],
-                                                        "status": out["status"]})
-        await self.cache.delete("balance", user)
-
-    async def _write_reward(self, p: dict, minted: dict) -> dict:
-        reward = {"user_id": p["user_id"], "amount": minted["units"],
-                  "status": minted["status"], "signature": minted.get("signature")}
-        events = []
-        if minted["status"] == "escrowed":
-            obs.REWARDS.inc()
-            events.append(Event(type="reward_minted", merchant_id=p["merchant_id"],
-                                payment_id=p["id"], data=reward,
-                                id=f"{p['id']}:reward_minted"))
-        refunded = await self.store.set_reward(p["id"], reward, events)
-        if refunded is None:
-            return (await self.store.get(p["id"]))["reward"]  # a refund got there first
-        if refunded and reward["status"] == "escrowed":  # refunded while its mint failed
-            await self.claw_back({**p, "reward": reward}, refunded)
-            return (await self.store.get(p["id"]))["reward"]
-        await self.cache.delete("balance", f"{p['merchant_id']}:{p['user_id']}")
-        return reward
 
     # -- status sync ---------------------------------------------------------------
     async def sync_one(self, p: dict) -> PaymentView:
