@@ -75,6 +75,9 @@ class ServingSettings(BaseModel):
     # The periodic sync leaves payments changed this recently to their live request
     # (longer than a payment's gateway calls with their retries can take).
     sync_min_age_s: float = 60.0
+    # A payment its gateway cannot find is concluded never charged only after this long
+    # (real Stripe's search lags about a minute; a stand-in is consistent at once).
+    consistency_window_s: float = 60.0
     outbox_poll_s: float = 0.5  # the relay also wakes at once after each commit
     # Factories (`module:function`) of the model backends the BentoML services load.
     fraud_backend: str = "serving.backends_real:champion_fraud"

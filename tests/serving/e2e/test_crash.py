@@ -33,6 +33,9 @@ def _prod_env(standins: dict, db_url: str, prefix: str, tracking: str) -> dict:
         "SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S": "100000",
         "SMARTPAY_SERVING__RECONCILE_EVERY_S": "2",
         "SMARTPAY_SERVING__SYNC_MIN_AGE_S": "1",
+        # the stand-in is consistent at once: a charge it cannot find after a restart
+        # was never made (a timed-out call under load may never have reached it)
+        "SMARTPAY_SERVING__CONSISTENCY_WINDOW_S": "2",
         "SMARTPAY_SERVING__ASSISTANT": "false",
         "SMARTPAY_REWARDS__REFUND_WINDOW_S": "3600",
     }
