@@ -103,14 +103,10 @@ class RewardService:
         The claim comes first: a payment's first call (the common case) then costs two
         ledger writes and no read; a replay finds the claim taken and reads the entry.
         """
-        units = reward_units(amount_minor, currency, self.config)
-        tx = await self._tx(self._mint_ixs(payment_id, units)) if units else None
-        created = self._clock()
-        row = {"payment_id": payment_id, "owner": owner, "amount_minor": amount_minor,
-               "units": units, "clawed_units": 0, "state": "minting" if units else "nothing",
-               "pending_sig": _sig(tx), "pending_tx": bytes(tx) if tx else None,
-               "pending_units": 0, "mint_sig": None, "release_sig": None,
-               "created_at": created, "release_after": created + self.config.refund_window_s}
+        row = self._entry(RewardClaim(payment_id, owner, amount_minor, currency), self._clock())
+        tx = await self._tx(self._mint_ixs(payment_id, row["units"])) if row["units"] else None
+        if tx is not None:
+            row.update(pending_sig=_sig(tx), pending_tx=bytes(tx))
         if not await self.ledger.claim(**row):  # an earlier call owns this payment's entry
             row = await self.ledger.must(payment_id)
             return await (self._retry_mint(row) if row["state"] == "failed" else self._settled(row))
@@ -134,11 +130,9 @@ class RewardService:
         rows = [self._entry(c, created) for c in claims]
         paid = [r for r in rows if r["units"]]
         tx = None
-        if paid:
-            me = self._authority.pubkey()
-            total = sum(r["units"] for r in paid)
-            tx = await self._tx([spl.mint_ix(self.config.mint, me, me, total, self.config.decimals),
-                                 self._memo("reward", ",".join(r["payment_id"] for r in paid))])
+        if paid:  # one mint of the total, one memo naming every payment
+            tx = await self._tx(self._mint_ixs(",".join(r["payment_id"] for r in paid),
+                                               sum(r["units"] for r in paid)))
             for r in paid:
                 r.update(pending_sig=_sig(tx), pending_tx=bytes(tx))
         if not await self.ledger.claim_many(rows):
@@ -240,9 +234,10 @@ class RewardService:
 
     # --- internals -----------------------------------------------------------------
 
-    def _mint_ixs(self, payment_id: str, units: int) -> list[Instruction]:
+    def _mint_ixs(self, payment_ids: str, units: int) -> list[Instruction]:
+        """Mint `units` into escrow, with a memo naming the payment(s) (comma-joined)."""
         me = self._authority.pubkey()
-        return [spl.mint_ix(self.config.mint, me, me, units, self.config.decimals), self._memo("reward", payment_id)]
+        return [spl.mint_ix(self.config.mint, me, me, units, self.config.decimals), self._memo("reward", payment_ids)]
 
     def _memo(self, op: str, ref: str) -> Instruction:
         return spl.memo_ix(self._authority.pubkey(), f"smartreward:{op}:{ref}")
