@@ -114,6 +114,22 @@ class SyncRunner:
         with self.engine.begin() as conn:
             return fn(conn, *args)
 
+    async def upgrade(self, script_location: Path, version_table: str = "alembic_version") -> None:
+        """Bring the schema to its newest Alembic revision on a worker thread.
+
+        The process lock is held until the transaction has committed: released any
+        earlier, a second book on the same file could read the schema before this
+        commit and create the same tables again.
+        """
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._upgrade, script_location, version_table)
+
+    def _upgrade(self, script_location: Path, version_table: str) -> None:
+        from smartpay.locks import SCHEMA_MIGRATIONS
+
+        with SCHEMA_MIGRATIONS, self.engine.begin() as conn:
+            _upgrade(conn, script_location, version_table)
+
     async def close(self) -> None:
         """Let queued transactions finish, stop the threads, close the connections."""
         await asyncio.to_thread(self._shutdown)
@@ -160,16 +176,6 @@ async def upgrade(engine: AsyncEngine, script_location: Path,
 
     async with holding(SCHEMA_MIGRATIONS), engine.begin() as conn:
         await conn.run_sync(_upgrade, script_location, version_table)
-
-
-def upgrade_sync(conn: Connection, script_location: Path,
-                 version_table: str = "alembic_version") -> None:
-    """`upgrade` on a synchronous connection (in a `SyncRunner` thread, which holds
-    the process lock while it runs)."""
-    from smartpay.locks import SCHEMA_MIGRATIONS
-
-    with SCHEMA_MIGRATIONS:
-        _upgrade(conn, script_location, version_table)
 
 
 def _upgrade(sync_conn: Connection, script_location: Path, version_table: str) -> None:

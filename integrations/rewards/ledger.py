@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Column, Float, LargeBinary, MetaData, String,
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from smartpay.db import SyncRunner, upgrade_sync
+from smartpay.db import SyncRunner
 
 VERSION_TABLE = "alembic_version_rewards"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,7 +48,7 @@ class RewardLedger:
 
     async def migrate(self) -> None:
         """Create or upgrade the book's tables (run once at start-up)."""
-        await self.runner.run(upgrade_sync, _MIGRATIONS, VERSION_TABLE)
+        await self.runner.upgrade(_MIGRATIONS, VERSION_TABLE)
 
     async def aclose(self) -> None:
         """Stop the book's thread and close its connections."""

@@ -28,4 +28,4 @@ def make_runner(url: str) -> db.SyncRunner:
 
 async def migrate(runner: db.SyncRunner) -> None:
     """Bring the schema to the newest Alembic revision."""
-    await runner.run(db.upgrade_sync, _MIGRATIONS)
+    await runner.upgrade(_MIGRATIONS)
