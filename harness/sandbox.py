@@ -33,10 +33,11 @@ def _amazon_buyer(adapter, endpoint: str):
     # one client for the process (plain HTTP to the sandbox: no CA store to load)
     client = httpx.AsyncClient(timeout=5, verify=False)
 
-    async def prepare(reference, amount_minor, currency, method_type, token):
+    async def prepare(reference, amount_minor, currency, method_type, token, capture=True):
         if method_type == "amazon_pay":  # the merchant's front end has a session
             return token, token
-        session = await adapter.create_checkout_session(reference, amount_minor, currency)
+        session = await adapter.create_checkout_session(reference, amount_minor, currency,
+                                                        capture=capture)
         sid = session["checkoutSessionId"]
         await approve_as_buyer(endpoint, sid, instrument(token), client)
         return sid, sid
@@ -55,7 +56,7 @@ def _onramp(adapter, settings):
     authority = keypair_file(Path(gw.solana_merchant_keypair_file).parent
                              / "usd_mint_authority.json")
 
-    async def prepare(reference, amount_minor, currency, method_type, token):
+    async def prepare(reference, amount_minor, currency, method_type, token, capture=True):
         if method_type == "solana":
             return token, None
         kp = Keypair()

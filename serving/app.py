@@ -10,7 +10,7 @@ import contextlib
 import inspect
 from typing import Annotated, Callable
 
-from fastapi import Depends, FastAPI, Header, Path, Request, WebSocket
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, WebSocket
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -24,7 +24,8 @@ from serving.ratelimit import AddressLimit
 from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
-    PaymentId, PaymentView, PayRequest, RefundRequest, RewardInfo, RewardRequest,
+    PaymentId, PaymentView, PayRequest, RefundRequest, ReviewRequest, RewardInfo,
+    RewardRequest,
     RouteRequest, RouteResult, UserId,
 )
 from serving.security import ApiError, Principal
@@ -62,6 +63,7 @@ def _errors(*codes: int) -> dict:
 _ERRORS = _errors(401, 403, 404, 409, 413, 422, 429, 503)
 _IDEMPOTENT = _errors(400, 401, 403, 404, 409, 413, 422, 429, 503)
 _ADMIN = _errors(401, 403, 413, 422, 429, 503)
+_ADMIN_409 = _errors(401, 403, 404, 409, 413, 422, 429, 503)
 _OPEN = _errors(429, 503)
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 PaymentPath = Annotated[PaymentId, Path(max_length=64)]
@@ -239,6 +241,22 @@ def _admin_routes(app: FastAPI) -> None:
     async def replay(who: Admin, rt: RT) -> dict:
         """Deliver the dead letters again; the ones that succeed leave the queue."""
         return await rt.bus.replay()
+
+    @app.get("/admin/reviews", response_model=list[PaymentView], tags=["payments"],
+             responses=_ADMIN)
+    async def reviews(who: Admin, rt: RT,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PaymentView]:
+        """Payments held for review (authorized, not captured), longest held first."""
+        return await rt.payments.held(limit)
+
+    @app.post("/payments/{payment_id}/review", response_model=PaymentView,
+              tags=["payments"], responses=_ADMIN_409)
+    async def review(payment_id: PaymentPath, body: ReviewRequest, who: Admin,
+                     rt: RT) -> PaymentView:
+        """An operator's verdict on a held payment: approve captures it, reject voids
+        it. A repeat of the verdict that won answers the payment; another verdict, or
+        a payment not held for review, is 409."""
+        return await rt.payments.review(who, payment_id, body.verdict, body.note)
 
     @app.websocket("/ws")
     async def events(ws: WebSocket) -> None:

@@ -150,8 +150,9 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
         assistant = _assistant(settings, store)
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
                              cache=cache, rewards=rewards,
-                             policy=Policy(decline_at=s.fraud_decline_threshold,
-                                           consistency_window_s=s.consistency_window_s))
+                             policy=Policy(consistency_window_s=s.consistency_window_s,
+                                           review_hold_s=s.review_hold_s,
+                                           review_default=s.review_default))
     if rewards is not None:
         service.minter = RewardMinter(service.mint_rewards, max_batch=settings.rewards.mint_batch_max)
     return Runtime(settings=settings, payments=service, store=store, cache=cache, bus=bus,

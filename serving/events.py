@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 log = logging.getLogger("smartpay.events")
-EVENT_TYPES = ("payment_processed", "reward_minted", "fraud_detected")
+EVENT_TYPES = ("payment_processed", "payment_review", "reward_minted", "fraud_detected")
 
 
 class Event(BaseModel):

@@ -50,7 +50,7 @@ def _error(e: GatewayError) -> GatewayResult:
 
 
 async def passthrough(reference: str, amount_minor: int, currency: str, method_type: str,
-                      token: str) -> tuple[str, str | None]:
+                      token: str, capture: bool = True) -> tuple[str, str | None]:
     """Most gateways take our payment-method token as it is."""
     return token, None
 
@@ -67,8 +67,10 @@ class GatewayPortAdapter:
         self.gw, self.name, self._accepts, self._prepare = gw, gw.name, accepts, prepare
 
     async def prepare(self, reference: str, amount_minor: int, currency: str,
-                      method_type: str, token: str) -> tuple[str, str | None]:
-        return await self._prepare(reference, amount_minor, currency, method_type, token)
+                      method_type: str, token: str,
+                      capture: bool = True) -> tuple[str, str | None]:
+        return await self._prepare(reference, amount_minor, currency, method_type, token,
+                                   capture)
 
     def breaker_open(self) -> bool:
         return self.gw.breaker.state == BreakerState.OPEN
@@ -86,10 +88,10 @@ class GatewayPortAdapter:
             return _error(e)
 
     async def authorize(self, reference: str, amount_minor: int, currency: str,
-                        method_token: str) -> GatewayResult:
+                        method_token: str, capture: bool = True) -> GatewayResult:
         req = AuthorizeRequest(payment_id=reference, amount_minor=amount_minor,
                                currency=currency, payment_method=method_token,
-                               capture=True, idempotency_key=reference)
+                               capture=capture, idempotency_key=reference)
         return await self._do(self.gw.authorize(req))
 
     async def capture(self, reference: str, gateway_ref: str, amount_minor: int):

@@ -18,7 +18,8 @@ from smartpay.redact import card_numbers
 MethodType = Literal["card", "amazon_pay", "solana"]
 Decision = Literal["approve", "review", "decline"]
 PaymentStatus = Literal[
-    "created", "authorized", "pending", "captured", "declined", "failed", "refunded"
+    "created", "authorized", "pending", "review", "capturing", "voiding", "captured",
+    "declined", "failed", "voided", "refunded"
 ]
 _PAN_LIKE = re.compile(r"\d[\d \-]{10,}\d")
 INT64_MAX = 2**63 - 1  # ids are BIGINT in the store
@@ -127,6 +128,15 @@ class Contribution(BaseModel):
     contribution: float
 
 
+class FraudThresholds(BaseModel):
+    """The scores at which the model version that decided sends a payment to review
+    and declines it (chosen at training for false-positive budgets; registered with
+    the version)."""
+
+    review: float = Field(ge=0, le=1)
+    decline: float = Field(ge=0, le=1)
+
+
 class FraudResult(BaseModel):
     """Risk in [0, 1], the decision it implies and the features that drove it."""
 
@@ -134,6 +144,7 @@ class FraudResult(BaseModel):
     decision: Decision
     top_features: list[Contribution] = []
     model_version: str = ""
+    thresholds: FraudThresholds | None = None
     cached: bool = False
 
 
@@ -192,10 +203,27 @@ class PaymentView(BaseModel):
     gateway: str | None = None
     risk_score: float | None = None
     fraud_decision: Decision | None = None
+    fraud_model_version: str | None = None
+    fraud_thresholds: FraudThresholds | None = None
     attempts: list[Attempt] = []
     reward: RewardInfo | None = None
     history: list[str] = []
     reason: str | None = None
+
+
+class ReviewRequest(_Strict):
+    """POST /payments/{id}/review: an operator's verdict on a payment held for review.
+    approve captures the held authorization, reject voids it."""
+
+    verdict: Literal["approve", "reject"]
+    note: str = Field("", max_length=500)
+
+    @field_validator("note")
+    @classmethod
+    def _no_card_number(cls, v: str) -> str:
+        if _PAN_LIKE.search(v):  # the note is kept in the payment's history
+            raise ValueError("free text without card numbers (13+ digits in a row)")
+        return v
 
 
 class RefundRequest(_Strict):

@@ -88,7 +88,8 @@ class FraudScorer:
         """Risk in [0, 1], decision and top features, one per request."""
         rows = [_fraud_row(r) for r in requests]
         backend = self.model.current
-        return [FraudResult(model_version=backend.version, **out)
+        thresholds = getattr(backend, "thresholds", None)
+        return [FraudResult(model_version=backend.version, thresholds=thresholds, **out)
                 for out in backend.predict(rows)]
 
 

@@ -42,9 +42,14 @@ class SettingsError(SmartPayError):
 
 
 class ServingSettings(BaseModel):
-    """The payment API: thresholds, auth, limits, background jobs, model factories."""
+    """The payment API: the review hold, auth, limits, background jobs, model factories."""
 
-    fraud_decline_threshold: float = 0.8
+    # The fraud decision is the champion's own (its registered review and decline
+    # thresholds). A payment sent to review is authorized and held; without an
+    # operator's verdict within `review_hold_s` it gets `review_default` (card
+    # authorizations lapse after about 7 days, so keep it well below that).
+    review_hold_s: float = Field(default=86_400.0, gt=0, le=6 * 86_400)
+    review_default: Literal["approve", "reject"] = "reject"
     # Token buckets sized to this 2-core box, which settles ~35-45 payments/s: one
     # merchant may use about all of it (40/s, 2 s of burst) but not queue work past
     # it; one address gets two merchants' worth (proxies carry several), and since

@@ -29,6 +29,9 @@ class OnlineFraudModel:
         self.predictor, self.store = predictor, store
         self.service = store.get_feature_service(FEATURE_SERVICE)
         self.version = str(predictor.version)
+        # the decision policy registered with this version, recorded with every payment
+        self.thresholds = {"review": predictor.thresholds.review,
+                           "decline": predictor.thresholds.decline}
 
     def _online(self, rows: list[dict]) -> dict[str, list]:
         entity_rows = [{k: r[k] for k in REQUEST_KEYS} for r in rows]

@@ -100,6 +100,15 @@ def in_limbo(conn: Connection, before=None) -> list[dict]:
     return [p for p in found if p is not None]
 
 
+def held(conn: Connection, before, limit: int) -> list[dict]:
+    """Payments held for review (held since before `before`, if given), oldest first."""
+    q = select(_P.c.id).where(_P.c.status == "review")
+    if before is not None:
+        q = q.where(_P.c.updated_at < before)
+    ids = conn.execute(q.order_by(_P.c.updated_at).limit(limit)).scalars().all()
+    return [p for p in (get(conn, i) for i in ids) if p is not None]
+
+
 def unrewarded(conn: Connection, since, before, limit: int) -> list[dict]:
     """Captured payments created between `since` and `before` whose reward was never
     written."""

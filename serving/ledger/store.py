@@ -191,6 +191,13 @@ class Ledger:
         before = utcnow() - timedelta(seconds=min_age_s) if min_age_s else None
         return await self.runner.run(payments.in_limbo, before)
 
+    async def held_for_review(self, min_age_s: float | None = None,
+                              limit: int = 100) -> list[dict]:
+        """Payments held for review, oldest first; only those held for more than
+        `min_age_s` when given (the review deadline's sweep)."""
+        before = None if min_age_s is None else utcnow() - timedelta(seconds=min_age_s)
+        return await self.runner.run(payments.held, before, limit)
+
     async def unrewarded(self, min_age_s: float = 0.0, within_s: float = 7 * 86_400,
                          limit: int = 1_000) -> list[dict]:
         """Captured payments of the last `within_s`, unchanged for `min_age_s`, whose

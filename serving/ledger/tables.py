@@ -42,6 +42,9 @@ class Payment(Base):
     gateway_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
     risk_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     fraud_decision: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # the model version that decided and its review/decline thresholds at that moment
+    fraud_model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fraud_thresholds: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     route_decision_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     reward: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -10,15 +10,16 @@ from typing import Literal
 
 from serving.ports import GatewayResult
 
-FraudVerdict = Literal["approve", "review", "decline"]
 Next = Literal["done", "failover", "pending", "stop"]
 
 
-def fraud_verdict(decision: str, risk: float, decline_at: float) -> FraudVerdict:
-    """The model's own decline stands; a risk at or above the threshold declines too."""
-    if decision == "decline" or risk >= decline_at:
-        return "decline"
-    return "review" if decision == "review" else "approve"
+def decline_reason(risk: float, model_version: str, decline_at: float | None) -> str:
+    """Why the fraud model declined a payment, naming the version and its threshold
+    (the policy is the model's own: each version carries its thresholds)."""
+    version = f"fraud-detector v{model_version}" if model_version else "the fraud model"
+    if decline_at is None:
+        return f"{version} declined it (risk {risk:.4f})"
+    return f"{version} declined it: risk {risk:.4f} >= its decline threshold {decline_at:.4f}"
 
 
 def next_step(result: GatewayResult) -> Next:
@@ -41,12 +42,16 @@ def next_step(result: GatewayResult) -> Next:
     return "stop"
 
 
-def settled_status(result: GatewayResult | None) -> tuple[str, str | None]:
-    """The payment's status after its last attempt, and the reason kept with it."""
+def settled_status(result: GatewayResult | None,
+                   hold: bool = False) -> tuple[str, str | None]:
+    """The payment's status after its last attempt, and the reason kept with it. A
+    held payment (sent to review) ends its attempts authorized: `review`."""
     if result is None:
         return "failed", "no gateway was tried"
     if result.state == "captured":
         return "captured", None
+    if hold and result.state == "authorized":
+        return "review", "held for review"
     if next_step(result) == "pending":
         return "pending", (result.message or "the gateway's answer is unknown")[:250]
     status = "declined" if result.error_class == "hard" else "failed"
@@ -57,6 +62,23 @@ def refund_amount(requested: int | None, amount_minor: int, refunded_minor: int)
     """The amount a refund asks for: all that is left when none is given. The cap
     itself is enforced by the store's conditional update, not here."""
     return requested if requested is not None else amount_minor - refunded_minor
+
+
+def verdict_outcome(verdict: str, result: GatewayResult) -> str | None:
+    """The status a review verdict's gateway call ends in (`verdict` is the claimed
+    status, capturing or voiding), or None while its outcome is unknown or the hold
+    is still there (status sync asks again). A capture the gateway refused for good
+    (the authorization expired, say) fails the payment; a void of a hold that is gone
+    is done, and money that was captured after all is captured."""
+    state = result.state
+    if state == "captured":
+        return "captured"
+    if state == "voided":
+        return "voided"
+    if state in ("pending", "authorized", "not_found") or result.error_class in (
+            "timeout", "unreachable", "breaker_open"):
+        return None
+    return "failed" if verdict == "capturing" else "voided"
 
 
 def synced_result(found: GatewayResult, attempt_age_s: float,

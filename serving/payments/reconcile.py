@@ -1,7 +1,8 @@
 """One reconciliation round (`smartpay reconcile`): settle what a crash or a lost
 answer left in flight, then compare the ledger with each gateway's own records.
 
-Settled are: payments left created/authorized/pending (status sync), refunds whose
+Settled are: holds for review past their deadline (given the configured default
+verdict), payments left created/authorized/pending/capturing/voiding (status sync), refunds whose
 outcome is unknown (re-sent under their own idempotency key, so one that went through
 is answered, not repeated) and idempotency keys whose lease expired (answered from
 their payment, or released when no payment was ever written under them). The report
@@ -67,7 +68,10 @@ async def settle(
     periodically: it reads only what is in flight). Refunds younger than
     `refund_min_age_s`, and payments changed in the last `payment_min_age_s`, may
     still be in their request: they are left alone."""
+    expired = await svc.resolve_expired_reviews()
     report = Report(payments=await svc.reconcile(payment_min_age_s))
+    if expired:
+        report.payments["review_deadline"] = expired
     report.refunds = await _settle_refunds(svc, refund_min_age_s, clock)
     report.keys = await _settle_keys(svc)
     return report

@@ -16,8 +16,10 @@ from typing import Callable
 
 from serving import observability as obs
 from serving.events import Event
+from serving.ledger.states import FINAL
 from serving.payments import decisions as d
 from serving.ports import GatewayPort, GatewayResult
+from serving.payments.reviews import Reviewing
 from serving.payments.rewarding import Rewarding
 from serving.payments.views import (
     payment_fields, processed_event, risk_fingerprint, route_request, route_segment, to_view,
@@ -30,14 +32,16 @@ log = logging.getLogger("smartpay.payments")
 
 @dataclass
 class Policy:
-    """The domain's knobs (from `Settings.serving`)."""
+    """The domain's knobs (from `Settings.serving`). The fraud decision itself is the
+    model's: each version decides with the thresholds registered with it."""
 
-    decline_at: float = 0.8
     consistency_window_s: float = 60.0
+    review_hold_s: float = 86_400.0
+    review_default: str = "reject"
 
 
 @dataclass
-class PaymentService(Rewarding):
+class PaymentService(Rewarding, Reviewing):
     store: object  # serving.ledger.Ledger (async)
     fraud: object  # FraudPort
     router: object  # RouterPort
@@ -105,8 +109,7 @@ class PaymentService(Rewarding):
         fraud = await self.score(FraudRequest(**req.model_dump(
             include=set(FraudRequest.model_fields))))
         fields = payment_fields(who, req, fraud, key)
-        verdict = d.fraud_verdict(fraud.decision, fraud.risk_score, self.policy.decline_at)
-        if verdict == "decline":
+        if fraud.decision == "decline":
             return await self._decline_fraud(who, fields, fraud)
         eligible = self.eligible(req.payment_method.type, req.currency, req.channel)
         decision = await self.route(route_request(req, fraud.risk_score, self.clock),
@@ -115,13 +118,14 @@ class PaymentService(Rewarding):
         pid = await self.store.create_payment(first_gateway=ranking[0],
                                               route_decision_id=decision.decision_id,
                                               **fields)
-        await self._charge({**fields, "id": pid}, req, ranking, decision.decision_id)
+        await self._charge({**fields, "id": pid}, req, ranking, decision.decision_id,
+                           hold=fraud.decision == "review")
         return await self.finish(pid)
 
     async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
-        reason = (f"fraud risk {fraud.risk_score:.3f} >= threshold {self.policy.decline_at}"
-                  if fraud.risk_score >= self.policy.decline_at else
-                  f"the fraud model declined it (risk {fraud.risk_score:.3f})")
+        reason = d.decline_reason(fraud.risk_score, fraud.model_version,
+                                  None if fraud.thresholds is None
+                                  else fraud.thresholds.decline)
         pid = await self.store.create_payment(**fields)
         top = [c.model_dump() for c in fraud.top_features[:3]]
         detected = Event(type="fraud_detected", merchant_id=who.merchant_id,
@@ -133,14 +137,15 @@ class PaymentService(Rewarding):
         return await self.view(pid)
 
     async def _charge(self, p: dict, req: PayRequest, ranking: list[str],
-                      decision_id: str) -> None:
-        """Authorize+capture on the first gateway that takes it; fail over only on a
-        definite, retryable answer. Each attempt is in the store before its call."""
+                      decision_id: str, hold: bool = False) -> None:
+        """Authorize+capture on the first gateway that takes it (authorize only and
+        hold when the fraud model asks for review); fail over only on a definite,
+        retryable answer. Each attempt is in the store before its call."""
         pid, last, ref, name = p["id"], None, None, None
         for seq, name in enumerate(ranking, start=1):
             ref = f"{pid}-1" if seq == 1 else await self.store.start_attempt(pid, seq, name)
             t0 = time.perf_counter()
-            last = await self._authorize_capture(pid, self.gateways[name], ref, req)
+            last = await self._authorize_capture(pid, self.gateways[name], ref, req, hold)
             obs.ATTEMPTS.labels(name, last.state).inc()
             if seq == 1:  # learning is off the payment's path
                 self._background(self._feedback(decision_id, name, last,
@@ -149,24 +154,26 @@ class PaymentService(Rewarding):
                 break
             await self.store.finish_attempt(ref, last.state, last.gateway_ref,
                                             last.error_class)
-        await self._settle(p, last, ref, name)
+        await self._settle(p, last, ref, name, hold)
 
     async def _authorize_capture(self, pid, gw: GatewayPort, ref: str,
-                                 req: PayRequest) -> GatewayResult:
+                                 req: PayRequest, hold: bool = False) -> GatewayResult:
         try:
             token, pre_ref = await gw.prepare(ref, req.amount_minor, req.currency,
                                               req.payment_method.type,
-                                              req.payment_method.token)
+                                              req.payment_method.token, not hold)
         except Exception as exc:  # nothing was charged: fail over like a refusal
             return GatewayResult("failed", None, "gateway",
                                  f"{gw.name} prepare: {type(exc).__name__}")
         if pre_ref:  # known before the charge: status sync can find it after a crash
             await self.store.finish_attempt(ref, "pending", gateway_ref=pre_ref)
-        auth = await gw.authorize(ref, req.amount_minor, req.currency, token)
+        auth = await gw.authorize(ref, req.amount_minor, req.currency, token, not hold)
         if auth.state != "authorized":  # keep the reference status sync will ask about
             return auth if auth.gateway_ref or not pre_ref else replace(auth, gateway_ref=pre_ref)
         await self.store.transition(pid, "authorized", f"{gw.name} {auth.gateway_ref}",
                                     gateway=gw.name, gateway_ref=auth.gateway_ref)
+        if hold:  # held for review: an operator's verdict captures or voids it
+            return auth
         cap = await gw.capture(ref, auth.gateway_ref, req.amount_minor)
         if cap.state == "captured" or d.next_step(cap) == "pending":
             return cap
@@ -175,11 +182,12 @@ class PaymentService(Rewarding):
                              f"capture failed: {cap.message}")
 
     async def _settle(self, p: dict, last: GatewayResult | None, ref: str | None,
-                      gateway: str | None) -> None:
-        """Write the last attempt's outcome, the payment's status and its
-        `payment_processed` event in one transaction (pending sends no event). `p`
-        holds the payment's id, merchant, amount, currency and risk."""
-        status, reason = d.settled_status(last)
+                      gateway: str | None, hold: bool = False) -> None:
+        """Write the last attempt's outcome, the payment's status and its event in one
+        transaction: `payment_processed` for a final status, `payment_review` for a
+        hold, none for pending. `p` holds the payment's id, merchant, amount,
+        currency and risk."""
+        status, reason = d.settled_status(last, hold)
         attempt = None if ref is None or last is None else (
             ref, "pending" if status == "pending" else last.state, last.gateway_ref,
             last.error_class)
@@ -188,8 +196,9 @@ class PaymentService(Rewarding):
             fields["gateway_ref"] = last.gateway_ref
         if reason:
             fields["reason"] = reason
-        events = [] if status == "pending" else [processed_event({**p, **fields,
-                                                                  "status": status})]
+        events = ([] if status == "pending" else
+                  [self.held_event({**p, **fields})] if status == "review" else
+                  [processed_event({**p, **fields, "status": status})])
         await self.store.record(p["id"], status, reason or gateway, attempt,
                                 events=events, **fields)
 
@@ -203,7 +212,8 @@ class PaymentService(Rewarding):
         if decision_id == "fallback":
             return
         try:
-            await self.router.feedback(decision_id, name, result.state == "captured",
+            await self.router.feedback(decision_id, name,
+                                       result.state in ("captured", "authorized"),
                                        latency_ms, req.amount_minor, req.currency)
         except Exception:  # learning must never fail a payment
             log.warning("router feedback failed for decision %s", decision_id)
@@ -230,10 +240,12 @@ class PaymentService(Rewarding):
     async def sync_one(self, p: dict) -> PaymentView:
         """Ask the gateway what became of a payment left in flight, settle it, and
         answer its idempotency key; a final payment is only (re)rewarded."""
-        if p["status"] in ("created", "authorized", "pending"):
+        if p["status"] in ("capturing", "voiding"):
+            await self.sync_verdict(p)
+        elif p["status"] in ("created", "authorized", "pending"):
             await self._sync_attempt(p)
         view = await self.finish(p["id"])
-        if p["idem_key"] and view.status in ("captured", "declined", "failed", "refunded"):
+        if p["idem_key"] and view.status in FINAL | {"review"}:
             await self.store.finish(p["merchant_id"], p["idem_key"], 200,
                                     view.model_dump(mode="json"))
         return view
@@ -250,14 +262,17 @@ class PaymentService(Rewarding):
         res = await gw.status(last["reference"], last["gateway_ref"])
         res = d.synced_result(res, self.clock() - _epoch(last.get("at")),
                               self.policy.consistency_window_s)
+        hold = p.get("fraud_decision") == "review"
         if res.state == "authorized":
             if p["status"] == "created":
                 await self.store.transition(p["id"], "authorized", gateway=gw.name,
                                             gateway_ref=res.gateway_ref)
-            res = await gw.capture(last["reference"], res.gateway_ref, p["amount_minor"])
-        if d.settled_status(res)[0] == "pending" and p["status"] == "pending":
+            if not hold:  # a payment the model sent to review stays held
+                res = await gw.capture(last["reference"], res.gateway_ref,
+                                       p["amount_minor"])
+        if d.settled_status(res, hold)[0] == "pending" and p["status"] == "pending":
             return  # still unknown: nothing to write
-        await self._settle(p, res, last["reference"], last["gateway"])
+        await self._settle(p, res, last["reference"], last["gateway"], hold)
 
     async def reconcile(self, min_age_s: float = 0.0) -> dict[str, int]:
         """Settle every payment left created/authorized/pending, queue again every

@@ -50,7 +50,10 @@ def payment_fields(who: Principal, req: PayRequest, fraud: FraudResult, key: str
                 currency=req.currency, method_type=req.payment_method.type,
                 method_token=req.payment_method.token,
                 user_id=req.user_id or f"customer-{req.customer_id}",
-                risk_score=fraud.risk_score, fraud_decision=fraud.decision, idem_key=key)
+                risk_score=fraud.risk_score, fraud_decision=fraud.decision, idem_key=key,
+                fraud_model_version=fraud.model_version or None,
+                fraud_thresholds=None if fraud.thresholds is None
+                else fraud.thresholds.model_dump())
 
 
 def to_view(p: dict) -> PaymentView:
@@ -59,6 +62,8 @@ def to_view(p: dict) -> PaymentView:
         amount_minor=p["amount_minor"], currency=p["currency"],
         refunded_minor=p["refunded_minor"], gateway=p["gateway"],
         risk_score=p["risk_score"], fraud_decision=p["fraud_decision"],
+        fraud_model_version=p.get("fraud_model_version"),
+        fraud_thresholds=p.get("fraud_thresholds"),
         attempts=[{k: a[k] for k in ("gateway", "error_class", "gateway_ref")}
                   | {"outcome": a["outcome"]} for a in p["attempts"]],
         reward=p["reward"], history=p["history"], reason=p["reason"])

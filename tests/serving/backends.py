@@ -37,6 +37,7 @@ class TinyFraud:
 
     def __init__(self, review: float = 0.5, decline: float = 0.8) -> None:
         self.booster, self.review, self.decline = _booster(), review, decline
+        self.thresholds = {"review": review, "decline": decline}
 
     def predict(self, rows: list[dict]) -> list[dict]:
         x = _features([r["amount_minor"] for r in rows], [r["tx_epoch_s"] for r in rows])
@@ -54,3 +55,56 @@ class TinyFraud:
 
 def tiny_fraud() -> TinyFraud:
     return TinyFraud()
+
+
+def reviewing_fraud() -> TinyFraud:
+    """Every transaction goes to review (review threshold 0, decline only at a risk of 1)."""
+    return TinyFraud(review=0.0, decline=1.0)
+
+
+class RegisteredFraud:
+    """`fraud-detector@champion` from the MLflow registry with its registered
+    thresholds, scoring the request-time features only (no Feast)."""
+
+    def __init__(self, predictor) -> None:
+        self.predictor, self.version = predictor, str(predictor.version)
+        self.thresholds = {"review": predictor.thresholds.review,
+                           "decline": predictor.thresholds.decline}
+
+    def predict(self, rows: list[dict]) -> list[dict]:
+        x = _features([r["amount_minor"] for r in rows], [r["tx_epoch_s"] for r in rows])
+        return [{"risk_score": s, "decision": d,
+                 "top_features": [{"feature": f, "contribution": c} for f, c in top]}
+                for s, d, top in self.predictor.predict_matrix(x)]
+
+
+def registered_fraud() -> RegisteredFraud:
+    from models.fraud.registry import FraudRegistry
+
+    return RegisteredFraud(FraudRegistry.from_settings().load_predictor("champion"))
+
+
+def _registered_version() -> str | None:
+    from models.fraud.registry import FraudRegistry
+
+    return FraudRegistry.from_settings().version_for_alias("champion")
+
+
+registered_fraud.probe = _registered_version  # type: ignore[attr-defined]
+
+
+def register_tiny(registry, review: float, decline: float) -> str:
+    """Register the tiny booster as a new `fraud-detector` version with these
+    thresholds; its version number."""
+    import pandas as pd
+
+    from models.fraud.predictor import FraudPredictor
+    from models.fraud.thresholds import Thresholds
+
+    thresholds = Thresholds(review=review, decline=decline, review_fp_rate=0.01,
+                            decline_fp_rate=0.001, review_recall=0.0, decline_recall=0.0)
+    predictor = FraudPredictor(_booster(), FEATURES, thresholds)
+    example = pd.DataFrame(np.zeros((5, 3), dtype=np.float32), columns=FEATURES)
+    with registry.run("thresholds") as run_id:
+        model_id = registry.log_predictor(run_id, predictor, example, {})
+    return registry.register(model_id)

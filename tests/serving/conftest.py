@@ -76,13 +76,15 @@ def rewarded(get, payment_id: str, timeout_s: float = 20.0) -> dict:
 
 
 @contextmanager
-def app_client(gateways=None, **overrides):
-    """A TestClient over `create_app` with the PaymentAPI composition built in-process."""
+def app_client(gateways=None, scorer=None, **overrides):
+    """A TestClient over `create_app` with the PaymentAPI composition built in-process
+    (around `scorer`, a `FraudScorer` the test holds, when given)."""
     from serving.app import create_app
     from serving.services import FraudScorer, GatewayRouter, _FraudPort, _RouterPort
     from serving.composition import build_runtime
 
-    fraud, router = _FraudPort(FraudScorer()), _RouterPort(GatewayRouter())
+    fraud = _FraudPort(scorer if scorer is not None else FraudScorer())
+    router = _RouterPort(GatewayRouter())
 
     async def factory():
         gws = gateways() if callable(gateways) else gateways

@@ -57,7 +57,7 @@ def test_a_high_risk_payment_is_declined_before_any_gateway_and_raises_fraud_det
         events = [ws.receive_json(), ws.receive_json()]
     p = r.json()
     assert p["status"] == "declined" and p["attempts"] == [] and p["gateway"] is None
-    assert "fraud risk" in p["reason"]
+    assert "declined it: risk" in p["reason"] and "decline threshold" in p["reason"]
     assert [e["type"] for e in events] == ["fraud_detected", "payment_processed"]
     assert events[0]["data"]["top_features"][0]["feature"] == "amount"
 

@@ -62,5 +62,5 @@ def world() -> World:
     fraud, router, cache = FakeFraud(), FakeRouter(), FakeCache()
     svc = PaymentService(store=store, fraud=fraud, router=router, gateways=gw,
                          cache=cache, rewards=None, clock=clock,
-                         policy=Policy(decline_at=0.8, consistency_window_s=60.0))
+                         policy=Policy(consistency_window_s=60.0, review_hold_s=3600.0))
     return World(clock, store, fraud, router, gw, cache, svc)

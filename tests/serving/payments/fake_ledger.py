@@ -251,6 +251,13 @@ class FakeStore:
         return [await self.get(pid) for pid, p in self.payments.items()
                 if p["status"] in IN_FLIGHT and self._aged(p, min_age_s)]
 
+    async def held_for_review(self, min_age_s: float | None = None,
+                              limit: int = 100) -> list[dict]:
+        held = sorted((p for p in self.payments.values() if p["status"] == "review"
+                       and (min_age_s is None or self._aged(p, min_age_s))),
+                      key=lambda p: p["updated_at"])
+        return [await self.get(p["id"]) for p in held[:limit]]
+
     async def unrewarded(self, min_age_s: float = 0.0) -> list[dict]:
         return [await self.get(pid) for pid, p in self.payments.items()
                 if p["status"] == "captured" and not p.get("reward")

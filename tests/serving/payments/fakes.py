@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serving.ports import GatewayResult
-from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
+from serving.schemas import (
+    FraudRequest, FraudResult, FraudThresholds, RouteRequest, RouteResult,
+)
 from tests.serving.payments.fake_ledger import (
     Commit, DuplicateEvent, FakeClock, FakeStore,
 )
@@ -66,11 +68,13 @@ class FakeGateway:
             raise out
         return out
 
-    async def prepare(self, reference, amount_minor, currency, method_type, token):
+    async def prepare(self, reference, amount_minor, currency, method_type, token,
+                      capture=True):
         out = self._scripted("prepare", reference)
         return out if out is not None else (token, self.pre_ref)
 
-    async def authorize(self, reference, amount_minor, currency, method_token):
+    async def authorize(self, reference, amount_minor, currency, method_token,
+                        capture=True):
         out = self._scripted("authorize", reference, amount_minor)
         if out is not None:
             return out
@@ -121,6 +125,7 @@ class FakeFraud:
     risk: float = 0.1
     decision: str = "approve"
     down: bool = False
+    thresholds: FraudThresholds | None = None
     calls: list[FraudRequest] = field(default_factory=list)
 
     async def score(self, request: FraudRequest) -> FraudResult:
@@ -130,7 +135,7 @@ class FakeFraud:
         return FraudResult(risk_score=self.risk, decision=self.decision,
                            top_features=[{"feature": "amount",
                                           "contribution": self.risk}],
-                           model_version="fake-1")
+                           model_version="fake-1", thresholds=self.thresholds)
 
 
 @dataclass

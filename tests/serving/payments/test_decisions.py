@@ -8,17 +8,38 @@ from serving.payments import decisions as d
 from serving.ports import GatewayResult as R
 
 
-@pytest.mark.parametrize("decision, risk, verdict", [
-    ("approve", 0.10, "approve"),
-    ("review", 0.50, "review"),
-    ("decline", 0.10, "decline"),   # the model's own decline stands
-    ("approve", 0.80, "decline"),   # at the threshold declines
-    ("review", 0.95, "decline"),
-    ("approve", 0.7999, "approve"),
+def test_a_fraud_decline_names_the_model_version_and_its_own_threshold():
+    assert d.decline_reason(0.91234, "7", 0.217) == (
+        "fraud-detector v7 declined it: risk 0.9123 >= its decline threshold 0.2170")
+    assert d.decline_reason(0.5, "", None) == "the fraud model declined it (risk 0.5000)"
+
+
+@pytest.mark.parametrize("result, hold, status", [
+    (R("authorized", "ch_1"), True, "review"),     # held for review
+    (R("authorized", "ch_1"), False, "failed"),    # a capture that never came
+    (R("captured", "ch_1"), True, "captured"),
+    (R("declined", None, "hard"), True, "declined"),
+    (R("failed", None, "timeout"), True, "pending"),
 ])
-def test_fraud_verdict_declines_on_the_model_or_at_the_threshold(decision, risk,
-                                                                 verdict):
-    assert d.fraud_verdict(decision, risk, decline_at=0.8) == verdict
+def test_a_held_payment_ends_its_attempts_in_review_only_when_authorized(result, hold,
+                                                                          status):
+    assert d.settled_status(result, hold)[0] == status
+
+
+@pytest.mark.parametrize("verdict, result, status", [
+    ("capturing", R("captured", "ch_1"), "captured"),
+    ("capturing", R("failed", "ch_1", "timeout"), None),   # unknown: sync asks again
+    ("capturing", R("pending", "ch_1"), None),
+    ("capturing", R("authorized", "ch_1"), None),          # still held
+    ("capturing", R("failed", "ch_1", "hard", "authorization expired"), "failed"),
+    ("capturing", R("voided", "ch_1"), "voided"),          # the hold was released
+    ("voiding", R("voided", "ch_1"), "voided"),
+    ("voiding", R("failed", "ch_1", "gateway", "no such hold"), "voided"),
+    ("voiding", R("failed", None, "unreachable"), None),
+    ("voiding", R("captured", "ch_1"), "captured"),        # the money moved after all
+])
+def test_a_review_verdict_ends_only_on_a_definite_answer(verdict, result, status):
+    assert d.verdict_outcome(verdict, result) == status
 
 
 @pytest.mark.parametrize("result, step", [

@@ -26,6 +26,7 @@ BODIES = {
     ("post", "/reward"): {"payment_id": "pay_000000000000000000000000"},
     ("post", "/chat"): {"message": "How long does a refund take?", "session_id": "s1"},
     ("post", "/admin/dlq/replay"): {},
+    ("post", "/payments/{payment_id}/review"): {"verdict": "reject", "note": "checked"},
 }
 PATH_VALUES = {"payment_id": "pay_000000000000000000000000", "user_id": "u1"}
 
