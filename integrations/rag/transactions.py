@@ -23,6 +23,11 @@ _STATUS_WORDS = {
     "partially_refunded": ("refund",),
     "pending": ("pending", "stuck", "processing", "wait"),
     "under_review": ("review", "held", "hold"),
+    "review": ("review", "held", "hold"),  # the ledger's statuses (serving/ledger/states.py)
+    "capturing": ("review", "approv", "processing"),
+    "voiding": ("review", "reject", "cancel", "void"),
+    "voided": ("void", "cancel", "reject", "released"),
+    "captured": ("captur", "succeed", "success", "went through", "complet", "charged"),
     "failed": ("fail", "error"),
     "succeeded": ("succeed", "success", "went through", "complet"),
     "canceled": ("cancel",),
