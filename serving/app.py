@@ -145,7 +145,8 @@ def _routes(app: FastAPI) -> None:
 
     @app.post("/route", response_model=RouteResult, responses=_ERRORS, tags=["models"])
     async def route(body: RouteRequest, who: Writer, rt: RT) -> RouteResult:
-        """The gateway the router picks for this payment context (cached 15 min)."""
+        """The gateway the router picks for this payment context: a decision of its
+        own, with its propensity and id (feedback names it)."""
         eligible = rt.payments.eligible(body.payment_method_type, body.currency,
                                         body.channel)
         return await rt.payments.route(body, eligible)

@@ -6,12 +6,14 @@ import json
 import time
 from typing import Any, Protocol
 
-# The seed's cache TTLs, in seconds, by namespace.
-TTL_S: dict[str, int] = {"risk": 30 * 60, "route": 15 * 60, "balance": 5 * 60, "chat": 60 * 60}
+# The seed's cache TTLs, in seconds, by namespace. Routing has none here: every payment
+# gets its own sampled decision and propensity from the router (what a decision is
+# computed from, the per-segment gateway statistics, lives in the router itself).
+TTL_S: dict[str, int] = {"risk": 30 * 60, "balance": 5 * 60, "chat": 60 * 60}
 
 
 class Cache(Protocol):
-    """A namespaced cache; the namespace picks the TTL (risk, route, balance, chat)."""
+    """A namespaced cache; the namespace picks the TTL (risk, balance, chat)."""
 
     async def get(self, ns: str, key: str) -> Any | None: ...
     async def set(self, ns: str, key: str, value: Any) -> None: ...

@@ -129,9 +129,9 @@ class GatewayRouter:
     @bentoml.api
     def feedback(self, decision_id: str, gateway: str, success: bool, latency_ms: float,
                  amount_minor: int, currency: str) -> dict:
-        """Online learning from one payment outcome. A decision served again from the
-        15-minute routing cache was already learned from once: the policy has no
-        pending propensity for it, so that outcome is acknowledged, not learned."""
+        """Online learning from one payment outcome. An outcome for a decision the
+        policy no longer holds (already learned, or dropped as the oldest of too many
+        pending) is acknowledged, not learned."""
         try:
             self.policy.current.learn(decision_id, {
                 "gateway": gateway, "success": success, "latency_ms": latency_ms,

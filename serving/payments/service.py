@@ -22,7 +22,7 @@ from serving.ports import GatewayPort, GatewayResult
 from serving.payments.reviews import Reviewing
 from serving.payments.rewarding import Rewarding
 from serving.payments.views import (
-    payment_fields, processed_event, risk_fingerprint, route_request, route_segment, to_view,
+    payment_fields, processed_event, risk_fingerprint, route_request, to_view,
 )
 from serving.schemas import FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult
 from serving.security import ApiError, Principal
@@ -78,15 +78,13 @@ class PaymentService(Rewarding, Reviewing):
                                                                  channel)]
 
     async def route(self, req: RouteRequest, eligible: list[str]) -> RouteResult:
-        """The router's choice for this segment, cached 15 minutes."""
+        """The router's own decision for this one payment: its own decision id and
+        propensity, sampled per request (a decision reused across a segment would
+        freeze exploration and log a wrong propensity for every reuse)."""
         if not eligible:
             raise ApiError(422, "no_gateway", f"no gateway accepts "
                            f"{req.payment_method_type} payments in {req.currency} "
                            f"({req.channel})")
-        key = route_segment(req, eligible)
-        hit = await self.cache.get("route", key)
-        if hit is not None:
-            return RouteResult.model_validate({**hit, "cached": True})
         try:
             result = await self.router.decide(req, eligible)
         except Exception as exc:  # a router outage must not stop payments
@@ -95,7 +93,6 @@ class PaymentService(Rewarding, Reviewing):
             return RouteResult(gateway=eligible[0], probability=1.0, ranking=eligible,
                                decision_id="fallback")
         obs.MODEL_UP.labels("router").set(1)
-        await self.cache.set("route", key, result.model_dump(exclude={"cached"}))
         return result
 
     # -- /pay --------------------------------------------------------------------

@@ -27,15 +27,6 @@ def risk_fingerprint(r: FraudRequest, clock=time.time) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
-def route_segment(r: RouteRequest, eligible: list[str]) -> str:
-    """Payments alike in method, money, card, category, channel and risk band."""
-    band = len(str(r.amount_minor))
-    hours = "night" if (r.hour or 12) < 6 else "evening" if (r.hour or 12) >= 18 else "day"
-    return "|".join([r.payment_method_type, r.currency, r.card_network, r.issuing_country,
-                     r.merchant_category, r.channel, str(band), hours,
-                     f"{min(int(r.risk_score * 10), 9)}", ",".join(sorted(eligible))])
-
-
 def route_request(req: PayRequest, risk: float, clock) -> RouteRequest:
     hour = (req.tx_epoch_s or int(clock())) // 3600 % 24
     return RouteRequest(amount_minor=req.amount_minor, currency=req.currency,

@@ -249,3 +249,13 @@ def test_paying_again_under_the_key_of_a_captured_payment_charges_nothing(world)
     assert len(world.gw["alpha"].called("authorize")) == 1
     assert len(world.fraud.calls) == 1
     assert len(world.processed()) == 1
+
+
+def test_every_payment_of_one_segment_gets_its_own_routing_decision_and_feedback(world):
+    """No decision is reused: each payment's outcome teaches the router about the
+    decision (and propensity) it was actually routed by."""
+    views = [world.run(world.pay(key=f"k{i}")) for i in range(3)]
+    world.run(world.drain())
+    assert len(world.router.decisions) == 3
+    assert [f[0] for f in world.router.feedback_calls] == ["d1", "d2", "d3"]
+    assert len({v.payment_id for v in views}) == 3
