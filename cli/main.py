@@ -14,7 +14,7 @@ from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
 from cli import fraud_cmds, promote_cmds, train_cmds
 from cli import gateways_cmds
-from cli import events_cmds, reconcile_cmds
+from cli import decisions_cmds, events_cmds, reconcile_cmds
 from cli import router_cmds  # noqa: F401  (adds `evaluate router` and `train router`)
 from smartpay.errors import SmartPayError
 
@@ -37,6 +37,7 @@ app.add_typer(promote_cmds.retrain_app, name="retrain")
 gateways_cmds.register(app)
 events_cmds.register(app)
 reconcile_cmds.register(app)
+app.add_typer(decisions_cmds.app, name="decisions")
 
 
 def run() -> None:

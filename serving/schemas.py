@@ -170,6 +170,13 @@ class RouteResult(BaseModel):
     cached: bool = False
 
 
+class RouterDecision(RouteResult):
+    """What the router service answers the API: the public decision and the record
+    the decision log keeps with the payment (`models.router.policy.record_of`)."""
+
+    record: dict | None = None
+
+
 class PayRequest(TxFields, RouteContext):
     """POST /pay (header Idempotency-Key required)."""
 

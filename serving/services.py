@@ -19,7 +19,9 @@ from serving.app import create_app
 from serving.backends import Reloading, load_factory
 from serving.batching import Coalescer
 from serving.runtime import freeze_startup_heap
-from serving.schemas import FraudRequest, FraudResult, RouteRequest, RouteResult
+from serving.schemas import (
+    FraudRequest, FraudResult, RouteRequest, RouteResult, RouterDecision,
+)
 from smartpay.errors import SmartPayError
 from smartpay.settings import get_settings
 
@@ -117,14 +119,20 @@ class GatewayRouter:
         await self.policy.stop()
 
     @bentoml.api
-    def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult:
+    def decide(self, request: RouteRequest, eligible: list[str]) -> RouterDecision:
         """The chosen gateway, its probability, the full ranking and a decision id."""
         ctx = request.model_dump()
         ctx["hour"] = request.hour if request.hour is not None else datetime.now(
             timezone.utc).hour
-        gateway, p, ranking, decision_id = self.policy.current.decide(ctx, eligible)
-        return RouteResult(gateway=gateway, probability=p, ranking=ranking,
-                           decision_id=decision_id)
+        current = self.policy.current
+        if hasattr(current, "decide_logged"):  # the record travels to the ledger
+            d = current.decide_logged(ctx, eligible)
+            return RouterDecision(gateway=d.gateway, probability=d.probability,
+                                  ranking=d.ranking, decision_id=d.decision_id,
+                                  record=d.record)
+        gateway, p, ranking, decision_id = current.decide(ctx, eligible)
+        return RouterDecision(gateway=gateway, probability=p, ranking=ranking,
+                              decision_id=decision_id)
 
     @bentoml.api
     def feedback(self, decision_id: str, gateway: str, success: bool, latency_ms: float,
@@ -187,9 +195,10 @@ class _RouterPort:
     def __init__(self, dep) -> None:
         self.dep = dep
 
-    async def decide(self, request: RouteRequest, eligible: list[str]) -> RouteResult:
+    async def decide(self, request: RouteRequest, eligible: list[str]) -> RouterDecision:
         out = await _call(self.dep.to_async.decide, request=request, eligible=eligible)
-        return out if isinstance(out, RouteResult) else RouteResult.model_validate(out)
+        return out if isinstance(out, RouterDecision) else RouterDecision.model_validate(
+            out.model_dump() if isinstance(out, RouteResult) else out)
 
     async def feedback(self, decision_id, gateway, success, latency_ms, amount_minor,
                        currency) -> None:

@@ -42,6 +42,22 @@ class Decision:
     ranking: list[str]
     probabilities: dict[str, float]
     context: dict
+    # What the decision was computed from, for the decision log (`record_of`)
+    record: dict | None = None
+
+
+def record_of(p: Payment, row: dict, pmf: np.ndarray, feats: np.ndarray, action: int,
+              names: list[str]) -> dict:
+    """One decision as the decision log keeps it: the context (with its derived
+    fields), the VW shared line and segment, and per gateway (in `names` order) its
+    eligibility, fee share, gateway_stats features at decision time and probability;
+    the action taken. Enough to replay the decision into VW exactly as it was seen
+    (`models.router.served_log`)."""
+    context = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return {"context": context, "segment": p.segment, "shared": p.shared,
+            "names": list(names),
+            "eligible": [bool(e) for e in p.eligible], "fee_frac": p.fee_frac.tolist(),
+            "stats": np.round(feats, 6).tolist(), "pmf": pmf.tolist(), "action_idx": action}
 
 
 class RouterPolicy:
@@ -84,21 +100,24 @@ class RouterPolicy:
                 out.append(name)
         return out
 
-    def _payment(self, ctx: PaymentContext, mask: np.ndarray, now_s: float) -> Payment:
+    def _payment(self, ctx: PaymentContext, mask: np.ndarray,
+                 now_s: float) -> tuple[Payment, dict]:
         row = derive_one(ctx, self.cfg)
         fee_frac = self._fee_pct * ctx.amount_minor / 100.0 + self._fee_fixed
         fee_frac = np.rint(fee_frac) / max(ctx.amount_minor, 1)
-        return Payment(int(now_s // 60), row["segment"], mask, fee_frac, shared_features_one(row))
+        return Payment(int(now_s // 60), row["segment"], mask, fee_frac,
+                       shared_features_one(row)), row
 
     def decide(self, context: PaymentContext | Mapping, eligible_gateways: Sequence[str],
                now_s: float | None = None) -> Decision:
         """Pick a gateway for one payment; the decision is kept for `learn`."""
         ctx = context if isinstance(context, PaymentContext) else PaymentContext.model_validate(context)
         mask = self._eligible(eligible_gateways)
-        p = self._payment(ctx, mask, time.time() if now_s is None else now_s)
+        p, row = self._payment(ctx, mask, time.time() if now_s is None else now_s)
         with self._lock:
             pmf = self.router.pmf(p)
-            _, _, idx, example, _ = self.router.last
+            _, sid, idx, example, _ = self.router.last
+            feats = self.router.stats.features(sid)
             a = min(int(np.searchsorted(np.cumsum(pmf), self._rng.random() * pmf.sum())), len(pmf) - 1)
             while pmf[a] == 0:
                 a -= 1
@@ -108,7 +127,8 @@ class RouterPolicy:
                 self._pending.popitem(last=False)
         order = [int(i) for i in np.argsort(-pmf, kind="stable") if mask[i]]
         return Decision(decision_id, self.names[a], float(pmf[a]), [self.names[i] for i in order],
-                        {self.names[i]: float(pmf[i]) for i in order}, ctx.model_dump())
+                        {self.names[i]: float(pmf[i]) for i in order}, ctx.model_dump(),
+                        record_of(p, row, pmf, feats, a, self.names))
 
     def learn(self, decision_id: str, outcome: Outcome | Mapping) -> None:
         """Teach the policy the outcome of an earlier decision."""

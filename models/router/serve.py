@@ -19,8 +19,15 @@ class ChampionRouter:
 
     def decide(self, ctx: Mapping, eligible: list[str]) -> tuple[str, float, list[str], str]:
         """Chosen gateway, its propensity, every eligible gateway ranked, decision id."""
-        d = self.policy.decide(dict(ctx), list(eligible))
+        d = self.decide_logged(ctx, eligible)
         return d.gateway, d.probability, d.ranking, d.decision_id
+
+    def decide_logged(self, ctx: Mapping, eligible: list[str]):
+        """The whole `Decision`, with the record the decision log keeps (the policy
+        version included)."""
+        d = self.policy.decide(dict(ctx), list(eligible))
+        d.record["policy_version"] = self.version
+        return d
 
     def learn(self, decision_id: str, outcome: Mapping) -> None:
         """Feed back {'success': bool, 'latency_ms': float, ...} for a decision."""

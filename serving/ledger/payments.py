@@ -13,15 +13,16 @@ from sqlalchemy import Connection, String, bindparam, cast, func, or_, select
 
 from serving.ledger import outbox
 from serving.ledger.states import IN_FLIGHT, IllegalTransition, can_move
-from serving.ledger.tables import GatewayAttempt, Payment, Transition, utcnow
+from serving.ledger.tables import GatewayAttempt, Payment, RouteDecision, Transition, utcnow
 
 # reference, outcome, gateway ref, error class
 Attempt = tuple[str, str, str | None, str | None]
 
 
 def create(conn: Connection, pid: str, first_gateway: str | None,
-           fields: dict[str, Any]) -> str:
-    """Insert a payment in `created`, its first transition and first attempt."""
+           fields: dict[str, Any], decision: dict | None = None) -> str:
+    """Insert a payment in `created`, its first transition and first attempt, and the
+    routing decision it was made with."""
     now = utcnow()
     conn.execute(_P.insert(), {**_PAYMENT_DEFAULTS, **fields, "id": pid,
                                "status": "created", "refunded_minor": 0,
@@ -29,16 +30,22 @@ def create(conn: Connection, pid: str, first_gateway: str | None,
     conn.execute(_T.insert(), _step(pid, None, "created", None, now))
     if first_gateway:
         conn.execute(_A.insert(), _attempt(pid, 1, first_gateway, now))
+    if decision is not None:
+        conn.execute(_D.insert(), {**decision, "payment_id": pid, "created_at": now})
     return pid
 
 
 def record(conn: Connection, pid: str, to: str, detail: str | None,
-           attempt: Attempt | None, fields: dict[str, Any]) -> None:
-    """An attempt's outcome, the status change (row locked first) and its fields."""
+           attempt: Attempt | None, fields: dict[str, Any],
+           decision_outcome: dict | None = None) -> None:
+    """An attempt's outcome, the status change (row locked first) and its fields, and
+    the outcome of the routing decision when it is known."""
     now = utcnow()
     status = conn.execute(_LOCK_STATUS, {"id": pid}).scalar()
     if attempt is not None:
         finish_attempt(conn, *attempt)
+    if decision_outcome is not None:
+        conn.execute(_DECISION_OUTCOME, decision_outcome)
     rows, status = _steps(pid, status, to, detail, now)
     conn.execute(_T.insert(), rows)
     conn.execute(_UPDATE_PAYMENT, {**fields, "pid": pid, "status": status,
@@ -109,6 +116,19 @@ def held(conn: Connection, before, limit: int) -> list[dict]:
     return [p for p in (get(conn, i) for i in ids) if p is not None]
 
 
+def decisions(conn: Connection, since, until, limit: int) -> list[dict]:
+    """Decisions with a known outcome made in [since, until), oldest first, with the
+    payment's amount and currency."""
+    q = (select(_D, _P.c.amount_minor, _P.c.currency).join(_P, _P.c.id == _D.c.payment_id)
+         .where(_D.c.success.is_not(None)))
+    if since is not None:
+        q = q.where(_D.c.created_at >= since)
+    if until is not None:
+        q = q.where(_D.c.created_at < until)
+    q = q.order_by(_D.c.created_at, _D.c.decision_id).limit(limit)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
 def unrewarded(conn: Connection, since, before, limit: int) -> list[dict]:
     """Captured payments created between `since` and `before` whose reward was never
     written."""
@@ -157,6 +177,7 @@ def _steps(pid: str, status: str | None, to: str, detail: str | None,
 
 
 _P, _T, _A = Payment.__table__, Transition.__table__, GatewayAttempt.__table__
+_D = RouteDecision.__table__
 
 
 def _unset(col):
@@ -172,6 +193,9 @@ _FINISH_ATTEMPT = _A.update().where(_A.c.reference == bindparam("ref")).values(
     outcome=bindparam("outcome"), gateway_ref=bindparam("gref"),
     error_class=bindparam("ecls"))
 _UPDATE_PAYMENT = _P.update().where(_P.c.id == bindparam("pid"))
+_DECISION_OUTCOME = _D.update().where(_D.c.decision_id == bindparam("did")).values(
+    success=bindparam("success"), latency_ms=bindparam("latency_ms"),
+    outcome=bindparam("outcome"))
 _SET_REWARD = _P.update().where(_P.c.id == bindparam("pid"), _unset(_P.c.reward)).values(
     reward=bindparam("reward"), updated_at=bindparam("updated_at")).returning(
     _P.c.refunded_minor)

@@ -98,11 +98,14 @@ class Ledger:
 
     # -- payments ----------------------------------------------------------------
     async def create_payment(self, first_gateway: str | None = None,
-                             events: Events = (), **fields: Any) -> str:
-        """Insert a payment in `created` (and its first transition, and the first
-        gateway attempt when known) in one transaction; returns its id."""
+                             events: Events = (), decision: dict | None = None,
+                             **fields: Any) -> str:
+        """Insert a payment in `created` (and its first transition, the first gateway
+        attempt when known and the routing decision it was made with) in one
+        transaction; returns its id."""
         pid = fields.pop("id", None) or new_payment_id()
-        return await self._write(events, payments.create, pid, first_gateway, fields)
+        return await self._write(events, payments.create, pid, first_gateway, fields,
+                                 decision)
 
     async def transition(self, payment_id: str, to: str, detail: str | None = None,
                          events: Events = (), **fields: Any) -> None:
@@ -111,12 +114,14 @@ class Ledger:
 
     async def record(self, payment_id: str, to: str, detail: str | None = None,
                      attempt: tuple[str, str, str | None, str | None] | None = None,
-                     events: Events = (), **fields: Any) -> None:
+                     events: Events = (), decision_outcome: dict | None = None,
+                     **fields: Any) -> None:
         """One transaction: an attempt's outcome, the status change, its fields and
-        events. A capture of a payment still `created` records `authorized` first (a
-        gateway that captures at once has authorized too)."""
+        events, and the routing decision's outcome (`{did, success, latency_ms,
+        outcome}`) when known. A capture of a payment still `created` records
+        `authorized` first (a gateway that captures at once has authorized too)."""
         await self._write(events, payments.record, payment_id, to, detail, attempt,
-                          fields)
+                          fields, decision_outcome)
 
     async def update_fields(self, payment_id: str, events: Events = (),
                             **fields: Any) -> None:
@@ -206,6 +211,11 @@ class Ledger:
         now = utcnow()
         return await self.runner.run(payments.unrewarded, now - timedelta(seconds=within_s),
                                      now - timedelta(seconds=min_age_s), limit)
+
+    async def decisions(self, since=None, until=None, limit: int = 1_000_000) -> list[dict]:
+        """Routing decisions with a known outcome made in [since, until) (datetimes),
+        oldest first, each with its payment's amount and currency."""
+        return await self.runner.run(payments.decisions, since, until, limit)
 
     async def every_payment(self) -> list[dict]:
         """Every payment with its attempts, oldest first (reconciliation report)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -82,6 +82,26 @@ class GatewayAttempt(Base):
     error_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
     gateway_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RouteDecision(Base):
+    """The router's decision for a payment, written with the payment, and the outcome
+    of the attempt it routed, written with the payment's settled status: the served
+    decision log that `smartpay router log export` turns into training data."""
+
+    __tablename__ = "route_decisions"
+    decision_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    policy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    propensity: Mapped[float] = mapped_column(Float)
+    # context, eligibility, fees, gateway_stats at decision time, probabilities
+    record: Mapped[dict] = mapped_column(JSON)
+    success: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class IdempotencyKey(Base):

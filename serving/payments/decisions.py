@@ -22,6 +22,28 @@ def decline_reason(risk: float, model_version: str, decline_at: float | None) ->
     return f"{version} declined it: risk {risk:.4f} >= its decline threshold {decline_at:.4f}"
 
 
+def logged_decision(decision) -> dict | None:
+    """The decision-log row of a routing decision (None without the router's record:
+    the static fallback order, or a router that keeps none)."""
+    record = getattr(decision, "record", None)
+    if not record:
+        return None
+    return {"decision_id": decision.decision_id, "gateway": decision.gateway,
+            "propensity": decision.probability, "record": record,
+            "policy_version": str(record.get("policy_version", ""))[:64] or None}
+
+
+def decision_outcome(decision_id: str, routed: GatewayResult,
+                     latency_ms: float) -> dict | None:
+    """The routed attempt's outcome for the decision log: success when the gateway
+    captured (or authorized a hold); None while the outcome is unknown, so no
+    decision is logged with a guessed label."""
+    if next_step(routed) == "pending":
+        return None
+    return {"did": decision_id, "success": routed.state in ("captured", "authorized"),
+            "latency_ms": round(latency_ms, 3), "outcome": routed.state}
+
+
 def next_step(result: GatewayResult) -> Next:
     """What one gateway attempt's outcome means for the payment.
 

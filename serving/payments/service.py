@@ -112,11 +112,12 @@ class PaymentService(Rewarding, Reviewing):
         decision = await self.route(route_request(req, fraud.risk_score, self.clock),
                                     eligible)
         ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
+        logged = d.logged_decision(decision)
         pid = await self.store.create_payment(first_gateway=ranking[0],
                                               route_decision_id=decision.decision_id,
-                                              **fields)
+                                              decision=logged, **fields)
         await self._charge({**fields, "id": pid}, req, ranking, decision.decision_id,
-                           hold=fraud.decision == "review")
+                           hold=fraud.decision == "review", logged=logged is not None)
         return await self.finish(pid)
 
     async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
@@ -134,24 +135,26 @@ class PaymentService(Rewarding, Reviewing):
         return await self.view(pid)
 
     async def _charge(self, p: dict, req: PayRequest, ranking: list[str],
-                      decision_id: str, hold: bool = False) -> None:
+                      decision_id: str, hold: bool = False, logged: bool = False) -> None:
         """Authorize+capture on the first gateway that takes it (authorize only and
         hold when the fraud model asks for review); fail over only on a definite,
-        retryable answer. Each attempt is in the store before its call."""
-        pid, last, ref, name = p["id"], None, None, None
+        retryable answer. Each attempt is in the store before its call; the routed
+        attempt's outcome goes to the decision log with the settled status."""
+        pid, last, ref, name, routed = p["id"], None, None, None, None
         for seq, name in enumerate(ranking, start=1):
             ref = f"{pid}-1" if seq == 1 else await self.store.start_attempt(pid, seq, name)
             t0 = time.perf_counter()
             last = await self._authorize_capture(pid, self.gateways[name], ref, req, hold)
             obs.ATTEMPTS.labels(name, last.state).inc()
             if seq == 1:  # learning is off the payment's path
-                self._background(self._feedback(decision_id, name, last,
-                                                (time.perf_counter() - t0) * 1000, req))
+                ms = (time.perf_counter() - t0) * 1000
+                self._background(self._feedback(decision_id, name, last, ms, req))
+                routed = d.decision_outcome(decision_id, last, ms) if logged else None
             if d.next_step(last) != "failover" or seq == len(ranking):
                 break
             await self.store.finish_attempt(ref, last.state, last.gateway_ref,
                                             last.error_class)
-        await self._settle(p, last, ref, name, hold)
+        await self._settle(p, last, ref, name, hold, routed)
 
     async def _authorize_capture(self, pid, gw: GatewayPort, ref: str,
                                  req: PayRequest, hold: bool = False) -> GatewayResult:
@@ -179,7 +182,8 @@ class PaymentService(Rewarding, Reviewing):
                              f"capture failed: {cap.message}")
 
     async def _settle(self, p: dict, last: GatewayResult | None, ref: str | None,
-                      gateway: str | None, hold: bool = False) -> None:
+                      gateway: str | None, hold: bool = False,
+                      routed: dict | None = None) -> None:
         """Write the last attempt's outcome, the payment's status and its event in one
         transaction: `payment_processed` for a final status, `payment_review` for a
         hold, none for pending. `p` holds the payment's id, merchant, amount,
@@ -197,7 +201,7 @@ class PaymentService(Rewarding, Reviewing):
                   [self.held_event({**p, **fields})] if status == "review" else
                   [processed_event({**p, **fields, "status": status})])
         await self.store.record(p["id"], status, reason or gateway, attempt,
-                                events=events, **fields)
+                                events=events, decision_outcome=routed, **fields)
 
     def _background(self, coro) -> None:
         task = asyncio.ensure_future(coro)

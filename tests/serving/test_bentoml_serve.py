@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
@@ -38,3 +39,19 @@ def test_bentoml_serve_runs_the_composed_flow_and_serves_metrics(data_dir, track
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
         assert "smartpay_payments_total" in metrics and "smartpay_request_seconds" in metrics
         assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "ok"
+        # the router service's decision record crossed HTTP into the API's ledger
+        rows = asyncio.run(_decisions())
+        assert [d["payment_id"] for d in rows] == [r.json()["payment_id"]]
+        assert rows[0]["record"]["shared"].startswith("shared |s")
+        assert rows[0]["success"] is True
+
+
+async def _decisions() -> list[dict]:
+    from serving.composition import open_ledger
+    from smartpay.settings import get_settings
+
+    ledger = await open_ledger(get_settings())
+    try:
+        return await ledger.decisions()
+    finally:
+        await ledger.close()

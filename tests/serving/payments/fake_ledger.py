@@ -68,6 +68,7 @@ class FakeStore:
         self.payments: dict[str, dict] = {}
         self.attempts: dict[str, dict] = {}  # by reference
         self.refunds: dict[str, dict] = {}
+        self.decisions: dict[str, dict] = {}  # the decision log, by decision id
         self.keys: dict[tuple[str, str], dict] = {}
         self.outbox: list = []
         self.commits: list[Commit] = []
@@ -99,7 +100,7 @@ class FakeStore:
 
     # -- payments ----------------------------------------------------------------
     async def create_payment(self, first_gateway: str | None = None, events=(),
-                             **fields: Any) -> str:
+                             decision: dict | None = None, **fields: Any) -> str:
         pid = fields.pop("id", None) or f"pay_{next(self._ids):04d}"
         _check_columns(fields, creating=True)
         now = self.clock.utc()
@@ -110,6 +111,10 @@ class FakeStore:
                                   "updated_at": now, "_history": ["created"]}
             if first_gateway:
                 self._insert_attempt(pid, 1, first_gateway)
+            if decision is not None:
+                self.decisions[decision["decision_id"]] = {
+                    **decision, "payment_id": pid, "created_at": now, "success": None,
+                    "latency_ms": None, "outcome": None}
         return pid
 
     async def transition(self, payment_id: str, to: str, detail: str | None = None,
@@ -117,7 +122,8 @@ class FakeStore:
         await self.record(payment_id, to, detail, events=events, **fields)
 
     async def record(self, payment_id: str, to: str, detail: str | None = None,
-                     attempt: tuple | None = None, events=(), **fields: Any) -> None:
+                     attempt: tuple | None = None, events=(),
+                     decision_outcome: dict | None = None, **fields: Any) -> None:
         """The attempt's outcome, the status change (created -> captured passes
         through authorized) and its fields and events, in one commit."""
         _check_columns(fields)
@@ -126,6 +132,9 @@ class FakeStore:
             status = p["status"] if p else None
             if attempt is not None:
                 self._finish_attempt(*attempt)
+            if decision_outcome is not None:
+                out = dict(decision_outcome)
+                self.decisions[out.pop("did")].update(out)
             via = ["authorized"] if status == "created" and to == "captured" else []
             for step in [*via, to]:
                 if status is None or not can_move(status, step):

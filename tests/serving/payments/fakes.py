@@ -11,7 +11,7 @@ from typing import Any
 
 from serving.ports import GatewayResult
 from serving.schemas import (
-    FraudRequest, FraudResult, FraudThresholds, RouteRequest, RouteResult,
+    FraudRequest, FraudResult, FraudThresholds, RouteRequest, RouteResult, RouterDecision,
 )
 from tests.serving.payments.fake_ledger import (
     Commit, DuplicateEvent, FakeClock, FakeStore,
@@ -153,8 +153,9 @@ class FakeRouter:
             raise ConnectionError("router unreachable")
         ranking = ([g for g in self.prefer if g in eligible]
                    + [g for g in eligible if g not in self.prefer])
-        return RouteResult(gateway=ranking[0], probability=0.9, ranking=ranking,
-                           decision_id=f"d{len(self.decisions)}")
+        return RouterDecision(gateway=ranking[0], probability=0.9, ranking=ranking,
+                              decision_id=f"d{len(self.decisions)}",
+                              record={"policy_version": "fake-vw", "segment": "s"})
 
     async def feedback(self, decision_id, gateway, success, latency_ms, amount_minor,
                        currency) -> None:

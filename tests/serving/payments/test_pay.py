@@ -259,3 +259,27 @@ def test_every_payment_of_one_segment_gets_its_own_routing_decision_and_feedback
     assert len(world.router.decisions) == 3
     assert [f[0] for f in world.router.feedback_calls] == ["d1", "d2", "d3"]
     assert len({v.payment_id for v in views}) == 3
+
+
+def test_the_decision_log_keeps_each_decision_with_the_routed_attempts_outcome(world):
+    """Written with the payment; the outcome is the routed gateway's (a soft decline
+    there is a failure for that decision even though beta then captured)."""
+    world.gw["alpha"].script("authorize", R("declined", None, "soft", "try again"))
+    first = world.run(world.pay(key="k1"))
+    second = world.run(world.pay(key="k2"))
+    assert (first.status, first.gateway) == ("captured", "beta")
+    log = world.store.decisions
+    assert sorted(log) == ["d1", "d2"]
+    assert {k: log["d1"][k] for k in ("payment_id", "gateway", "propensity",
+                                      "policy_version", "success", "outcome")} == {
+        "payment_id": first.payment_id, "gateway": "alpha", "propensity": 0.9,
+        "policy_version": "fake-vw", "success": False, "outcome": "declined"}
+    assert (log["d2"]["payment_id"], log["d2"]["success"]) == (second.payment_id, True)
+    assert log["d2"]["latency_ms"] >= 0
+
+
+def test_a_routed_attempt_with_an_unknown_outcome_is_not_logged_with_a_guess(world):
+    world.gw["alpha"].script("authorize", R("failed", None, "timeout", "lost"))
+    view = world.run(world.pay())
+    assert view.status == "pending"
+    assert world.store.decisions["d1"]["success"] is None
