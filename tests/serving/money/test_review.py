@@ -60,6 +60,27 @@ def test_a_held_payment_is_authorized_at_stripe_and_approve_captures_it(reviewin
     assert reconciled(c).ok
 
 
+@pytest.mark.parametrize("gateway", ["amazon_pay", "solana"])
+@pytest.mark.parametrize("verdict, final", [("approve", "captured"), ("reject", "voided")])
+def test_holds_on_the_other_gateways_are_captured_or_released(serving_env, gateway,
+                                                              verdict, final):
+    serving_env.setenv("SMARTPAY_GATEWAYS__ENABLED", f'["{gateway}"]')
+    serving_env.setenv("SMARTPAY_SERVING__FRAUD_BACKEND",
+                       "tests.serving.backends:reviewing_fraud")
+    serving_env.setenv("SMARTPAY_SERVING__RECONCILE_EVERY_S", "0")
+    with app_client() as c:
+        p = _held(c)
+        assert (p["status"], p["gateway"]) == ("review", gateway)
+        assert reconciled(c).ok  # a hold is no charge
+        r = c.post(f"/payments/{p['payment_id']}/review", json={"verdict": verdict},
+                   headers=OPS)
+        assert r.json()["status"] == final, r.text
+        report = reconciled(c)
+        assert report.ok, report.problems
+        captured = report.gateways[gateway]["gateway_captured_minor"]
+        assert captured == (p["amount_minor"] if final == "captured" else 0)
+
+
 def test_reject_cancels_the_authorization_at_stripe(reviewing_app, standins):
     c = reviewing_app
     p = _held(c)
