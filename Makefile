@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-prod load-test bench clean
+.PHONY: setup web demo test test-prod load-test bench clean
 
 setup: $(STAMP)
 
@@ -18,10 +18,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-demo: setup
+# The web app (web/, React + Vite) builds into serving/webapp/dist, which the API serves
+# at /app. Without npm it is left unbuilt (the browser tests then skip, except in CI).
+WEB_SRC := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json \
+	web/package.json web/package-lock.json -type f 2>/dev/null)
+WEB_DIST := serving/webapp/dist/index.html
+
+web: $(WEB_DIST)
+
+$(WEB_DIST): $(WEB_SRC)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	else echo "npm not found: the web app is not built (/app says how to build it)"; fi
+
+demo: setup web
 	$(VENV)/bin/smartpay demo
 
-test: setup
+test: setup web
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The fast lane: the payment domain on fake ports and pure unit tests that need no
@@ -45,4 +58,4 @@ load-test: setup
 	$(PY) -m benchmarks.load_test
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache serving/webapp web/node_modules

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request, WebSocket
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from serving import errors
+from serving import errors, webapp
 from serving import observability as obs
 from serving.body_guard import BodyGuard
 from serving.idempotency import body_hash, check_key
@@ -24,7 +24,8 @@ from serving.ratelimit import AddressLimit
 from serving.runtime import Runtime, freeze_startup_heap
 from serving.schemas import (
     BalanceView, ChatRequest, ChatResponse, ErrorBody, FraudRequest, FraudResult,
-    PaymentId, PaymentView, PayRequest, RefundRequest, ReviewRequest, RewardInfo,
+    PaymentId, PaymentStatus, PaymentView, PayRequest, RefundRequest, ReviewRequest,
+    RewardInfo,
     RewardRequest,
     RouteRequest, RouteResult, UserId,
 )
@@ -118,6 +119,7 @@ def create_app(factory: Callable[[], Runtime] | None = None) -> FastAPI:
     app.add_middleware(AddressLimit)  # outermost: before routing, auth and the body
     errors.install(app)
     _routes(app)
+    webapp.mount(app)
     return app
 
 
@@ -165,6 +167,17 @@ def _routes(app: FastAPI) -> None:
         digest = body_hash("pay", body.model_dump(mode="json"))
         _, answer = await rt.idem.run(who.merchant_id, key, digest, work)
         return answer
+
+    @app.get("/payments", response_model=list[PaymentView], responses=_ERRORS,
+             tags=["payments"])
+    async def list_payments(who: Reader, rt: RT,
+                            limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                            status: PaymentStatus | None = None) -> list[PaymentView]:
+        """This merchant's newest payments (every merchant's with the admin scope),
+        newest first, optionally in one status."""
+        merchant = None if "admin" in who.scopes else who.merchant_id
+        rows = await rt.store.latest(merchant, status, limit)
+        return [to_view(p) for p in rows]
 
     @app.get("/payments/{payment_id}", response_model=PaymentView, responses=_ERRORS,
              tags=["payments"])

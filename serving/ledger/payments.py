@@ -147,6 +147,19 @@ def every(conn: Connection) -> list[dict]:
     return [{**r, "attempts": attempts.get(r["id"], [])} for r in rows]
 
 
+def latest(conn: Connection, merchant_id: str | None, status: str | None,
+           limit: int) -> list[dict]:
+    """The newest payments (of one merchant, in one status, when given) with their
+    attempts and history, newest first."""
+    q = select(_P.c.id)
+    if merchant_id is not None:
+        q = q.where(_P.c.merchant_id == merchant_id)
+    if status is not None:
+        q = q.where(_P.c.status == status)
+    ids = conn.execute(q.order_by(_P.c.created_at.desc(), _P.c.id).limit(limit)).scalars()
+    return [p for p in (get(conn, i) for i in ids.all()) if p is not None]
+
+
 def recent(conn: Connection, merchant_id: str, user_id: str | None,
            limit: int) -> list[dict]:
     """A merchant's latest payments (of one user when given), newest first."""

@@ -225,6 +225,12 @@ class Ledger:
         """Idempotency keys in progress whose lease expired (merchant_id, key)."""
         return await self.runner.run(keys.stuck)
 
+    async def latest(self, merchant_id: str | None, status: str | None = None,
+                     limit: int = 50) -> list[dict]:
+        """The newest payments with attempts and history (every merchant's when
+        `merchant_id` is None), newest first."""
+        return await self.runner.run(payments.latest, merchant_id, status, limit)
+
     async def recent(self, merchant_id: str, user_id: str | None = None,
                      limit: int = 20) -> list[dict]:
         """A merchant's latest payments (of one user when given), newest first."""

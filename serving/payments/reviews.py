@@ -74,10 +74,10 @@ class Reviewing:
                 return await self.view(payment_id)
             raise ApiError(409, "not_in_review", f"payment {payment_id} is {exc.current}: "
                            "only a payment held for review takes a verdict") from None
-        await self._carry_out(await self.store.get(payment_id))
+        await self._carry_out(await self.store.get(payment_id), detail[:250])
         return await self.finish(payment_id)
 
-    async def _carry_out(self, p: dict) -> None:
+    async def _carry_out(self, p: dict, verdict: str | None = None) -> None:
         """The claimed verdict's gateway call; its outcome when definite."""
         hold = _hold(p)
         gw = self.gateways.get(hold["gateway"])
@@ -92,7 +92,7 @@ class Reviewing:
         except Exception as exc:  # unknown outcome: status sync asks again
             log.warning("review verdict on %s: %s", p["id"], type(exc).__name__)
             return
-        await self._end_verdict(p, res, hold)
+        await self._end_verdict(p, res, hold, verdict)
 
     async def sync_verdict(self, p: dict) -> None:
         """Status sync of a payment whose verdict's outcome is unknown: still held at
@@ -107,14 +107,17 @@ class Reviewing:
         else:
             await self._end_verdict(p, res, hold)
 
-    async def _end_verdict(self, p: dict, res: GatewayResult, hold: dict) -> None:
+    async def _end_verdict(self, p: dict, res: GatewayResult, hold: dict,
+                           verdict: str | None = None) -> None:
+        """Write a definite outcome; the reason kept is the verdict (who, and their
+        note) or, for a failed capture, the gateway's refusal."""
         to = d.verdict_outcome(p["status"], res)
         if to is None:
             return
         if to == "captured" and p["status"] == "voiding":
             log.warning("payment %s was captured although rejected: refund it", p["id"])
-        reason = None if to in ("captured", "voided") else (res.message or res.state)[:250]
-        fields = {"reason": reason} if reason else {}
+        reason = (res.message or res.state)[:250] if to == "failed" else verdict
+        fields = {"reason": reason or p.get("reason")}
         attempt = (hold["reference"], res.state, res.gateway_ref or hold["gateway_ref"],
                    res.error_class)
         await self.store.record(p["id"], to, reason or to, attempt,

@@ -42,6 +42,7 @@ def test_approve_captures_the_hold_once_and_a_repeat_answers_the_same_payment(he
     out = world.run(world.svc.review(OPERATOR, view.payment_id, "approve", "called the buyer"))
     assert out.status == "captured"
     assert out.history[-2:] == ["capturing", "captured"]
+    assert out.reason == "approved by ops-ana: called the buyer"
     assert len(_calls(world, "capture")) == 1
     assert [e["status"] for e in world.processed()] == ["captured"]
     trail = world.store.payments[view.payment_id]

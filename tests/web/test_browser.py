@@ -1,0 +1,178 @@
+"""The web app in a real browser (Playwright driving Debian's headless Chromium) against
+a real `bentoml serve` of the API and the stand-ins: sign in, see a payment made
+through /pay appear live, hold it for review and approve it from the operators' queue,
+open its detail and refund it, and prove merchant B's browser never shows merchant A's
+payments. Screenshots of each page go to the test output (and to docs/screenshots
+with SMARTPAY_SCREENSHOTS=docs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serving.conftest import TEST_BACKENDS, pay_body, token
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SMARTPAY_CHROMIUM", "/usr/bin/chromium")
+DIST = REPO / "serving" / "webapp" / "dist" / "index.html"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _require(ok: bool, reason: str) -> None:
+    if ok:
+        return
+    if os.environ.get("SMARTPAY_REQUIRE_PROD") == "1":
+        pytest.fail(reason + "; under .ci/run a skipped browser test is a failure")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The API (every payment held for review by the test fraud model) and its URL."""
+    _require(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    _require(DIST.exists(), "the web app is not built (make web)")
+    from harness.standins import running_local_service
+
+    data = tmp_path_factory.mktemp("web") / "data"
+    env = {**TEST_BACKENDS, "PYTHONPATH": str(REPO),
+           "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:reviewing_fraud",
+           "SMARTPAY_MLFLOW_TRACKING_URI": f"sqlite:///{data.parent / 'mlflow.db'}"}
+    old = os.environ.get("SMARTPAY_DATA_DIR")
+    os.environ["SMARTPAY_DATA_DIR"] = str(data)  # the tokens' secret is the local one
+    try:
+        with running_local_service(data, extra_env=env) as url:
+            yield url
+    finally:
+        if old is None:
+            os.environ.pop("SMARTPAY_DATA_DIR", None)
+        else:
+            os.environ["SMARTPAY_DATA_DIR"] = old
+
+
+def _warm(browser, url: str, tmp: Path) -> None:
+    """One page through every kind of call the tests make, so the executor threads
+    Playwright's event loop starts on first use belong to this fixture."""
+    page = browser.new_page()
+    page.goto(f"{url}/app/")
+    page.get_by_label("token").fill(token("warm"))
+    page.screenshot(path=str(tmp / "warm.png"))
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def browser(served, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            _warm(b, served, tmp_path_factory.mktemp("warm"))
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _signed_in(browser, url: str, tok: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{url}/app/")
+    page.get_by_label("token").fill(tok)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_test_id("live").filter(has_text="live").wait_for(timeout=10_000)
+    return page
+
+
+def _pay(url: str, merchant: str, **over) -> dict:
+    r = httpx.post(f"{url}/pay", json=pay_body(**over), timeout=30,
+                   headers={"Authorization": f"Bearer {token(merchant)}",
+                            "Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _shot(page, shots: Path, name: str) -> None:
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("SMARTPAY_SCREENSHOTS") == "docs":
+        (REPO / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, REPO / "docs" / "screenshots" / path.name)
+
+
+def test_a_payment_appears_live_is_approved_from_the_queue_then_refunded(served, browser,
+                                                                        shots):
+    merchant = _signed_in(browser, served, token("m-a"))
+    ops = _signed_in(browser, served, token("ops", scopes=("admin",)))
+    assert merchant.get_by_test_id("who").inner_text() == "merchant m-a"
+
+    p = _pay(served, "m-a", amount_minor=4_200)
+    t0 = time.monotonic()
+    row = merchant.locator(f"tr[data-payment='{p['payment_id']}']")
+    row.wait_for(timeout=5_000)
+    seen_after = time.monotonic() - t0
+    assert seen_after < 1.0, f"the payment showed after {seen_after:.2f} s"
+    assert "review" in row.inner_text()
+    _shot(merchant, shots, "payments")
+
+    ops.get_by_role("button", name="Fraud reviews").click()
+    held = ops.locator(f"tr[data-payment='{p['payment_id']}']")
+    held.wait_for(timeout=5_000)
+    _shot(ops, shots, "reviews")
+    ops.get_by_label("review note").fill("buyer confirmed")
+    held.get_by_role("button", name="Approve").click()
+    held.wait_for(state="detached", timeout=10_000)
+
+    merchant.locator(f"tr[data-payment='{p['payment_id']}'] .status").filter(
+        has_text="captured").wait_for(timeout=5_000)
+    row.click()
+    detail = merchant.get_by_test_id("detail")
+    detail.get_by_test_id("detail-status").filter(has_text="captured").wait_for()
+    assert "capturing -> captured" in detail.inner_text()
+    _shot(merchant, shots, "payment-detail")
+    detail.get_by_label("refund amount").fill("1200")
+    detail.get_by_role("button", name="Refund").click()
+    detail.get_by_role("status").filter(has_text="12.00 USD refunded in all").wait_for(
+        timeout=15_000)
+    got = httpx.get(f"{served}/payments/{p['payment_id']}", timeout=10,
+                    headers={"Authorization": f"Bearer {token('m-a')}"}).json()
+    assert got["refunded_minor"] == 1_200 and got["status"] == "captured"
+
+
+def test_merchant_b_never_sees_merchant_a_but_the_operator_sees_both(served, browser):
+    b_page = _signed_in(browser, served, token("m-b"))
+    ops = _signed_in(browser, served, token("ops", scopes=("admin",)))
+    mine = _pay(served, "m-b", amount_minor=3_100)
+    theirs = _pay(served, "m-a", amount_minor=5_300)
+    b_page.locator(f"tr[data-payment='{mine['payment_id']}']").wait_for(timeout=5_000)
+    ops.locator(f"tr[data-payment='{theirs['payment_id']}']").wait_for(timeout=5_000)
+    ops.locator(f"tr[data-payment='{mine['payment_id']}']").wait_for(timeout=5_000)
+    time.sleep(1.0)  # long enough for a leaked event to have arrived
+    b_page.reload()
+    b_page.get_by_test_id("live").filter(has_text="live").wait_for(timeout=10_000)
+    b_page.locator(f"tr[data-payment='{mine['payment_id']}']").wait_for(timeout=5_000)
+    merchants = b_page.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert merchants and set(merchants) == {"m-b"}, merchants
+    assert b_page.locator(f"tr[data-payment='{theirs['payment_id']}']").count() == 0
+
+
+def test_a_bad_token_is_refused_with_the_apis_reason(served, browser):
+    page = browser.new_page()
+    page.goto(f"{served}/app/")
+    page.get_by_label("token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    assert "JWT" in page.get_by_role("alert").inner_text()
+    page.get_by_label("token").fill(token("m-a")[:-4] + "AAAA")  # bad signature
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").filter(has_text="token").wait_for(timeout=5_000)
