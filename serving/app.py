@@ -7,6 +7,7 @@ Only /health, /metrics and the docs are open; everything else needs a bearer JWT
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, timezone
 import inspect
 from typing import Annotated, Callable
 
@@ -15,6 +16,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving import errors, webapp
+from serving.opsview import GatewayStats, gateway_stats
 from serving import observability as obs
 from serving.body_guard import BodyGuard
 from serving.idempotency import body_hash, check_key
@@ -255,6 +257,23 @@ def _admin_routes(app: FastAPI) -> None:
     async def replay(who: Admin, rt: RT) -> dict:
         """Deliver the dead letters again; the ones that succeed leave the queue."""
         return await rt.bus.replay()
+
+    @app.get("/admin/gateways", response_model=GatewayStats, tags=["ops"],
+             responses=_ADMIN)
+    async def gateways(who: Admin, rt: RT,
+                       window_s: Annotated[int, Query(ge=10, le=86_400)] = 600,
+                       bucket_s: Annotated[int, Query(ge=1, le=3_600)] = 10) -> GatewayStats:
+        """Per gateway: attempts, approval rate and routed latency per time bucket over
+        the last `window_s`; the router's split and exploration share; breakers now."""
+        if bucket_s > window_s or window_s // bucket_s > 600:
+            raise ApiError(422, "invalid_request", "bucket_s must divide the window into "
+                           "1 to 600 buckets", fields=["bucket_s"])
+        now = datetime.now(timezone.utc)
+        since = datetime.fromtimestamp((now.timestamp() // bucket_s + 1) * bucket_s
+                                       - window_s, timezone.utc)
+        attempts, decisions = await rt.store.traffic(since)
+        breakers = {n: g.breaker_open() for n, g in rt.gateways.items()}
+        return gateway_stats(attempts, decisions, breakers, since, window_s, bucket_s)
 
     @app.get("/admin/reviews", response_model=list[PaymentView], tags=["payments"],
              responses=_ADMIN)

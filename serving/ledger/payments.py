@@ -147,6 +147,21 @@ def every(conn: Connection) -> list[dict]:
     return [{**r, "attempts": attempts.get(r["id"], [])} for r in rows]
 
 
+def attempts_since(conn: Connection, since) -> list[tuple]:
+    """(gateway, outcome, at) of every gateway attempt made since `since`."""
+    q = select(_A.c.gateway, _A.c.outcome, _A.c.at).where(_A.c.at >= since)
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def decisions_since(conn: Connection, since) -> list[tuple]:
+    """(gateway, created_at, latency_ms, propensity, max probability) of the routing
+    decisions made since `since` (latency None while the outcome is unknown)."""
+    q = select(_D.c.gateway, _D.c.created_at, _D.c.latency_ms, _D.c.propensity,
+               _D.c.record).where(_D.c.created_at >= since)
+    return [(g, at, ms, p, max(rec.get("pmf") or [p])) for g, at, ms, p, rec in
+            conn.execute(q)]
+
+
 def latest(conn: Connection, merchant_id: str | None, status: str | None,
            limit: int) -> list[dict]:
     """The newest payments (of one merchant, in one status, when given) with their

@@ -225,6 +225,11 @@ class Ledger:
         """Idempotency keys in progress whose lease expired (merchant_id, key)."""
         return await self.runner.run(keys.stuck)
 
+    async def traffic(self, since) -> tuple[list[tuple], list[tuple]]:
+        """Gateway attempts and routing decisions since `since` (a datetime), read in
+        one transaction (`serving.opsview` turns them into per-gateway series)."""
+        return await self.runner.run(_traffic, since)
+
     async def latest(self, merchant_id: str | None, status: str | None = None,
                      limit: int = 50) -> list[dict]:
         """The newest payments with attempts and history (every merchant's when
@@ -244,6 +249,10 @@ class Ledger:
 def _with_events(conn: Connection, fn: Callable[..., Any], events: list[EventLike],
                  args: tuple) -> tuple[Any, int]:
     return fn(conn, *args), outbox.write(conn, events)
+
+
+def _traffic(conn: Connection, since) -> tuple[list[tuple], list[tuple]]:
+    return payments.attempts_since(conn, since), payments.decisions_since(conn, since)
 
 
 def _nothing(_conn: Connection) -> None:

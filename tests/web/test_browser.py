@@ -8,6 +8,7 @@ with SMARTPAY_SCREENSHOTS=docs)."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 import time
 import uuid
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SMARTPAY_CHROMIUM", "/usr/bin/chromium")
 DIST = REPO / "serving" / "webapp" / "dist" / "index.html"
+STRIPE = "SMARTPAY_GATEWAYS__STRIPE_API_BASE"
+STRIPE_PROXY = None  # the fault proxy in front of the Stripe stand-in (set by `served`)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -37,25 +40,45 @@ def _require(ok: bool, reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """The API (every payment held for review by the test fraud model) and its URL."""
+    """The API (every payment held for review by the test fraud model), with Stripe
+    behind a fault proxy the outage test opens; its URL."""
     _require(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     _require(DIST.exists(), "the web app is not built (make web)")
-    from harness.standins import running_local_service
+    from harness.standins import running_standins
+    from serving.launcher import running_service
+    from tests.web.proxy import CuttableProxy
 
     data = tmp_path_factory.mktemp("web") / "data"
     env = {**TEST_BACKENDS, "PYTHONPATH": str(REPO),
            "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:reviewing_fraud",
+           "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "10000",
+           # Stripe (behind the fault proxy) and Solana: the fresh router prefers the
+           # first eligible gateway, so Stripe carries the traffic the outage cuts
+           "SMARTPAY_GATEWAYS__ENABLED": '["stripe", "solana"]',
            "SMARTPAY_MLFLOW_TRACKING_URI": f"sqlite:///{data.parent / 'mlflow.db'}"}
     old = os.environ.get("SMARTPAY_DATA_DIR")
     os.environ["SMARTPAY_DATA_DIR"] = str(data)  # the tokens' secret is the local one
     try:
-        with running_local_service(data, extra_env=env) as url:
+        with running_standins(data) as standins, \
+                CuttableProxy(standins[STRIPE]) as stripe, \
+                running_service(None, extra_env=standins | env | {STRIPE: stripe.url}) as url:
+            global STRIPE_PROXY
+            STRIPE_PROXY = stripe
             yield url
     finally:
         if old is None:
             os.environ.pop("SMARTPAY_DATA_DIR", None)
         else:
             os.environ["SMARTPAY_DATA_DIR"] = old
+
+
+@pytest.fixture(autouse=True)
+def _proxy_connections_end_with_the_test():
+    """The API keeps its connections to the Stripe proxy alive, one proxy thread each:
+    cut them when a test ends, so no thread outlives the test that opened it."""
+    yield
+    if STRIPE_PROXY is not None:
+        STRIPE_PROXY.cut()
 
 
 def _warm(browser, url: str, tmp: Path) -> None:
@@ -72,7 +95,12 @@ def _warm(browser, url: str, tmp: Path) -> None:
 def browser(served, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    manager = sync_playwright()
+    with manager as pw:
+        # Playwright's loop hands file writes (screenshots) to its default executor,
+        # whose threads start on first use: one thread, started here, so they are
+        # this fixture's and not a test's
+        manager._loop.set_default_executor(ThreadPoolExecutor(1, "playwright-io"))
         b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             _warm(b, served, tmp_path_factory.mktemp("warm"))
@@ -176,3 +204,29 @@ def test_a_bad_token_is_refused_with_the_apis_reason(served, browser):
     page.get_by_label("token").fill(token("m-a")[:-4] + "AAAA")  # bad signature
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("alert").filter(has_text="token").wait_for(timeout=5_000)
+
+
+def test_the_gateway_chart_shows_an_outage_as_it_happens(served, browser, shots):
+    ops = _signed_in(browser, served, token("ops", scopes=("admin",)))
+    ops.get_by_role("button", name="Gateways").click()
+    # in EUR only Stripe takes a card here (Solana settles USD): every one goes there
+    for i in range(5):
+        _pay(served, "m-c", amount_minor=2_000 + i, currency="EUR")
+    rate = ops.get_by_test_id("rate-stripe")
+    rate.filter(has_text="100.0 %").wait_for(timeout=5_000)
+    line = ops.locator("[data-testid=chart-approval_rate] polyline[data-gateway=stripe]")
+    before = line.get_attribute("points")
+
+    STRIPE_PROXY.inject("5xx", times=10_000)  # Stripe answers 503 to everything
+    try:
+        for i in range(5):
+            _pay(served, "m-c", amount_minor=3_000 + i, currency="EUR")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and rate.inner_text() == "100.0 %":
+            time.sleep(0.1)  # the page polls the API every second
+        assert float(rate.inner_text().rstrip(" %")) < 100.0
+        ops.get_by_test_id("breaker-stripe").filter(has_text="open").wait_for(timeout=5_000)
+        assert line.get_attribute("points") != before
+        _shot(ops, shots, "gateways")
+    finally:
+        STRIPE_PROXY.clear()

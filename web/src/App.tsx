@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { readToken, type Session } from "./api";
+import { Gateways } from "./Gateways";
 import { Payments } from "./Payments";
 import { Reviews } from "./Reviews";
 
@@ -16,7 +17,7 @@ function restore(): Session | null {
 
 export function App() {
   const [session, setSession] = useState<Session | null>(restore);
-  const [page, setPage] = useState<"payments" | "reviews">("payments");
+  const [page, setPage] = useState<"payments" | "reviews" | "gateways">("payments");
   if (!session) return <SignIn onSession={(s) => { sessionStorage.setItem(KEY, s.token); setSession(s); }} />;
   const admin = session.scopes.includes("admin");
   return (
@@ -32,13 +33,22 @@ export function App() {
               Fraud reviews
             </button>
           )}
+          {admin && (
+            <button className={page === "gateways" ? "on" : ""} onClick={() => setPage("gateways")}>
+              Gateways
+            </button>
+          )}
         </nav>
         <span className="who" data-testid="who">
           {admin ? "admin (all merchants)" : `merchant ${session.merchant}`}
         </span>
         <button onClick={() => { sessionStorage.removeItem(KEY); setSession(null); }}>Sign out</button>
       </header>
-      <main>{page === "payments" ? <Payments session={session} /> : <Reviews session={session} />}</main>
+      <main>
+        {page === "payments" && <Payments session={session} />}
+        {page === "reviews" && <Reviews session={session} />}
+        {page === "gateways" && <Gateways session={session} />}
+      </main>
     </div>
   );
 }
