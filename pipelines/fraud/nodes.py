@@ -22,11 +22,16 @@ def service_features(feature_service: Any) -> list[str]:
     return [f.name for p in feature_service.feature_view_projections for f in p.features]
 
 
-def protocol_window(tx: pd.DataFrame, w: Windows, time_col: str = "timestamp") -> dict:
-    """Newest protocol window: test start, first day needed, last day of data."""
+def protocol_window(tx: pd.DataFrame, w: Windows, time_col: str = "timestamp",
+                    weeks: int = 1) -> dict:
+    """Newest protocol window: test start, first day needed, last day of data.
+
+    With weeks > 1 the first day needed is that of the oldest of `weeks` consecutive
+    test windows ending with the data (their folds start earlier)."""
     cols = Columns(time=time_col, label="is_fraud", card=None)
     start = last_full_test_start(tx, w, cols)
-    return {"train_start": start, "first_day": earliest_day_needed(start, w),
+    oldest = start - (weeks - 1) * w.test_days * pd.Timedelta(days=1)
+    return {"train_start": start, "first_day": earliest_day_needed(oldest, w),
             "end": start + pd.Timedelta(days=w.span_days)}
 
 
@@ -79,3 +84,21 @@ def comparison_rows(metrics: dict[str, dict[str, float | None]]) -> list[list[st
         return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
     return [[name, fmt(m["auc"]), fmt(m["ap"]), fmt(m["cp100"])]
             for name, m in metrics.items()]
+
+
+def interval_rows(block: dict) -> list[str]:
+    """Printable lines: each model's metrics with intervals, then paired differences
+    with 'WIN' only where the interval lies above zero."""
+    def cell(stat: dict) -> str:
+        if stat["value"] is None:
+            return f"{'-':>22}"
+        return f"{stat['value']:.3f} [{stat['lo']:.3f}, {stat['hi']:.3f}]".rjust(22)
+
+    lines = [f"{'model':<36}" + "".join(f"{m:>22}" for m in ("AUC", "AP", "CP@100"))]
+    for name, stats in block["models"].items():
+        lines.append(f"{name:<36}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100")))
+    for name, stats in block["paired"].items():
+        wins = [m for m in ("auc", "ap", "cp100") if stats[m]["win"]]
+        lines.append(f"{name:<36}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))
+                     + f"  win: {','.join(wins) or 'none'}")
+    return lines

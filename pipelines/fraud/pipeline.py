@@ -95,13 +95,14 @@ def exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def feature_frame(settings: Settings, w: Windows) -> tuple[pd.DataFrame, list[str], dict]:
-    """Newest protocol window of labelled rows, features from the FeatureService."""
+def feature_frame(settings: Settings, w: Windows, weeks: int = 1
+                  ) -> tuple[pd.DataFrame, list[str], dict]:
+    """Newest protocol window(s) of labelled rows, features from the FeatureService."""
     from features.store import open_store
     from pipelines.features.nodes import entity_rows
 
     tx = read_table(settings.path("raw", "transactions.parquet"))
-    win = nodes.protocol_window(tx, w)
+    win = nodes.protocol_window(tx, w, weeks=weeks)
     tx = nodes.rows_between(tx, win["first_day"], win["end"])
     store = open_store(settings)
     try:

@@ -1,0 +1,126 @@
+"""Multi-week evaluation: every model on consecutive test weeks, intervals by card.
+
+One search per world, on the prequential folds that end before the first test week,
+so no test week can steer it; then for each test week every model (the tuned XGBoost
+with the searched parameters) is refitted on that week's training window and scored.
+Intervals come from a card bootstrap (bootstrap.py); pooled figures are the mean over
+test sets (weeks x worlds) of each resample, as the handbook averages test weeks.
+A "win" of the tuned model over a baseline is claimed only where the paired
+interval of the difference lies above zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.fraud.bootstrap import METRICS, CardBootstrap, TestSet, interval
+from models.fraud.estimators import BASELINES, TUNED
+from models.fraud.protocol import (
+    DAY, Columns, Windows, day_number, handbook_split, last_full_test_start,
+    prequential_splits)
+from models.fraud.selection import tune_xgb
+from models.fraud.train import TrainConfig, compare_with_selection
+
+log = logging.getLogger(__name__)
+MODELS = [*BASELINES, TUNED]
+
+
+@dataclass
+class WeekResult:
+    """One test week of one world: its scores and what describes it."""
+
+    label: str
+    test: TestSet
+    cards: np.ndarray
+    rows: int
+    positives: int
+
+
+def test_week_starts(df: pd.DataFrame, w: Windows, cols: Columns, weeks: int
+                     ) -> list[pd.Timestamp]:
+    """Training starts of `weeks` consecutive test weeks, the last ending with the data."""
+    last = last_full_test_start(df, w, cols)
+    return [last - (weeks - 1 - k) * w.test_days * DAY for k in range(weeks)]
+
+
+def evaluate_weeks(df: pd.DataFrame, features: list[str], cols: Columns, w: Windows,
+                   weeks: int, cfg: TrainConfig, world: str = "") -> list[WeekResult]:
+    """Search once before the first test week, then score every model on each week."""
+    starts = test_week_starts(df, w, cols, weeks)
+    folds = prequential_splits(df, starts[0], w, cols)
+    sel = tune_xgb(df, folds, features, cols.label, cfg.n_trials, cfg.seed,
+                   cfg.xgb_threads, cfg.timeout_s, cols.card)
+    log.info("%s search: val AP %.4f, %s", world, sel.val_ap, sel.params)
+    out = []
+    for start in starts:
+        split = handbook_split(df, start, w, cols)
+        comp = compare_with_selection(df, features, cols, split, sel, cfg)
+        test = comp.test_frame
+        first = (start + (w.train_days + w.delay_days) * DAY).date()
+        out.append(WeekResult(
+            f"{world}test {first}", TestSet(
+                y=test[cols.label].to_numpy(), card=np.zeros(len(test), np.int64),
+                day=day_number(test[cols.time]), scores=comp.all_scores),
+            test[cols.card].to_numpy(), len(test), int(test[cols.label].sum())))
+    return out
+
+
+def number_cards(results: list[WeekResult], world: int) -> None:
+    """Number the cards of one world's weeks jointly (one card, one number)."""
+    codes, _ = pd.factorize(pd.Series(np.concatenate([r.cards for r in results])),
+                            sort=True)
+    lo = 0
+    for r in results:
+        r.test.card, r.test.world = codes[lo:lo + r.rows], world
+        lo += r.rows
+
+
+def _stat(value: float, samples: np.ndarray) -> dict:
+    lo, hi = interval(samples)
+    return {"value": _num(value), "lo": _num(lo), "hi": _num(hi)}
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def _block(point: np.ndarray, boots: np.ndarray, models: list[str]) -> dict:
+    """Per model and metric: value and interval; paired tuned-minus-baseline diffs.
+
+    point: models x 3, boots: n_boot x models x 3."""
+    out = {"models": {}, "paired": {}}
+    for j, m in enumerate(models):
+        out["models"][m] = {k: _stat(point[j, i], boots[:, j, i])
+                            for i, k in enumerate(METRICS)}
+    t = models.index(TUNED)
+    for j, b in enumerate(models):
+        if b == TUNED:
+            continue
+        diffs = {}
+        for i, k in enumerate(METRICS):
+            d = boots[:, t, i] - boots[:, j, i]
+            stat = _stat(point[t, i] - point[j, i], d)
+            ok = ~np.isnan(d)
+            stat["p_not_better"] = _num(float(np.mean(d[ok] <= 0))) if ok.any() else None
+            stat["win"] = stat["lo"] is not None and stat["lo"] > 0
+            diffs[k] = stat
+        out["paired"][f"{TUNED}-{b}"] = diffs
+    return out
+
+
+def summarise(results: list[WeekResult], n_boot: int, seed: int = 0, k: int = 100
+              ) -> dict:
+    """Per test set and pooled: metrics with 95 % intervals and paired differences."""
+    boot = CardBootstrap([r.test for r in results], MODELS, k)
+    point, boots = boot.point(), boot.run(n_boot, seed)
+    per_set = [{"set": r.label, "rows": r.rows, "positives": r.positives,
+                **_block(point[i], boots[:, i], MODELS)} for i, r in enumerate(results)]
+    pooled = _block(np.nanmean(point, axis=0), np.nanmean(boots, axis=1), MODELS)
+    pooled.update({"sets": len(results), "rows": sum(r.rows for r in results),
+                   "positives": sum(r.positives for r in results)})
+    return {"n_boot": n_boot, "level": 0.95, "resampled_by": "card", "weeks": per_set,
+            "pooled": pooled}
