@@ -23,7 +23,7 @@ METRICS = ("auc", "ap", "cp100")
 
 
 @dataclass
-class TestSet:
+class ScoredSet:
     """One test window: labels, card numbers (0..n_cards-1 of its world), day numbers
     (None: no card column, CP@k undefined) and each model's scores."""
 
@@ -91,7 +91,7 @@ class _CardDays:
 class CardBootstrap:
     """Point estimates and card resamples of AUC / AP / CP@k for several test sets."""
 
-    def __init__(self, sets: list[TestSet], models: list[str], k: int = 100) -> None:
+    def __init__(self, sets: list[ScoredSet], models: list[str], k: int = 100) -> None:
         self.sets, self.models, self.k = sets, models, k
         self.n_cards = {}
         for s in sets:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.fraud.bootstrap import METRICS, CardBootstrap, TestSet, interval
+from models.fraud.bootstrap import METRICS, CardBootstrap, ScoredSet, interval
 from models.fraud.estimators import BASELINES, TUNED
 from models.fraud.protocol import (
     DAY, Columns, Windows, day_number, handbook_split, last_full_test_start,
@@ -34,7 +34,7 @@ class WeekResult:
     """One test week of one world: its scores and what describes it."""
 
     label: str
-    test: TestSet
+    test: ScoredSet
     cards: np.ndarray
     rows: int
     positives: int
@@ -62,7 +62,7 @@ def evaluate_weeks(df: pd.DataFrame, features: list[str], cols: Columns, w: Wind
         test = comp.test_frame
         first = (start + (w.train_days + w.delay_days) * DAY).date()
         out.append(WeekResult(
-            f"{world}test {first}", TestSet(
+            f"{world}test {first}", ScoredSet(
                 y=test[cols.label].to_numpy(), card=np.zeros(len(test), np.int64),
                 day=day_number(test[cols.time]), scores=comp.all_scores),
             test[cols.card].to_numpy(), len(test), int(test[cols.label].sum())))
