@@ -54,8 +54,24 @@ def _print_outcome(out, json_out: bool) -> None:
                   f"{out.seconds.get('total', 0):.0f} s")
     for reason in out.decision.reasons:
         console.print(f"  - {reason}")
+    if out.report:
+        _print_table_report(out.report)
     if json_out:
-        print(json.dumps({"models": out.metrics, "champion": out.champion}))
+        print(json.dumps({"models": out.metrics, "champion": out.champion,
+                          **({"report": out.report} if out.report else {})}))
+
+
+def _print_table_report(report: dict) -> None:
+    from pipelines.fraud.nodes import interval_rows
+
+    split = report["split"]
+    console.print(f"time-ordered split: train up to {split['train_last']}, test from "
+                  f"{split['test_first']} (delay {split['delay_s']:.0f} s); test part "
+                  f"{report['test_rows']:,} rows with {report['test_positives']:,} "
+                  f"positives; tuned AP interval width {report['ap_interval_width']} "
+                  f"(95 %, by {report['resampled_by']})")
+    for row in interval_rows(report):
+        console.print(row)
 
 
 def train_fraud(
@@ -63,6 +79,9 @@ def train_fraud(
     label: str = typer.Option(None, help="Label column of --table (0/1)."),
     time_col: str = typer.Option(None, "--time", help="Time column of --table."),
     id_col: str = typer.Option(None, "--id", help="Card/entity column of --table (CP@100)."),
+    test_fraction: float = typer.Option(0.2, help="Latest share of --table that tests."),
+    delay: str = typer.Option("0", help="Label delay of --table: training stops this "
+                              "long before the test part (e.g. 7d, 12h, 0)."),
     trials: int = typer.Option(20, help="Optuna trials for the tuned XGBoost."),
     seed: int = typer.Option(0, help="Random seed of models and search."),
     review_fp: float = typer.Option(0.01, help="False-positive budget of 'review'."),
@@ -71,7 +90,7 @@ def train_fraud(
     json_out: bool = typer.Option(False, "--json", help="Last line: metrics as JSON."),
 ) -> None:
     """Train baselines and a tuned XGBoost, register it, gate it against the champion."""
-    from pipelines.fraud import pipeline as fp
+    from pipelines.fraud import nodes, pipeline as fp
     from smartpay.errors import InputError
 
     _progress_to_stderr()
@@ -81,7 +100,10 @@ def train_fraud(
         for name, value in (("--label", label), ("--time", time_col)):
             if not value:
                 raise InputError(name, value, "a column name when --table is given")
-        spec = fp.TableSpec(Path(table), label, time_col, id_col)
+        if not 0 < test_fraction < 1:
+            raise InputError("--test-fraction", test_fraction, "a number between 0 and 1")
+        spec = fp.TableSpec(Path(table), label, time_col, id_col, test_fraction,
+                            nodes.parse_delay(delay))
         with spinner(f"Training on {table}"):
             out = fp.train_table(settings, spec, cfg, tolerance)
     else:

@@ -23,7 +23,7 @@ from models.fraud.protocol import (
     DAY, Columns, Windows, day_number, handbook_split, last_full_test_start,
     prequential_splits)
 from models.fraud.selection import tune_xgb
-from models.fraud.train import TrainConfig, compare_with_selection
+from models.fraud.train import Comparison, TrainConfig, compare_with_selection
 
 log = logging.getLogger(__name__)
 MODELS = [*BASELINES, TUNED]
@@ -80,8 +80,18 @@ def number_cards(results: list[WeekResult], world: int) -> None:
 
 
 def _stat(value: float, samples: np.ndarray) -> dict:
+    if np.isnan(samples).all():  # e.g. CP@100 of a table without a card column
+        return {"value": _num(value), "lo": None, "hi": None}
     lo, hi = interval(samples)
     return {"value": _num(value), "lo": _num(lo), "hi": _num(hi)}
+
+
+def _mean_over(a: np.ndarray, axis: int) -> np.ndarray:
+    """Mean ignoring NaN; NaN where every value is NaN (without numpy's warning)."""
+    ok = ~np.isnan(a)
+    n = ok.sum(axis=axis)
+    total = np.where(ok, a, 0.0).sum(axis=axis)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
 def _num(x) -> float | None:
@@ -106,7 +116,7 @@ def _block(point: np.ndarray, boots: np.ndarray, models: list[str]) -> dict:
             stat = _stat(point[t, i] - point[j, i], d)
             ok = ~np.isnan(d)
             stat["p_not_better"] = _num(float(np.mean(d[ok] <= 0))) if ok.any() else None
-            stat["win"] = stat["lo"] is not None and stat["lo"] > 0
+            stat["win"] = bool(stat["lo"] is not None and stat["lo"] > 0)
             diffs[k] = stat
         out["paired"][f"{TUNED}-{b}"] = diffs
     return out
@@ -119,8 +129,28 @@ def summarise(results: list[WeekResult], n_boot: int, seed: int = 0, k: int = 10
     point, boots = boot.point(), boot.run(n_boot, seed)
     per_set = [{"set": r.label, "rows": r.rows, "positives": r.positives,
                 **_block(point[i], boots[:, i], MODELS)} for i, r in enumerate(results)]
-    pooled = _block(np.nanmean(point, axis=0), np.nanmean(boots, axis=1), MODELS)
+    pooled = _block(_mean_over(point, 0), _mean_over(boots, 1), MODELS)
     pooled.update({"sets": len(results), "rows": sum(r.rows for r in results),
                    "positives": sum(r.positives for r in results)})
     return {"n_boot": n_boot, "level": 0.95, "resampled_by": "card", "weeks": per_set,
             "pooled": pooled}
+
+
+def table_report(comp: Comparison, cols: Columns, n_boot: int, k: int = 100) -> dict:
+    """Test positives and every model's metrics with 95 % intervals on one test part,
+    resampled by the id column when there is one, else by row."""
+    test = comp.test_frame
+    y = test[cols.label].to_numpy()
+    if cols.card is not None:
+        ids, day = test[cols.card].to_numpy(), day_number(test[cols.time])
+    else:
+        ids, day = np.arange(len(test)), None
+    week = WeekResult("test", ScoredSet(y, np.zeros(len(y), np.int64), day,
+                                        comp.all_scores), ids, len(test), int(y.sum()))
+    number_cards([week], 0)
+    pooled = summarise([week], n_boot, k=k)["pooled"]
+    ap = pooled["models"][TUNED]["ap"]
+    return {"test_rows": len(test), "test_positives": int(y.sum()),
+            "resampled_by": cols.card or "row", "n_boot": n_boot,
+            "ap_interval_width": _num(ap["hi"] - ap["lo"]) if ap["lo"] is not None
+            else None, **{k_: pooled[k_] for k_ in ("models", "paired")}}

@@ -57,10 +57,20 @@ def reference_splits(df: pd.DataFrame, train_start: pd.Timestamp, w: Windows,
                                                                           w, cols)
 
 
-def table_splits(df: pd.DataFrame, cols: Columns, test_share: float = 0.3
-                 ) -> tuple[Split, list[Split]]:
+def table_splits(df: pd.DataFrame, cols: Columns, test_share: float = 0.2,
+                 delay: pd.Timedelta = pd.Timedelta(0)) -> tuple[Split, list[Split]]:
     """Time-ordered splits of a bring-your-own table (later part tests)."""
-    return nested_fraction_splits(df, cols, test_share)
+    return nested_fraction_splits(df, cols, test_share, delay)
+
+
+def parse_delay(text: str | None) -> pd.Timedelta:
+    """A label delay like '7d', '12h' or '0' (none)."""
+    if text is None or text.strip() in ("", "0"):
+        return pd.Timedelta(0)
+    try:
+        return pd.Timedelta(seconds=parse_interval(text))
+    except InputError:
+        raise InputError("--delay", text, "a duration like 7d, 12h, 30m or 0") from None
 
 
 def parse_interval(text: str) -> float:
@@ -102,3 +112,13 @@ def interval_rows(block: dict) -> list[str]:
         lines.append(f"{name:<36}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))
                      + f"  win: {','.join(wins) or 'none'}")
     return lines
+
+
+def split_summary(df: pd.DataFrame, split: Split, cols: Columns, test_share: float,
+                  delay: pd.Timedelta) -> dict[str, Any]:
+    """Where a bring-your-own table was cut: last training time, first test time."""
+    ts = df[cols.time]
+    return {"test_fraction": test_share, "delay_s": delay.total_seconds(),
+            "train_rows": len(split.train), "test_rows": len(split.test),
+            "train_last": str(ts.iloc[split.train].max()),
+            "test_first": str(ts.iloc[split.test].min())}
