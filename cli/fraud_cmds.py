@@ -130,6 +130,10 @@ def evaluate_fraud(
     seeds: str = typer.Option("1,2,3", help="Simulation seeds, one world each."),
     trials: int = typer.Option(20, help="Optuna trials of the search (one per world)."),
     boot: int = typer.Option(1000, help="Card bootstrap resamples (>= 100)."),
+    folds: int = typer.Option(4, help="Prequential validation folds of the search."),
+    customers: int = typer.Option(5_000, help="Customers of each simulated world."),
+    terminals: int = typer.Option(10_000, help="Terminals of each simulated world."),
+    days: int = typer.Option(183, help="Days of each simulated world."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Every model over several test weeks and seeds, 95 % intervals by card, paired
@@ -137,15 +141,21 @@ def evaluate_fraud(
     from smartpay.errors import InputError
 
     for name, value, low in (("--weeks", weeks, 1), ("--trials", trials, 1),
-                             ("--boot", boot, 100)):
+                             ("--boot", boot, 100), ("--folds", folds, 1),
+                             ("--customers", customers, 1), ("--terminals", terminals, 1),
+                             ("--days", days, 1)):
         if value < low:
             raise InputError(name, value, f"an integer >= {low}")
     seed_list = _seeds(seeds)
+    from models.fraud.protocol import Windows
     from pipelines.fraud import evaluation as ev
 
     _progress_to_stderr()
     cfg = _config(trials, seed_list[0], 0.01, 0.001)
-    spec = ev.EvaluationSpec(seeds=seed_list, weeks=weeks, n_boot=boot, cfg=cfg)
+    spec = ev.EvaluationSpec(seeds=seed_list, weeks=weeks, n_boot=boot, cfg=cfg,
+                             windows=Windows(n_folds=folds),
+                             sim_kwargs={"customers": customers, "terminals": terminals,
+                                         "days": days})
     with spinner(f"Evaluating {len(seed_list)} worlds x {weeks} test weeks"):
         report = ev.evaluate(get_settings(), spec)
     if json_out:

@@ -1,9 +1,9 @@
 """Wiring of `smartpay evaluate fraud`: one simulated world per seed, Feast features for
 the test weeks and their tuning folds, the multi-week comparison, MLflow logging.
 
-Each seed's world is a local-profile data dir under `<data>/fraud/evaluation/seed-N`
-(raw transactions, offline feature tables, Feast registry), built once and reused: the
-simulator is deterministic per seed, so a rebuilt world is the same world.
+Each world is a local-profile data dir under `<data>/fraud/evaluation/`, named by its
+seed and size (raw transactions, offline feature tables, Feast registry), built once
+and reused: the simulator is deterministic per seed, so a rebuilt world is the same.
 """
 
 from __future__ import annotations
@@ -18,34 +18,34 @@ import pandas as pd
 from models.fraud.protocol import Columns, Windows
 from models.fraud.train import TrainConfig
 from models.registry import MlflowRegistry
+from pipelines.simulate.pipeline import SimulationParams
 from smartpay.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def world_dir(settings: Settings, seed: int) -> Path:
-    """Data dir of the evaluation world simulated with `seed`."""
-    return settings.path("fraud", "evaluation", f"seed-{seed}")
-
-
-def world_settings(settings: Settings, seed: int) -> Settings:
-    """Settings of a seed's world: its own data dir, local profile (file stores)."""
-    return Settings(data_dir=world_dir(settings, seed), profile="local")
+def world_dir(settings: Settings, params: SimulationParams) -> Path:
+    """Data dir of the evaluation world simulated with `params`."""
+    p = params
+    name = f"seed-{p.seed}-{p.customers}c-{p.terminals}t-{p.days}d"
+    return settings.path("fraud", "evaluation", name)
 
 
 def ensure_world(settings: Settings, seed: int, sim_kwargs: dict | None = None) -> Settings:
-    """Simulate the seed's world and build + apply its features unless already done."""
+    """Simulate the seed's world and build + apply its features unless already done;
+    its settings: its own data dir, local profile (file stores)."""
     from pipelines.features import pipeline as features
-    from pipelines.simulate.pipeline import SimulationParams, run
+    from pipelines.simulate.pipeline import run
 
-    ws = world_settings(settings, seed)
+    params = SimulationParams(seed=seed, **(sim_kwargs or {}))
+    ws = Settings(data_dir=world_dir(settings, params), profile="local")
     raw = ws.path("raw", "transactions.parquet")
     done = ws.path("feast", "READY")
     if done.exists():
         return ws
     t0 = time.perf_counter()
     if not raw.exists():
-        run(SimulationParams(seed=seed, **(sim_kwargs or {})), raw)
+        run(params, raw)
     features.build(ws, raw, validate=False)
     features.apply(ws)
     done.write_text(pd.Timestamp.now(tz="UTC").isoformat())
