@@ -38,6 +38,8 @@ class WeekResult:
     cards: np.ndarray
     rows: int
     positives: int
+    blind: np.ndarray | None = None
+    review: float | None = None
 
 
 def test_week_starts(df: pd.DataFrame, w: Windows, cols: Columns, weeks: int
@@ -48,8 +50,12 @@ def test_week_starts(df: pd.DataFrame, w: Windows, cols: Columns, weeks: int
 
 
 def evaluate_weeks(df: pd.DataFrame, features: list[str], cols: Columns, w: Windows,
-                   weeks: int, cfg: TrainConfig, world: str = "") -> list[WeekResult]:
-    """Search once before the first test week, then score every model on each week."""
+                   weeks: int, cfg: TrainConfig, world: str = "",
+                   blind_col: str | None = None) -> list[WeekResult]:
+    """Search once before the first test week, then score every model on each week.
+
+    `blind_col` (optional) flags frauds in the label-delay blind spot; each week then
+    keeps the flags and the tuned model's review threshold (chosen on validation)."""
     starts = test_week_starts(df, w, cols, weeks)
     folds = prequential_splits(df, starts[0], w, cols)
     sel = tune_xgb(df, folds, features, cols.label, cfg.n_trials, cfg.seed,
@@ -65,8 +71,28 @@ def evaluate_weeks(df: pd.DataFrame, features: list[str], cols: Columns, w: Wind
             f"{world}test {first}", ScoredSet(
                 y=test[cols.label].to_numpy(), card=np.zeros(len(test), np.int64),
                 day=day_number(test[cols.time]), scores=comp.all_scores),
-            test[cols.card].to_numpy(), len(test), int(test[cols.label].sum())))
+            test[cols.card].to_numpy(), len(test), int(test[cols.label].sum()),
+            test[blind_col].to_numpy(dtype=bool) if blind_col else None,
+            comp.thresholds.review))
     return out
+
+
+def blind_spot(results: list[WeekResult]) -> dict | None:
+    """Recall of the tuned model at its review threshold on blind-spot frauds and on
+    the other frauds, over the given weeks (None when no week has flags)."""
+    counts = np.zeros(4)
+    for r in results:
+        if r.blind is None:
+            return None
+        fraud = r.test.y == 1
+        caught = r.test.scores[TUNED] >= r.review
+        counts += [np.sum(fraud & r.blind), np.sum(fraud & r.blind & caught),
+                   np.sum(fraud & ~r.blind), np.sum(fraud & ~r.blind & caught)]
+    blind, blind_caught, other, other_caught = counts
+    return {"frauds": int(blind + other), "first_week_frauds": int(blind),
+            "recall_first_week": _num(blind_caught / blind) if blind else None,
+            "recall_other": _num(other_caught / other) if other else None,
+            "at": "tuned model's review threshold (validation, 1 % genuine flagged)"}
 
 
 def number_cards(results: list[WeekResult], world: int) -> None:
@@ -128,10 +154,12 @@ def summarise(results: list[WeekResult], n_boot: int, seed: int = 0, k: int = 10
     boot = CardBootstrap([r.test for r in results], MODELS, k)
     point, boots = boot.point(), boot.run(n_boot, seed)
     per_set = [{"set": r.label, "rows": r.rows, "positives": r.positives,
-                **_block(point[i], boots[:, i], MODELS)} for i, r in enumerate(results)]
+                "blind_spot": blind_spot([r]), **_block(point[i], boots[:, i], MODELS)}
+               for i, r in enumerate(results)]
     pooled = _block(_mean_over(point, 0), _mean_over(boots, 1), MODELS)
     pooled.update({"sets": len(results), "rows": sum(r.rows for r in results),
-                   "positives": sum(r.positives for r in results)})
+                   "positives": sum(r.positives for r in results),
+                   "blind_spot": blind_spot(results)})
     return {"n_boot": n_boot, "level": 0.95, "resampled_by": "card", "weeks": per_set,
             "pooled": pooled}
 

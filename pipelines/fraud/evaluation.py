@@ -82,9 +82,10 @@ def evaluate(settings: Settings, spec: EvaluationSpec) -> dict:
     for i, seed in enumerate(spec.seeds):
         ws = ensure_world(settings, seed, spec.sim_kwargs)
         df, feats, _ = feature_frame(ws, spec.windows, weeks=spec.weeks)
+        df = with_blind_spot(ws, df)
         cfg = spec.cfg.model_copy(update={"seed": seed})
         weeks = evaluate_weeks(df, feats, Columns(), spec.windows, spec.weeks, cfg,
-                               world=f"seed {seed} ")
+                               world=f"seed {seed} ", blind_col=BLIND)
         number_cards(weeks, i)
         results += weeks
         log.info("seed %d done at %.0f s", seed, time.perf_counter() - t0)
@@ -94,6 +95,20 @@ def evaluate(settings: Settings, spec: EvaluationSpec) -> dict:
                    "seconds": round(time.perf_counter() - t0, 1)})
     report["run_id"] = log_evaluation(settings, report)
     return report
+
+
+BLIND = "terminal_first_week"
+
+
+def with_blind_spot(ws: Settings, df: pd.DataFrame) -> pd.DataFrame:
+    """Flag (column BLIND, not a feature) frauds in a compromised terminal's first week."""
+    from pipelines.fraud.nodes import terminal_first_week
+    from pipelines.io import read_table
+
+    tx = read_table(ws.path("raw", "transactions.parquet"),
+                    ["transaction_id", "timestamp", "terminal_id", "fraud_scenario"])
+    flags = pd.Series(terminal_first_week(tx).to_numpy(), index=tx["transaction_id"])
+    return df.assign(**{BLIND: df["transaction_id"].map(flags).fillna(False).astype(bool)})
 
 
 def _flat_metrics(report: dict) -> dict[str, float]:
@@ -108,6 +123,10 @@ def _flat_metrics(report: dict) -> dict[str, float]:
                         out[f"pooled.{name}.{metric}.{key}"] = stat[key]
                 if "win" in stat:
                     out[f"pooled.{name}.{metric}.win"] = float(stat["win"])
+    for key in ("recall_first_week", "recall_other"):
+        value = (pooled.get("blind_spot") or {}).get(key)
+        if value is not None:
+            out[f"pooled.blind_spot.{key}"] = value
     return out
 
 

@@ -122,3 +122,24 @@ def split_summary(df: pd.DataFrame, split: Split, cols: Columns, test_share: flo
             "train_rows": len(split.train), "test_rows": len(split.test),
             "train_last": str(ts.iloc[split.train].max()),
             "test_first": str(ts.iloc[split.test].min())}
+
+
+def terminal_first_week(tx: pd.DataFrame, delay_days: int = 7, window_days: int = 30
+                        ) -> pd.Series:
+    """True for a compromised-terminal fraud (simulator scenario 2) whose terminal had no
+    such fraud in the `window_days` ending `delay_days` before it: the terminal risk
+    features, which see labels only after the delay, cannot know yet (the blind spot).
+    Indexed like `tx`; needs timestamp, terminal_id and fraud_scenario."""
+    hits = tx.loc[tx["fraud_scenario"] == 2, ["timestamp", "terminal_id"]]
+    hits = hits.assign(seen=hits["timestamp"] - pd.Timedelta(days=delay_days))
+    prev = pd.merge_asof(
+        hits.reset_index().sort_values("seen"),
+        hits[["timestamp", "terminal_id"]].rename(columns={"timestamp": "prev"})
+        .sort_values("prev"),
+        left_on="seen", right_on="prev", by="terminal_id", direction="backward",
+        allow_exact_matches=True)
+    blind = prev["prev"].isna() | (prev["prev"] <= prev["seen"]
+                                   - pd.Timedelta(days=window_days))
+    out = pd.Series(False, index=tx.index)
+    out.loc[prev["index"].to_numpy()] = blind.to_numpy()
+    return out

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +35,7 @@ def test_cli_reports_every_model_per_week_and_pooled_and_logs_the_run(data_dir):
     rf = pooled["paired"][f"{TUNED}-random_forest"]["ap"]
     assert rf["win"] == (rf["lo"] > 0)
     assert pooled["positives"] == sum(w["positives"] for w in report["weeks"]) > 0
+    assert pooled["blind_spot"]["frauds"] == pooled["positives"]
     run = MlflowClient(get_settings().tracking_uri).get_run(report["run_id"])
     ap = pooled["models"][TUNED]["ap"]["value"]
     assert run.data.metrics[f"pooled.{TUNED}.ap.value"] == pytest.approx(ap)
@@ -50,3 +52,19 @@ def test_cli_names_a_bad_option_before_doing_any_work(data_dir, args, field):
     res = CliRunner().invoke(app, ["evaluate", "fraud", *args])
     assert isinstance(res.exception, InputError) and field in str(res.exception)
     assert not (data_dir / "fraud" / "evaluation").exists()
+
+
+def test_terminal_first_week_flags_frauds_the_delayed_terminal_features_cannot_see():
+    from pipelines.fraud.nodes import terminal_first_week
+
+    t0 = pd.Timestamp("2024-01-01")
+    rows = [  # (day, terminal, scenario)
+        (0, 1, 2), (3, 1, 2), (6.9, 1, 2),  # days 0-7 of terminal 1: no label visible
+        (7.5, 1, 2),                        # day 0's label is visible 7 days later
+        (8, 2, 0), (9, 2, 1),               # not terminal compromise: never flagged
+        (50, 1, 2)]                          # last visible label (day 0..7.5) > 30 d old
+    tx = pd.DataFrame({"timestamp": [t0 + pd.Timedelta(days=d) for d, _, _ in rows],
+                       "terminal_id": [t for _, t, _ in rows],
+                       "fraud_scenario": [s for _, _, s in rows]})
+    assert terminal_first_week(tx).tolist() == [True, True, True, False, False, False,
+                                                True]
