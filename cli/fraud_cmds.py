@@ -121,7 +121,8 @@ def _seeds(text: str) -> list[int]:
     except ValueError:
         seeds = []
     if not seeds or len(set(seeds)) != len(seeds):
-        raise InputError("--seeds", text, "distinct integers separated by commas, e.g. 1,2,3")
+        raise InputError("--seeds", text,
+                         "distinct integers separated by commas, e.g. 1,2,3")
     return seeds
 
 

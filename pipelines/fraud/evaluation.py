@@ -137,7 +137,8 @@ def log_evaluation(settings: Settings, report: dict) -> str:
             for metric, stat in per.items() if stat["win"]]
     with book.run(run_name="evaluate-fraud") as run_id:
         book.log_batch(run_id, params={
-            "seeds": ",".join(map(str, report["seeds"])), "test_weeks": report["test_weeks"],
+            "seeds": ",".join(map(str, report["seeds"])),
+            "test_weeks": report["test_weeks"],
             "n_boot": report["n_boot"], "n_trials": report["n_trials"],
             "resampled_by": report["resampled_by"]},
             metrics=_flat_metrics(report),

@@ -106,7 +106,8 @@ def interval_rows(block: dict) -> list[str]:
 
     lines = [f"{'model':<36}" + "".join(f"{m:>22}" for m in ("AUC", "AP", "CP@100"))]
     for name, stats in block["models"].items():
-        lines.append(f"{name:<36}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100")))
+        cells = "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))
+        lines.append(f"{name:<36}{cells}")
     for name, stats in block["paired"].items():
         wins = [m for m in ("auc", "ap", "cp100") if stats[m]["win"]]
         lines.append(f"{name:<36}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))

@@ -68,9 +68,14 @@ def test_fraction_split_of_a_single_instant_names_the_time_column():
         nested_fraction_splits(df, Columns())
 
 
+def _hourly(n=100):
+    return pd.DataFrame({"event_timestamp": pd.date_range("2024-01-01", periods=n,
+                                                          freq="h"),
+                         "card_id": 1, "is_fraud": 0})
+
+
 def test_fraction_split_tests_the_latest_fifth_and_leaves_the_delay_out_of_training():
-    df = pd.DataFrame({"event_timestamp": pd.date_range("2024-01-01", periods=100, freq="h"),
-                       "card_id": 1, "is_fraud": 0})
+    df = _hourly()
     s = time_fraction_split(df, Columns(), delay=pd.Timedelta(hours=5))
     ts = df["event_timestamp"]
     assert len(s.test) == 20
@@ -83,7 +88,6 @@ def test_fraction_split_tests_the_latest_fifth_and_leaves_the_delay_out_of_train
                                            ({"delay": pd.Timedelta(days=30)}, "--delay"),
                                            ({"delay": pd.Timedelta(hours=-1)}, "--delay")])
 def test_fraction_split_names_a_bad_fraction_or_delay(kwargs, field):
-    df = pd.DataFrame({"event_timestamp": pd.date_range("2024-01-01", periods=100, freq="h"),
-                       "card_id": 1, "is_fraud": 0})
+    df = _hourly()
     with pytest.raises(InputError, match=field):
         time_fraction_split(df, Columns(), **kwargs)
