@@ -135,6 +135,9 @@ def evaluate_fraud(
     customers: int = typer.Option(5_000, help="Customers of each simulated world."),
     terminals: int = typer.Option(10_000, help="Terminals of each simulated world."),
     days: int = typer.Option(183, help="Days of each simulated world."),
+    early_outcomes: bool = typer.Option(
+        False, "--early-outcomes", help="Also evaluate the tuned XGBoost with review "
+        "verdicts as terminal features (experiment; twice the time)."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Every model over several test weeks and seeds, 95 % intervals by card, paired
@@ -156,7 +159,7 @@ def evaluate_fraud(
     spec = ev.EvaluationSpec(seeds=seed_list, weeks=weeks, n_boot=boot, cfg=cfg,
                              windows=Windows(n_folds=folds),
                              sim_kwargs={"customers": customers, "terminals": terminals,
-                                         "days": days})
+                                         "days": days}, early_outcomes=early_outcomes)
     with spinner(f"Evaluating {len(seed_list)} worlds x {weeks} test weeks"):
         report = ev.evaluate(get_settings(), spec)
     if json_out:

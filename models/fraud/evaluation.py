@@ -12,7 +12,7 @@ interval of the difference lies above zero.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ class WeekResult:
     rows: int
     positives: int
     blind: np.ndarray | None = None
-    review: float | None = None
+    review: dict[str, float] = field(default_factory=dict)
 
 
 def test_week_starts(df: pd.DataFrame, w: Windows, cols: Columns, weeks: int
@@ -73,26 +73,31 @@ def evaluate_weeks(df: pd.DataFrame, features: list[str], cols: Columns, w: Wind
                 day=day_number(test[cols.time]), scores=comp.all_scores),
             test[cols.card].to_numpy(), len(test), int(test[cols.label].sum()),
             test[blind_col].to_numpy(dtype=bool) if blind_col else None,
-            comp.thresholds.review))
+            {TUNED: comp.thresholds.review}))
     return out
 
 
-def blind_spot(results: list[WeekResult]) -> dict | None:
-    """Recall of the tuned model at its review threshold on blind-spot frauds and on
-    the other frauds, over the given weeks (None when no week has flags)."""
+def blind_spot(results: list[WeekResult], model: str = TUNED) -> dict | None:
+    """Recall of a model at its review threshold on blind-spot frauds and on the
+    other frauds, over the given weeks (None when no week has flags)."""
     counts = np.zeros(4)
     for r in results:
-        if r.blind is None:
+        if r.blind is None or model not in r.review:
             return None
         fraud = r.test.y == 1
-        caught = r.test.scores[TUNED] >= r.review
+        caught = r.test.scores[model] >= r.review[model]
         counts += [np.sum(fraud & r.blind), np.sum(fraud & r.blind & caught),
                    np.sum(fraud & ~r.blind), np.sum(fraud & ~r.blind & caught)]
     blind, blind_caught, other, other_caught = counts
     return {"frauds": int(blind + other), "first_week_frauds": int(blind),
             "recall_first_week": _num(blind_caught / blind) if blind else None,
             "recall_other": _num(other_caught / other) if other else None,
-            "at": "tuned model's review threshold (validation, 1 % genuine flagged)"}
+            "at": "the model's review threshold (validation, 1 % genuine flagged)"}
+
+
+def _blind_spots(results: list[WeekResult]) -> dict | None:
+    spots = {m: blind_spot(results, m) for m in results[0].review}
+    return spots.get(TUNED) if list(spots) == [TUNED] else spots
 
 
 def number_cards(results: list[WeekResult], world: int) -> None:
@@ -124,6 +129,18 @@ def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
+def with_early_model(base: list[WeekResult], early: list[WeekResult], name: str
+                     ) -> list[WeekResult]:
+    """Add the tuned model of a second run on the same weeks (more features) to `base`
+    as model `name`, with its own review threshold."""
+    for b, e in zip(base, early, strict=True):
+        if not np.array_equal(b.test.y, e.test.y):
+            raise ValueError(f"{b.label}: the two runs tested different rows")
+        b.test.scores[name] = e.test.scores[TUNED]
+        b.review[name] = e.review[TUNED]
+    return base
+
+
 def _block(point: np.ndarray, boots: np.ndarray, models: list[str]) -> dict:
     """Per model and metric: value and interval; paired tuned-minus-baseline diffs.
 
@@ -151,15 +168,16 @@ def _block(point: np.ndarray, boots: np.ndarray, models: list[str]) -> dict:
 def summarise(results: list[WeekResult], n_boot: int, seed: int = 0, k: int = 100
               ) -> dict:
     """Per test set and pooled: metrics with 95 % intervals and paired differences."""
-    boot = CardBootstrap([r.test for r in results], MODELS, k)
+    models = MODELS + [m for m in results[0].test.scores if m not in MODELS]
+    boot = CardBootstrap([r.test for r in results], models, k)
     point, boots = boot.point(), boot.run(n_boot, seed)
     per_set = [{"set": r.label, "rows": r.rows, "positives": r.positives,
-                "blind_spot": blind_spot([r]), **_block(point[i], boots[:, i], MODELS)}
+                "blind_spot": _blind_spots([r]), **_block(point[i], boots[:, i], models)}
                for i, r in enumerate(results)]
-    pooled = _block(_mean_over(point, 0), _mean_over(boots, 1), MODELS)
+    pooled = _block(_mean_over(point, 0), _mean_over(boots, 1), models)
     pooled.update({"sets": len(results), "rows": sum(r.rows for r in results),
                    "positives": sum(r.positives for r in results),
-                   "blind_spot": blind_spot(results)})
+                   "blind_spot": _blind_spots(results)})
     return {"n_boot": n_boot, "level": 0.95, "resampled_by": "card", "weeks": per_set,
             "pooled": pooled}
 

@@ -70,27 +70,41 @@ class EvaluationSpec:
     cfg: TrainConfig = field(default_factory=TrainConfig)
     windows: Windows = field(default_factory=Windows)
     sim_kwargs: dict = field(default_factory=dict)
+    early_outcomes: bool = False
+
+
+EARLY_MODEL = "xgboost_tuned_early_outcomes"
+WARM_UP_WEEKS = 4  # weeks before the oldest fold: deployed models, verdict stream
 
 
 def evaluate(settings: Settings, spec: EvaluationSpec) -> dict:
     """Every model over `weeks` test weeks of each seed's world, with card intervals."""
-    from models.fraud.evaluation import evaluate_weeks, number_cards, summarise
+    from models.fraud.evaluation import (
+        evaluate_weeks, number_cards, summarise, with_early_model)
+    from pipelines.fraud.early_outcomes import EARLY_FEATURES, add_early_outcomes
     from pipelines.fraud.pipeline import feature_frame
 
     t0 = time.perf_counter()
     results = []
+    extra = WARM_UP_WEEKS if spec.early_outcomes else 0
     for i, seed in enumerate(spec.seeds):
         ws = ensure_world(settings, seed, spec.sim_kwargs)
-        df, feats, _ = feature_frame(ws, spec.windows, weeks=spec.weeks)
+        df, feats, _ = feature_frame(ws, spec.windows, weeks=spec.weeks + extra)
         df = with_blind_spot(ws, df)
         cfg = spec.cfg.model_copy(update={"seed": seed})
         weeks = evaluate_weeks(df, feats, Columns(), spec.windows, spec.weeks, cfg,
                                world=f"seed {seed} ", blind_col=BLIND)
+        if spec.early_outcomes:
+            df = add_early_outcomes(df, feats, seed=seed)
+            early = evaluate_weeks(df, feats + EARLY_FEATURES, Columns(), spec.windows,
+                                   spec.weeks, cfg, f"seed {seed} early ", BLIND)
+            weeks = with_early_model(weeks, early, EARLY_MODEL)
         number_cards(weeks, i)
         results += weeks
         log.info("seed %d done at %.0f s", seed, time.perf_counter() - t0)
     report = summarise(results, spec.n_boot, seed=0, k=spec.cfg.top_k)
     report.update({"seeds": spec.seeds, "test_weeks": spec.weeks,
+                   "early_outcomes": spec.early_outcomes,
                    "n_trials": spec.cfg.n_trials, "features": feats,
                    "seconds": round(time.perf_counter() - t0, 1)})
     report["run_id"] = log_evaluation(settings, report)
@@ -123,10 +137,12 @@ def _flat_metrics(report: dict) -> dict[str, float]:
                         out[f"pooled.{name}.{metric}.{key}"] = stat[key]
                 if "win" in stat:
                     out[f"pooled.{name}.{metric}.win"] = float(stat["win"])
-    for key in ("recall_first_week", "recall_other"):
-        value = (pooled.get("blind_spot") or {}).get(key)
-        if value is not None:
-            out[f"pooled.blind_spot.{key}"] = value
+    spots = pooled.get("blind_spot") or {}
+    spots = spots if "frauds" not in spots else {"xgboost_tuned": spots}
+    for model, spot in spots.items():
+        for key in ("recall_first_week", "recall_other"):
+            if spot and spot.get(key) is not None:
+                out[f"pooled.blind_spot.{model}.{key}"] = spot[key]
     return out
 
 

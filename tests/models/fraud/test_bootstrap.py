@@ -108,7 +108,7 @@ def test_blind_spot_recall_counts_frauds_flagged_at_the_review_threshold():
     blind = np.array([True, True, False, False, False, False])
     tuned = np.array([0.9, 0.1, 0.6, 0.4, 0.8, 0.95])  # caught: first, third, fifth
     test = ScoredSet(y, np.arange(6), None, {TUNED: tuned})
-    out = blind_spot([WeekResult("w", test, np.arange(6), 6, 5, blind, review=0.5)])
+    out = blind_spot([WeekResult("w", test, np.arange(6), 6, 5, blind, review={TUNED: 0.5})])
     assert out["first_week_frauds"] == 2 and out["frauds"] == 5
     assert out["recall_first_week"] == 0.5
     assert out["recall_other"] == pytest.approx(2 / 3, abs=1e-6)
