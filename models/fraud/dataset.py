@@ -50,8 +50,26 @@ def feature_columns(df: pd.DataFrame, cols: Columns) -> list[str]:
     return feats
 
 
+def time_features(df: pd.DataFrame, cols: Columns) -> pd.DataFrame:
+    """Features the time column yields: hour of day, day of week (Monday = 0) and,
+    with an id column, seconds since the same id's previous event (NaN for its first).
+
+    `df` must be sorted by time; only earlier rows are read, so nothing leaks."""
+    ts = df[cols.time]
+    out = pd.DataFrame({f"{cols.time}_hour": ts.dt.hour + ts.dt.minute / 60,
+                        f"{cols.time}_day_of_week": ts.dt.dayofweek}, index=df.index)
+    if cols.card is not None:
+        gap = ts.groupby(df[cols.card], sort=False).diff().dt.total_seconds()
+        out[f"{cols.time}_since_prev_{cols.card}_s"] = gap
+    taken = [c for c in out.columns if c in df.columns]
+    if taken:
+        raise InputError("table", taken, "no column named like a derived time feature")
+    return out.astype("float64")
+
+
 def prepare_table(df: pd.DataFrame, cols: Columns) -> tuple[pd.DataFrame, list[str]]:
-    """A checked copy sorted by time (label as int) plus its feature list."""
+    """A checked copy sorted by time (label as int), time features added, plus its
+    feature list (the table's numeric columns, then the time features)."""
     check_columns(df, cols)
     check_label(df, cols.label)
     out = df.copy()
@@ -59,4 +77,6 @@ def prepare_table(df: pd.DataFrame, cols: Columns) -> tuple[pd.DataFrame, list[s
     out[cols.label] = out[cols.label].astype(np.int64)
     feats = feature_columns(out, cols)
     out[feats] = out[feats].astype("float64")
-    return out.sort_values(cols.time, kind="stable").reset_index(drop=True), feats
+    out = out.sort_values(cols.time, kind="stable").reset_index(drop=True)
+    derived = time_features(out, cols)
+    return pd.concat([out, derived], axis=1), feats + list(derived.columns)

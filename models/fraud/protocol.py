@@ -107,24 +107,34 @@ def earliest_day_needed(test_train_start: pd.Timestamp, w: Windows) -> pd.Timest
 
 
 def time_fraction_split(
-    df: pd.DataFrame, cols: Columns, test_share: float = 0.3
+    df: pd.DataFrame, cols: Columns, test_share: float = 0.2,
+    delay: pd.Timedelta = pd.Timedelta(0),
 ) -> Split:
-    """Earlier part trains, later part tests, cut at a time quantile (BYOD tables)."""
+    """The last `test_share` of the time span's rows test; rows earlier than the cut by
+    more than `delay` train (labels of the `delay` before the cut are not known yet)."""
+    if not 0 < test_share < 1:
+        raise InputError("--test-fraction", test_share, "a number between 0 and 1")
+    if delay < pd.Timedelta(0):
+        raise InputError("--delay", str(delay), "a duration >= 0")
     ts = pd.to_datetime(df[cols.time])
     cut = ts.quantile(1 - test_share)
-    train, test = np.flatnonzero(ts < cut), np.flatnonzero(ts >= cut)
-    if len(train) == 0 or len(test) == 0:
+    train, test = np.flatnonzero(ts < cut - delay), np.flatnonzero(ts >= cut)
+    if len(test) == 0 or ts.min() >= cut:
         raise InputError(cols.time, f"{ts.min()}..{ts.max()}",
                          "timestamps spread enough to cut an earlier and a later part")
+    if len(train) == 0:
+        raise InputError("--delay", str(delay), f"a delay shorter than the "
+                         f"{cut - ts.min()} between the first row and the test cut")
     return Split(train, test, ts.min(), ts.max())
 
 
 def nested_fraction_splits(
-    df: pd.DataFrame, cols: Columns, test_share: float = 0.3
+    df: pd.DataFrame, cols: Columns, test_share: float = 0.2,
+    delay: pd.Timedelta = pd.Timedelta(0),
 ) -> tuple[Split, list[Split]]:
-    """Test split plus one validation split cut inside the training part (BYOD)."""
-    outer = time_fraction_split(df, cols, test_share)
-    inner = time_fraction_split(df.iloc[outer.train], cols, test_share)
+    """Test split plus one validation split cut the same way inside the training part."""
+    outer = time_fraction_split(df, cols, test_share, delay)
+    inner = time_fraction_split(df.iloc[outer.train], cols, test_share, delay)
     val = Split(outer.train[inner.train], outer.train[inner.test],
                 inner.train_start, inner.test_end)
     return outer, [val]

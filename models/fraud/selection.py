@@ -1,11 +1,14 @@
 """Hyperparameter search for XGBoost by prequential validation (Optuna, TPE).
 
 Each trial trains one booster per validation fold and is scored by the mean Average
-Precision over folds; class imbalance is part of the search (`scale_pos_weight`). The
-number of boosting rounds is found by early stopping on each fold's validation week
-(the final model uses the median), which also keeps a search affordable on 2 cores.
-The winning parameters' fold predictions are kept: they are honest validation scores
-from which the decision thresholds are chosen.
+Precision over folds; class imbalance (`scale_pos_weight`) and the histogram bin count
+are part of the search, so validation, never a test window, picks them. Each fold's
+validation window is cut in two disjoint parts: early stopping picks the number of
+boosting rounds on one (the final model uses the median over folds), the trial is
+scored on the other, so the score is not inflated by the rounds chosen on it. The cut
+is by card when there is a card column (a card's transactions stay together), else by
+time (earlier half stops, later half scores). The winning parameters' scoring-part
+predictions are kept: honest validation scores for the decision thresholds.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def search_space(trial: optuna.Trial) -> dict[str, Any]:
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
         "scale_pos_weight": trial.suggest_float("scale_pos_weight", 1.0, 50.0, log=True),
         "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 10.0, log=True),
+        "max_bin": trial.suggest_categorical("max_bin", [256, 1024, 4096]),
     }
 
 
@@ -55,28 +59,44 @@ MAX_ROUNDS = 400
 PATIENCE = 20
 
 
-def _fold_fit(tr: pd.DataFrame, va: pd.DataFrame, features: list[str], label: str,
-              params: dict[str, Any], seed: int, n_jobs: int) -> tuple[np.ndarray, int]:
-    """Validation scores and best round count of one fold (early stopping on AUCPR)."""
+def stop_and_score_parts(va: pd.DataFrame, card: str | None, seed: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of a validation window's early-stopping part and scoring part."""
+    if card is not None:
+        cards = pd.unique(va[card])
+        rng = np.random.default_rng(seed)
+        stop_cards = cards[rng.random(len(cards)) < 0.5]
+        stop = va[card].isin(stop_cards).to_numpy()
+    else:
+        stop = np.arange(len(va)) < len(va) // 2  # rows are in time order
+    return np.flatnonzero(stop), np.flatnonzero(~stop)
+
+
+def _fold_fit(tr: pd.DataFrame, stop: pd.DataFrame, score: pd.DataFrame,
+              features: list[str], label: str, params: dict[str, Any], seed: int,
+              n_jobs: int) -> tuple[np.ndarray, int]:
+    """Scores of the scoring part and the round count early-stopped on the other part."""
     dtr = xgb.DMatrix(matrix(tr, features), label=tr[label].to_numpy())
-    dva = xgb.DMatrix(matrix(va, features), label=va[label].to_numpy())
+    dst = xgb.DMatrix(matrix(stop, features), label=stop[label].to_numpy())
     booster = xgb.train({**XGB_FIXED, **params, "seed": seed, "nthread": n_jobs}, dtr,
-                        MAX_ROUNDS, evals=[(dva, "val")], early_stopping_rounds=PATIENCE,
+                        MAX_ROUNDS, evals=[(dst, "stop")], early_stopping_rounds=PATIENCE,
                         verbose_eval=False)
     best = booster.best_iteration + 1
-    return booster.predict(dva, iteration_range=(0, best)), best
+    x = matrix(score, features)
+    return booster.inplace_predict(x, iteration_range=(0, best)), best
 
 
 def _fold_predictions(
     df: pd.DataFrame, folds: list[Split], features: list[str], label: str,
-    params: dict[str, Any], seed: int, n_jobs: int,
+    params: dict[str, Any], seed: int, n_jobs: int, card: str | None = None,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-    """(labels, scores) of each fold's validation rows, and the median best rounds."""
+    """(labels, scores) of each fold's scoring part, and the median best rounds."""
     out, rounds = [], []
     for f in folds:
         tr, va = df.iloc[f.train], df.iloc[f.test]
-        scores, best = _fold_fit(tr, va, features, label, params, seed, n_jobs)
-        out.append((va[label].to_numpy(), scores))
+        stop, score = (va.iloc[p] for p in stop_and_score_parts(va, card, seed))
+        scores, best = _fold_fit(tr, stop, score, features, label, params, seed, n_jobs)
+        out.append((score[label].to_numpy(), np.asarray(scores, dtype=float)))
         rounds.append(best)
     return out, int(np.median(rounds))
 
@@ -89,6 +109,7 @@ def _mean_ap(preds: list[tuple[np.ndarray, np.ndarray]]) -> float:
 def tune_xgb(
     df: pd.DataFrame, folds: list[Split], features: list[str], label: str,
     n_trials: int = 20, seed: int = 0, n_jobs: int = 1, timeout: float | None = None,
+    card: str | None = None,
 ) -> Selection:
     """Search parameters maximising mean validation AP over the prequential folds."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -100,7 +121,7 @@ def tune_xgb(
 
     def objective(trial: optuna.Trial) -> float:
         preds, rounds = _fold_predictions(df, folds, features, label,
-                                          search_space(trial), seed, n_jobs)
+                                          search_space(trial), seed, n_jobs, card)
         kept[trial.number] = preds
         trial.set_user_attr("n_estimators", rounds)
         value = _mean_ap(preds)
@@ -121,4 +142,4 @@ def _default_like() -> dict[str, Any]:
     """First trial: XGBoost's defaults, so the search never ends below them."""
     return {"max_depth": 6, "learning_rate": 0.3, "min_child_weight": 1.0,
             "subsample": 1.0, "colsample_bytree": 1.0, "scale_pos_weight": 1.0,
-            "reg_lambda": 1.0}
+            "reg_lambda": 1.0, "max_bin": 256}

@@ -68,6 +68,21 @@ def compare_models(
     folds: list[Split], cfg: TrainConfig,
 ) -> Comparison:
     """Baselines and tuned XGBoost trained on the same window, scored on the same test."""
+    t0 = time.perf_counter()
+    sel = tune_xgb(df, folds, features, cols.label, cfg.n_trials, cfg.seed,
+                   cfg.xgb_threads, cfg.timeout_s, cols.card)
+    search_s = time.perf_counter() - t0
+    log.info("search: %d trials, val AP %.4f in %.1f s", sel.trials, sel.val_ap, search_s)
+    comp = compare_with_selection(df, features, cols, test_split, sel, cfg)
+    comp.seconds[TUNED] += search_s
+    return comp
+
+
+def compare_with_selection(
+    df: pd.DataFrame, features: list[str], cols: Columns, test_split: Split,
+    sel: Selection, cfg: TrainConfig,
+) -> Comparison:
+    """Baselines and the XGBoost of an already made selection, on one split."""
     train, test = df.iloc[test_split.train], df.iloc[test_split.test]
     x_tr, y_tr = matrix(train, features), train[cols.label].to_numpy()
     x_te = matrix(test, features)
@@ -80,14 +95,11 @@ def compare_models(
         seconds[name] = time.perf_counter() - t0
         log.info("%s: %s in %.1f s", name, metrics[name], seconds[name])
     t0 = time.perf_counter()
-    sel = tune_xgb(df, folds, features, cols.label, cfg.n_trials, cfg.seed,
-                   cfg.xgb_threads, cfg.timeout_s)
     booster = fit_xgb(x_tr, y_tr, sel.params, features, cfg.seed, cfg.xgb_threads)
     scores = score_booster(booster, x_te)
     metrics[TUNED], all_scores[TUNED] = _metrics_on(test, scores, cols, cfg.top_k), scores
     seconds[TUNED] = time.perf_counter() - t0
-    log.info("%s: %s in %.1f s (%d trials, val AP %.4f)", TUNED, metrics[TUNED],
-             seconds[TUNED], sel.trials, sel.val_ap)
+    log.info("%s: %s in %.1f s", TUNED, metrics[TUNED], seconds[TUNED])
     thresholds = choose_thresholds(sel.val_labels, sel.val_scores, cfg.budget)
     return Comparison(metrics, booster, sel, thresholds, features, test, scores, train,
                       seconds, all_scores)

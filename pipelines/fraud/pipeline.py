@@ -48,6 +48,9 @@ class TableSpec:
     label: str
     time: str
     id: str | None = None
+    test_fraction: float = 0.2
+    delay: pd.Timedelta = pd.Timedelta(0)
+    n_boot: int = 1000
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Outcome:
     drift: dict | None = None
     predictor: Any = None
     comparison: Comparison | None = None
+    report: dict | None = None
 
 
 def lock_path(settings: Settings) -> Path:
@@ -95,13 +99,14 @@ def exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def feature_frame(settings: Settings, w: Windows) -> tuple[pd.DataFrame, list[str], dict]:
-    """Newest protocol window of labelled rows, features from the FeatureService."""
+def feature_frame(settings: Settings, w: Windows, weeks: int = 1
+                  ) -> tuple[pd.DataFrame, list[str], dict]:
+    """Newest protocol window(s) of labelled rows, features from the FeatureService."""
     from features.store import open_store
     from pipelines.features.nodes import entity_rows
 
     tx = read_table(settings.path("raw", "transactions.parquet"))
-    win = nodes.protocol_window(tx, w)
+    win = nodes.protocol_window(tx, w, weeks=weeks)
     tx = nodes.rows_between(tx, win["first_day"], win["end"])
     store = open_store(settings)
     try:
@@ -137,15 +142,23 @@ def train_reference(settings: Settings, cfg: TrainConfig, w: Windows = Windows()
 
 def train_table(settings: Settings, spec: TableSpec, cfg: TrainConfig,
                 tolerance: float = 0.01) -> Outcome:
-    """Train on a bring-your-own table with a time-ordered split; same reports."""
+    """Train on a bring-your-own table with a time-ordered split; same reports, plus
+    the test part's positives and the 95 % intervals of every model's metrics."""
+    from models.fraud.evaluation import table_report
+
     t0 = time.perf_counter()
     cols = Columns(time=spec.time, label=spec.label, card=spec.id)
     df, feats = prepare_table(read_table(spec.path), cols)
-    test, folds = nodes.table_splits(df, cols)
+    test, folds = nodes.table_splits(df, cols, spec.test_fraction, spec.delay)
     comp = compare_models(df, feats, cols, test, folds, cfg)
+    report = table_report(comp, cols, spec.n_boot, cfg.top_k)
+    report["split"] = nodes.split_summary(df, test, cols, spec.test_fraction, spec.delay)
     ctx = {**_context(None, test, comp.test_frame, cols, f"table:{spec.path}"),
            "run_name": "train-table"}
-    return _finish(settings, comp, cfg, cols, ctx, tolerance, {}, t0, len(df))
+    out = _finish(settings, comp, cfg, cols, ctx, tolerance, {}, t0, len(df),
+                  extra_json={"evaluation/table_report.json": report})
+    out.report = report
+    return out
 
 
 def _finish(settings, comp: Comparison, cfg, cols, ctx, tolerance, seconds, t0, rows,

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from models.fraud.protocol import (
-    Columns, Windows, handbook_split, nested_fraction_splits, prequential_splits)
+    Columns, Windows, handbook_split, nested_fraction_splits, prequential_splits,
+    time_fraction_split)
 from smartpay.errors import InputError
 
 START = pd.Timestamp("2024-01-01")
@@ -65,3 +66,28 @@ def test_fraction_split_of_a_single_instant_names_the_time_column():
     df = pd.DataFrame({"event_timestamp": [START] * 5, "card_id": 1, "is_fraud": 0})
     with pytest.raises(InputError, match="event_timestamp"):
         nested_fraction_splits(df, Columns())
+
+
+def _hourly(n=100):
+    return pd.DataFrame({"event_timestamp": pd.date_range("2024-01-01", periods=n,
+                                                          freq="h"),
+                         "card_id": 1, "is_fraud": 0})
+
+
+def test_fraction_split_tests_the_latest_fifth_and_leaves_the_delay_out_of_training():
+    df = _hourly()
+    s = time_fraction_split(df, Columns(), delay=pd.Timedelta(hours=5))
+    ts = df["event_timestamp"]
+    assert len(s.test) == 20
+    assert ts.iloc[s.train].max() + pd.Timedelta(hours=5) < ts.iloc[s.test].min()
+    assert len(s.train) == 75  # 80 earlier rows minus the 5 h whose labels are not in
+
+
+@pytest.mark.parametrize("kwargs, field", [({"test_share": 1.0}, "--test-fraction"),
+                                           ({"test_share": 0.0}, "--test-fraction"),
+                                           ({"delay": pd.Timedelta(days=30)}, "--delay"),
+                                           ({"delay": pd.Timedelta(hours=-1)}, "--delay")])
+def test_fraction_split_names_a_bad_fraction_or_delay(kwargs, field):
+    df = _hourly()
+    with pytest.raises(InputError, match=field):
+        time_fraction_split(df, Columns(), **kwargs)
