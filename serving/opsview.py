@@ -6,7 +6,7 @@ latency; the router's traffic split and exploration share; breaker states now. P
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
 
@@ -72,8 +72,7 @@ def gateway_stats(attempts: list[tuple], decisions: list[tuple], breakers: dict[
         for i in range(n_buckets):
             n, ok = counts[name][i]
             total_ms, m = latency[name][i]
-            series.append(Bucket(start=since.fromtimestamp(since.timestamp() + i * bucket_s,
-                                                            since.tzinfo),
+            series.append(Bucket(start=since + timedelta(seconds=i * bucket_s),
                                  attempts=n, approved=ok,
                                  approval_rate=round(ok / n, 4) if n else None,
                                  mean_latency_ms=round(total_ms / m, 1) if m else None))
@@ -89,6 +88,4 @@ def gateway_stats(attempts: list[tuple], decisions: list[tuple], breakers: dict[
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import timezone
-
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)

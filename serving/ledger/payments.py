@@ -103,7 +103,13 @@ def by_key(conn: Connection, merchant_id: str, key: str) -> dict | None:
 def in_limbo(conn: Connection, before=None) -> list[dict]:
     """Payments stuck before a final status (last changed before `before`, if given)."""
     q = _IN_FLIGHT if before is None else _IN_FLIGHT.where(_P.c.updated_at < before)
-    found = [get(conn, i) for i in conn.execute(q).scalars().all()]
+    return _full(conn, q)
+
+
+def _full(conn: Connection, ids_query) -> list[dict]:
+    """The payments (with attempts and history) whose ids the query selects, in its
+    order."""
+    found = [get(conn, i) for i in conn.execute(ids_query).scalars().all()]
     return [p for p in found if p is not None]
 
 
@@ -112,15 +118,12 @@ def held(conn: Connection, before, limit: int) -> list[dict]:
     q = select(_P.c.id).where(_P.c.status == "review")
     if before is not None:
         q = q.where(_P.c.updated_at < before)
-    ids = conn.execute(q.order_by(_P.c.updated_at).limit(limit)).scalars().all()
-    return [p for p in (get(conn, i) for i in ids) if p is not None]
+    return _full(conn, q.order_by(_P.c.updated_at).limit(limit))
 
 
 def decisions(conn: Connection, since, until, limit: int) -> list[dict]:
-    """Decisions with a known outcome made in [since, until), oldest first, with the
-    payment's amount and currency."""
-    q = (select(_D, _P.c.amount_minor, _P.c.currency).join(_P, _P.c.id == _D.c.payment_id)
-         .where(_D.c.success.is_not(None)))
+    """Decisions with a known outcome made in [since, until), oldest first."""
+    q = select(_D).where(_D.c.success.is_not(None))
     if since is not None:
         q = q.where(_D.c.created_at >= since)
     if until is not None:
@@ -171,8 +174,7 @@ def latest(conn: Connection, merchant_id: str | None, status: str | None,
         q = q.where(_P.c.merchant_id == merchant_id)
     if status is not None:
         q = q.where(_P.c.status == status)
-    ids = conn.execute(q.order_by(_P.c.created_at.desc(), _P.c.id).limit(limit)).scalars()
-    return [p for p in (get(conn, i) for i in ids.all()) if p is not None]
+    return _full(conn, q.order_by(_P.c.created_at.desc(), _P.c.id).limit(limit))
 
 
 def recent(conn: Connection, merchant_id: str, user_id: str | None,

@@ -214,7 +214,7 @@ class Ledger:
 
     async def decisions(self, since=None, until=None, limit: int = 1_000_000) -> list[dict]:
         """Routing decisions with a known outcome made in [since, until) (datetimes),
-        oldest first, each with its payment's amount and currency."""
+        oldest first."""
         return await self.runner.run(payments.decisions, since, until, limit)
 
     async def every_payment(self) -> list[dict]:
