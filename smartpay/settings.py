@@ -1,8 +1,9 @@
-"""One typed settings tree for every SmartPay process, with two profiles.
+"""One typed settings tree for every SmartPay process, with three profiles.
 
 `local` (default) runs embedded: SQLite, DuckDB and files under the data dir, gateways
 on stand-ins that the harness starts and points us at. `prod` runs on real servers and
 refuses to start with a default or missing secret (`Settings.check_production`).
+`cluster` is `local` with the data and training steps on Spark (`SMARTPAY_SPARK_MASTER`).
 
 The tree is nested by concern (`serving`, `gateways`, `rewards`, `rag`); every field is
 an environment variable with the one prefix `SMARTPAY_` and `__` between levels, e.g.
@@ -22,7 +23,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smartpay.errors import SmartPayError
 
-Profile = Literal["local", "prod"]
+Profile = Literal["local", "prod", "cluster"]
+Engine = Literal["pandas", "spark"]
 # 32+ bytes, so HS256 libraries do not warn; public, so prod refuses it.
 LOCAL_JWT_SECRET = "local-dev-secret-change-me-it-is-public"
 LOCAL_STRIPE_KEY = "sk_test_local"
@@ -225,6 +227,11 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr = SecretStr(LOCAL_STRIPE_KEY)
     openai_api_key: SecretStr | None = None
 
+    # Data and training engine. `cluster` defaults to Spark at SMARTPAY_SPARK_MASTER
+    # (a standalone, YARN or k8s master URL); other profiles to pandas on one machine.
+    engine: Engine | None = None
+    spark_master: str = "local[2]"
+
     serving: ServingSettings = ServingSettings()
     gateways: GatewaySettings = GatewaySettings()
     rewards: RewardSettings = RewardSettings()
@@ -236,6 +243,13 @@ class Settings(BaseSettings):
             for name, value in _PROD_DEFAULTS.items():
                 if not getattr(self, name):
                     object.__setattr__(self, name, value)
+
+    @property
+    def data_engine(self) -> Engine:
+        """The engine pipeline steps run on unless a command says otherwise."""
+        if self.engine is not None:
+            return self.engine
+        return "spark" if self.profile == "cluster" else "pandas"
 
     @property
     def data_path(self) -> Path:
