@@ -73,6 +73,9 @@ class ServingSettings(BaseModel):
     # request endpoints are left out of the ASGI tracing middleware.
     trace_requests: bool = False
     model_reload_s: float = 30.0  # how often services look for a new champion
+    # How often the router's online-learned state is checkpointed to MLflow (0: never);
+    # a restart carries on from the newest checkpoint of the served version.
+    router_checkpoint_s: float = Field(default=60.0, ge=0)
     # How long a fraud check waits, under sustained traffic, for others to share its
     # call to the scorer (0 = always send at once; a quiet service never waits).
     fraud_linger_ms: float = 5.0

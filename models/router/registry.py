@@ -110,13 +110,6 @@ class RouterRegistry(MlflowRegistry):
             return policy_from_artifacts(folder)
         return RouterPolicy(cfg or load_config())
 
-    def log_checkpoint(self, run_id: str, model_bytes: bytes, step: int) -> None:
-        """Store an online-updated model under an existing run."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"router-{step:08d}.vw"
-            path.write_bytes(model_bytes)
-            self.client.log_artifact(run_id, str(path), artifact_path="checkpoints")
-
 
 def registry_for(tracking_uri: str | None = None) -> RouterRegistry:
     """The router registry at `tracking_uri`, or the profile's."""

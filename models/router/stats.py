@@ -67,6 +67,22 @@ class WindowStats:
             self.ring[:, slot, gateway, s] += obs
             self.win[:, :, gateway, s] += obs
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The counts, windows, segment ids and clock, as arrays (for checkpoints)."""
+        keys = sorted(self.seg_ids, key=self.seg_ids.__getitem__)
+        return {"ring": self.ring, "win": self.win, "segments": np.array(keys, dtype=str),
+                "minute": np.array(-1 if self.minute is None else self.minute)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take back what `state` gave (the gateway count must be the same)."""
+        ring, win = np.asarray(state["ring"], float), np.asarray(state["win"], float)
+        if ring.shape[2] != self.k:
+            raise ValueError(f"stats for {ring.shape[2]} gateways, router has {self.k}")
+        self.ring, self.win = ring.copy(), win.copy()
+        self.seg_ids = {str(k): i for i, k in enumerate(state["segments"].tolist())}
+        minute = int(state["minute"])
+        self.minute = None if minute < 0 else minute
+
     def attempts(self, window: int, sid: int = 0) -> np.ndarray:
         """Attempts per gateway in window `window` (index into WINDOWS_MIN); sid 0 = all."""
         return self.win[window, 0, :, sid]
