@@ -120,7 +120,8 @@ def evaluate(params: RouterParams, out_dir: Path) -> dict:
         vw_log = nodes.decision_log(rp.ctx, decisions["vw"], rp.world, rp.cfg)
         write_parquet_atomic(vw_log.drop(columns=["shared"]), out_dir / "decisions_vw.parquet")
         info["gateway_stats_rows"] = write_gateway_stats(vw_log)
-    info["plot"] = str(plot_regret(nodes.regret_curves(decisions, rp.world), out_dir / "regret.png"))
+    info["plot"] = str(plot_regret(nodes.regret_curves(decisions, rp.world), out_dir / "regret.png",
+                                   rp.world.outage))
     return {"report": report, "info": info}
 
 
@@ -161,24 +162,12 @@ def _materialize_gateway_stats(table: pd.DataFrame) -> bool:
     return True
 
 
-def plot_regret(curves: pd.DataFrame, path: Path) -> Path:
+def plot_regret(curves: pd.DataFrame, path: Path, outage: np.ndarray | None = None) -> Path:
     """Cumulative regret vs the oracle per policy, as a PNG."""
-    import matplotlib
+    from models.router import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name in curves.columns:
-        ax.plot(curves.index, curves[name], label=name)
-    ax.set_xlabel("payments")
-    ax.set_ylabel("cumulative regret (expected lost authorisations)")
-    ax.set_title("Gateway routing: regret vs the oracle that knows true success rates")
-    ax.legend()
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.regret(curves, outage).savefig(path, dpi=110)
     return path
 
 
