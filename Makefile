@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup web demo test test-prod load-test bench clean
+.PHONY: setup web demo test test-prod load-test bench clean notebooks
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ test-fast: setup
 
 test-prod: setup
 	SMARTPAY_REQUIRE_PROD=1 $(PY) -m pytest -q -m prod
+
+# Re-execute every notebook on the small world (a throwaway data dir) and save it with its
+# outputs, figures included, for committing; the tests check the committed ones kept them.
+notebooks: setup
+	$(PY) notebooks/render.py
 
 load-test: setup
 	$(PY) -m benchmarks.load_test
