@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from models.router.config import Outage
 from models.router.ope import Estimate
+from models.router.world import hours_since_start
 
 _METRICS = (("auth_rate", "authorisation rate"), ("fee_per_success", "fee per success (USD)"),
             ("mean_latency_ms", "mean latency (ms)"))
@@ -31,20 +33,22 @@ def policies_side_by_side(metrics: pd.DataFrame) -> Figure:
     return fig
 
 
-def outage_spans(outage: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) payment indices of each run of payments hit by an outage."""
-    hit = np.asarray(outage, bool).reshape(len(outage), -1).any(axis=1).astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], hit, [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+def outage_windows(timestamps: pd.Series, outages: list[Outage]) -> list[tuple[int, int]]:
+    """[start, end) indices of the time-ordered payments inside each configured outage
+    window (a segment-only outage spans every payment of its window)."""
+    hours = hours_since_start(pd.Series(timestamps).reset_index(drop=True))
+    bounds = [np.searchsorted(hours, [o.start_hour, o.start_hour + o.duration_minutes / 60])
+              for o in outages]
+    return [(int(lo), int(hi)) for lo, hi in bounds if hi > lo]
 
 
-def regret(curves: pd.DataFrame, outage: np.ndarray | None = None) -> Figure:
+def regret(curves: pd.DataFrame, outages: list[tuple[int, int]] = ()) -> Figure:
     """Cumulative regret against the oracle per policy; outage windows shaded."""
     fig = Figure(figsize=(8, 4.5), layout="tight")
     ax = fig.subplots()
     for name in curves.columns:
         ax.plot(curves.index, curves[name], label=name)
-    for i, (lo, hi) in enumerate(outage_spans(outage) if outage is not None else []):
+    for i, (lo, hi) in enumerate(outages):
         ax.axvspan(lo, hi, color="tab:red", alpha=0.15, label="outage" if i == 0 else None)
     ax.set(xlabel="payments", ylabel="cumulative regret (expected lost authorisations)",
            title="Gateway routing: regret vs the oracle that knows true success rates")
@@ -54,7 +58,7 @@ def regret(curves: pd.DataFrame, outage: np.ndarray | None = None) -> Figure:
 
 def traffic_split(timestamps: pd.Series, actions: dict[str, np.ndarray], gateways: list[str],
                   freq: str = "15min", start=None, end=None,
-                  outage: np.ndarray | None = None) -> Figure:
+                  outages: list[tuple[int, int]] = ()) -> Figure:
     """Share of payments each policy sent to each gateway per time bin (stacked),
     between `start` and `end` when given; outage windows outlined."""
     ts = pd.to_datetime(pd.Series(timestamps)).reset_index(drop=True)
@@ -66,14 +70,14 @@ def traffic_split(timestamps: pd.Series, actions: dict[str, np.ndarray], gateway
     for ax, (name, a) in zip(axes, actions.items()):
         share = _shares(ts[keep], np.asarray(a)[keep], gateways, freq)
         ax.stackplot(share.index, share.T.to_numpy(), labels=gateways, alpha=0.85)
-        for a_lo, a_hi in outage_spans(outage) if outage is not None else []:
+        for a_lo, a_hi in outages:
             if ts[a_hi - 1] >= lo and ts[a_lo] <= hi:
                 ax.axvspan(ts[a_lo], ts[a_hi - 1], fill=False, hatch="//", lw=0.8, ec="k")
         ax.set_ylim(0, 1)
         ax.set_ylabel(name, fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axes[0].set_title(f"Traffic split per {freq}" + (" (hatched: outage)" if outage is not None else ""))
+    axes[0].set_title(f"Traffic split per {freq}" + (" (hatched: outage)" if outages else ""))
     return fig
 
 

@@ -121,7 +121,7 @@ def evaluate(params: RouterParams, out_dir: Path) -> dict:
         write_parquet_atomic(vw_log.drop(columns=["shared"]), out_dir / "decisions_vw.parquet")
         info["gateway_stats_rows"] = write_gateway_stats(vw_log)
     info["plot"] = str(plot_regret(nodes.regret_curves(decisions, rp.world), out_dir / "regret.png",
-                                   rp.world.outage))
+                                   rp.ctx["timestamp"], rp.cfg.outages))
     return {"report": report, "info": info}
 
 
@@ -162,12 +162,14 @@ def _materialize_gateway_stats(table: pd.DataFrame) -> bool:
     return True
 
 
-def plot_regret(curves: pd.DataFrame, path: Path, outage: np.ndarray | None = None) -> Path:
-    """Cumulative regret vs the oracle per policy, as a PNG."""
+def plot_regret(curves: pd.DataFrame, path: Path, timestamps: pd.Series | None = None,
+                outages: list | None = None) -> Path:
+    """Cumulative regret vs the oracle per policy, as a PNG (outage windows shaded)."""
     from models.router import plots
 
+    windows = plots.outage_windows(timestamps, outages) if outages else []
     path.parent.mkdir(parents=True, exist_ok=True)
-    plots.regret(curves, outage).savefig(path, dpi=110)
+    plots.regret(curves, windows).savefig(path, dpi=110)
     return path
 
 
