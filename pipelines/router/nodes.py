@@ -12,7 +12,7 @@ from models.router import offline
 from models.router.config import WorldConfig
 from models.router.context import derive, shared_features
 from models.router.ope import RewardModel, doubly_robust, ips, snips
-from models.router.policies import RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
+from models.router.policies import Payment, RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
 from models.router.replay import Decisions, payments, replay
 from models.router.stats import FEATURES, WINDOWS_MIN
 from models.router.vw_policy import VWRouter
@@ -152,6 +152,32 @@ def ope_estimates(eval_log: pd.DataFrame, pmf: np.ndarray, q_hat: np.ndarray,
            "n": dr.n}
     if p_true is not None:
         out["truth"] = round(float((pmf * p_true).sum(axis=1).mean()), 5)
+    return out
+
+
+BASELINES = ("static_rule", "sliding_window_sr", "thompson")
+
+
+def baseline_pmfs(log: pd.DataFrame, cfg: WorldConfig, seed: int) -> dict[str, np.ndarray]:
+    """n x K probabilities each baseline policy gives the logged payments. Each runs
+    through the log in time order and is taught every logged outcome (the traffic the
+    logging policy routed), the way the VW target reads the logged gateway statistics:
+    all are judged on what the same traffic told them."""
+    names = cfg.gateway_names
+    elig, fee = offline.eligible_matrix(log, names), offline.fee_matrix(log, names)
+    ts = pd.to_datetime(log["timestamp"], utc=True)
+    minute = ((ts - ts.min().normalize()).dt.total_seconds() // 60).astype(int).tolist()
+    seg, shared = log["segment"].astype(str).tolist(), log["shared"].tolist()
+    action, success = log["action_idx"].to_numpy(), log["success"].to_numpy(dtype=bool)
+    latency, reward = log["latency_ms"].to_numpy(float), log["reward"].to_numpy(float)
+    out = {}
+    for name in BASELINES:
+        policy, pmf = make_policy(name, cfg, seed), np.zeros((len(log), len(names)))
+        for i in range(len(log)):
+            p = Payment(minute[i], seg[i], elig[i], fee[i], shared[i])
+            pmf[i] = policy.pmf(p)
+            policy.update(p, int(action[i]), bool(success[i]), latency[i], reward[i])
+        out[name] = pmf
     return out
 
 
