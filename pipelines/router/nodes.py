@@ -14,7 +14,9 @@ from models.router.context import derive, shared_features
 from models.router.ope import RewardModel, doubly_robust, ips, snips
 from models.router.policies import Payment, RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
 from models.router.replay import Decisions, payments, replay
-from models.router.stats import FEATURES, WINDOWS_MIN
+from models.router.stats import (
+    FEATURES, PRIOR_LATENCY_MS, PRIOR_SR, PRIOR_WEIGHT, WINDOWS_MIN,
+)
 from models.router.vw_policy import VWRouter
 from models.router.world import World
 
@@ -197,10 +199,12 @@ def gateway_stats_table(log: pd.DataFrame) -> pd.DataFrame:
     g = per_min.set_index("minute").groupby(["gateway", "segment"], sort=True)
     for name, minutes in zip(("15m", "1h", "24h"), WINDOWS_MIN):
         roll = g[["n", "s", "lat"]].rolling(f"{minutes}min").sum().reset_index(drop=True)
-        out[f"sr_{name}"] = ((roll["s"] + 2 * 0.9) / (roll["n"] + 2)).to_numpy()
+        out[f"sr_{name}"] = ((roll["s"] + PRIOR_WEIGHT * PRIOR_SR)
+                             / (roll["n"] + PRIOR_WEIGHT)).to_numpy()
         if name == "1h":
             out["attempts_1h"] = roll["n"].to_numpy().astype(np.int64)
-            out["latency_1h_s"] = ((roll["lat"] + 500.0) / (roll["n"] + 1) / 1000).to_numpy()
+            out["latency_1h_s"] = ((roll["lat"] + PRIOR_LATENCY_MS)
+                                   / (roll["n"] + 1) / 1000).to_numpy()
     out["gateway_segment"] = out["gateway"] + "|" + out["segment"]
     return out.rename(columns={"minute": "event_timestamp"})
 
