@@ -224,8 +224,9 @@ def _truth(evaluation: pd.DataFrame, pmf: np.ndarray, cfg: WorldConfig) -> np.nd
 
 
 def train(params: TrainParams, settings) -> dict:
-    """Train on the earlier logs, DR-evaluate challenger and champion on the later ones,
-    register the challenger and promote it only through the gate."""
+    """Train on the earlier logs, DR-evaluate challenger, champion and the baseline
+    policies on the later ones, register the challenger and promote it only through
+    the gate."""
     from models.router import offline, registry
 
     cfg = training_config(params)
@@ -241,17 +242,21 @@ def train(params: TrainParams, settings) -> dict:
         champ = registry.policy_from_artifacts(folder)
         champ_pmf = offline.target_pmf(champ.router, evaluation, champ.names)
         champion_value = nodes.ope_estimates(evaluation, champ_pmf, q_hat)["dr"]
+    baselines = {name: nodes.ope_estimates(evaluation, b_pmf, q_hat, _truth(evaluation, b_pmf, cfg))
+                 for name, b_pmf in nodes.baseline_pmfs(evaluation, cfg, params.seed).items()}
     dr = challenger
-    promoted = registry.gate(_estimate(dr), champion_value)
+    promoted = registry.gate(_estimate(dr), champion_value,
+                             {name: est["dr"] for name, est in baselines.items()})
     version = reg.log_and_register(
         router.model_bytes(), cfg,
         params={"cb_type": cfg.router.cb_type, "exploration": cfg.router.exploration.algorithm,
                 "train_rows": len(train_log), "eval_rows": len(evaluation)},
         metrics={"dr": dr["dr"], "dr_lo": dr["dr_ci"][0], "dr_hi": dr["dr_ci"][1],
-                 "ips": dr["ips"], "snips": dr["snips"]})
+                 "ips": dr["ips"], "snips": dr["snips"],
+                 **{f"baseline_{name}_dr": est["dr"] for name, est in baselines.items()}})
     reg.promote(version, promoted)
     return {"version": version, "challenger": challenger, "champion_value": champion_value,
-            "promoted": promoted}
+            "baselines": baselines, "promoted": promoted}
 
 
 def _estimate(d: dict):
