@@ -15,6 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$$(grep '^torch==' requirements.lock)"
 	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip uninstall -q -y smartpay 2>/dev/null || true  # the old distribution name
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
