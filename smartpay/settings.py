@@ -91,6 +91,10 @@ class ServingSettings(BaseModel):
     # deployment (k8s, compose); empty: `bentoml serve` starts them beside the API.
     fraud_scorer_url: str = ""
     gateway_router_url: str = ""
+    # Versions a Bento serves (set by `smartpay bento build`, read by
+    # serving.backends_pinned); empty outside a Bento.
+    fraud_model_version: str = ""
+    router_model_version: str = ""
 
 
 class GatewaySettings(BaseModel):
