@@ -148,3 +148,20 @@ def test_kb_build_reads_the_knowledge_base_shipped_in_the_wheel(fresh_venv):
     assert built.returncode == 0, built.stderr[-3000:]
     summary = json.loads(built.stdout.strip().splitlines()[-1])
     assert summary["passages"] > 0 and summary["sections"] > 0
+
+
+def _pins(text: str) -> dict[str, str]:
+    return {_norm(m[1]): m[2] for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s\\+;]+)",
+                                                    text, re.MULTILINE)}
+
+
+def test_the_portable_lock_pins_the_tested_versions_each_with_hashes():
+    tested = _pins((ROOT / "requirements.lock").read_text())
+    text = (ROOT / "requirements-portable.lock").read_text()
+    portable = _pins(text)
+    tested.pop("torch")  # from the PyTorch CPU index, outside the hashed lock
+    assert {k: portable.get(k) for k in tested} == tested, "run `make lock`"
+    entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n\n", 1)[1])
+    assert all("--hash=sha256:" in e for e in entries if e.strip())
+    torch_only = (ROOT / "requirements-portable.exclude").read_text().split()
+    assert "torch" not in portable and not set(torch_only) & set(portable)
