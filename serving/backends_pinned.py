@@ -13,8 +13,10 @@ from smartpay.settings import get_settings
 
 def _pinned(version: str, model: str) -> str:
     if not version.isdigit():
-        raise ModelUnavailable(f"{model}: pinned version {version!r} is not a version "
-                               "number; build the Bento with `smartpay bento build`")
+        raise ModelUnavailable(
+            f"{model}: pinned version {version!r} is not a version "
+            "number; build the Bento with `smartpay bento build`"
+        )
     return version
 
 
@@ -41,5 +43,7 @@ def pinned_router():
     version = _pinned(settings.serving.router_model_version, MODEL_NAME)
     with SCHEMA_MIGRATIONS:
         folder = RouterRegistry.from_settings(settings).model_folder(version)
-    return ChampionRouter(policy_from_artifacts(folder / "artifacts" / "router"),
-                          f"{MODEL_NAME}/{version}")
+    return ChampionRouter(
+        policy_from_artifacts(folder / "artifacts" / "router"),
+        f"{MODEL_NAME}/{version}",
+    )

@@ -24,23 +24,40 @@ SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 INCLUDE = [
-    "smartpay/**/*.py", "smartpay/**/*.yaml",
-    "cli/**/*.py", "pipelines/**/*.py",  # the image also runs the retraining jobs
-    "models/**/*.py", "models/**/*.yaml",
-    "features/**/*.py", "features/**/*.yaml", "features/.feastignore",
-    "integrations/**/*.py", "integrations/**/*.md", "integrations/**/*.mako",
-    "serving/**/*.py", "serving/ledger/alembic.ini", "serving/ledger/migrations/**/*",
+    "smartpay/**/*.py",
+    "smartpay/**/*.yaml",
+    "cli/**/*.py",
+    "pipelines/**/*.py",  # the image also runs the retraining jobs
+    "models/**/*.py",
+    "models/**/*.yaml",
+    "features/**/*.py",
+    "features/**/*.yaml",
+    "features/.feastignore",
+    "integrations/**/*.py",
+    "integrations/**/*.md",
+    "integrations/**/*.mako",
+    "serving/**/*.py",
+    "serving/ledger/alembic.ini",
+    "serving/ledger/migrations/**/*",
     "serving/webapp/dist/**/*",
 ]
 EXCLUDE = ["**/__pycache__", "**/*.pyc", "tests/", "data/", "web/", ".venv/"]
 
 # Settings names (env) through which a Bento's services load their pinned versions.
-_PIN_ENV = {FRAUD_MODEL: "SMARTPAY_SERVING__FRAUD_MODEL_VERSION",
-            ROUTER_MODEL: "SMARTPAY_SERVING__ROUTER_MODEL_VERSION"}
-_BACKEND_ENV = {FRAUD_MODEL: ("SMARTPAY_SERVING__FRAUD_BACKEND",
-                              "serving.backends_pinned:pinned_fraud"),
-                ROUTER_MODEL: ("SMARTPAY_SERVING__ROUTER_BACKEND",
-                               "serving.backends_pinned:pinned_router")}
+_PIN_ENV = {
+    FRAUD_MODEL: "SMARTPAY_SERVING__FRAUD_MODEL_VERSION",
+    ROUTER_MODEL: "SMARTPAY_SERVING__ROUTER_MODEL_VERSION",
+}
+_BACKEND_ENV = {
+    FRAUD_MODEL: (
+        "SMARTPAY_SERVING__FRAUD_BACKEND",
+        "serving.backends_pinned:pinned_fraud",
+    ),
+    ROUTER_MODEL: (
+        "SMARTPAY_SERVING__ROUTER_BACKEND",
+        "serving.backends_pinned:pinned_router",
+    ),
+}
 
 
 def model_uri(model: str, version: str) -> str:
@@ -52,13 +69,19 @@ def portable_requirements(lock: str) -> str:
     """The lock without local version labels (`torch==2.13.0+cpu` exists only on the
     disk it was installed from): the CPU build comes from the PyTorch CPU index, which
     serves it as `torch==2.13.0`."""
-    return re.sub(r"^([A-Za-z0-9_.\-\[\],]+==[^\s+;#]+)\+[A-Za-z0-9_.]+", r"\1", lock,
-                  flags=re.MULTILINE)
+    return re.sub(
+        r"^([A-Za-z0-9_.\-\[\],]+==[^\s+;#]+)\+[A-Za-z0-9_.]+",
+        r"\1",
+        lock,
+        flags=re.MULTILINE,
+    )
 
 
 def lock_packages(lock: str) -> list[str]:
     """The pinned requirement lines of a lock file, portable (see above)."""
-    lines = (line.split("#")[0].strip() for line in portable_requirements(lock).splitlines())
+    lines = (
+        line.split("#")[0].strip() for line in portable_requirements(lock).splitlines()
+    )
     return [line for line in lines if line and not line.startswith("-")]
 
 
@@ -80,8 +103,11 @@ def bentofile(name: str, pins: dict[str, str], packages: list[str]) -> dict:
         "labels": {"owner": "smartpay", **{m: model_uri(m, pins[m]) for m in models}},
         "include": INCLUDE,
         "exclude": EXCLUDE,
-        "python": {"packages": packages, "lock_packages": False,
-                   "extra_index_url": [TORCH_CPU_INDEX]},
+        "python": {
+            "packages": packages,
+            "lock_packages": False,
+            "extra_index_url": [TORCH_CPU_INDEX],
+        },
         "docker": {"python_version": "3.11", "system_packages": ["curl"]},
         "envs": envs,
     }

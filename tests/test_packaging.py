@@ -27,7 +27,9 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = Path(metadata.distribution("pydantic").locate_file(""))  # the shared site-packages
+SITE = Path(
+    metadata.distribution("pydantic").locate_file("")
+)  # the shared site-packages
 
 
 def _norm(name: str) -> str:
@@ -40,7 +42,9 @@ def _closure(requirements: list[str], extras: set[str]) -> set[str]:
     todo = [(Requirement(r), extras) for r in requirements]
     while todo:
         req, active = todo.pop()
-        if req.marker and not any(req.marker.evaluate({"extra": e}) for e in active or {""}):
+        if req.marker and not any(
+            req.marker.evaluate({"extra": e}) for e in active or {""}
+        ):
             continue
         name = _norm(req.name)
         dist = metadata.distribution(req.name)  # missing here: the test cannot run
@@ -67,10 +71,24 @@ def _view(names: set[str], folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
-                    "--outdir", str(out), str(ROOT)], check=True, capture_output=True,
-                   timeout=300)
-    subprocess.run(["rm", "-rf", str(ROOT / "build")], check=True)  # build's scratch dir
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        ["rm", "-rf", str(ROOT / "build")], check=True
+    )  # build's scratch dir
     (path,) = out.glob("smartpay_platform-*.whl")
     return path
 
@@ -81,11 +99,26 @@ def fresh_venv(wheel, tmp_path_factory):
     root = tmp_path_factory.mktemp("venv")
     venv.create(root / "env", with_pip=False)
     env_site = next((root / "env" / "lib").glob("python3.*/site-packages"))
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(root / "env/bin/python"),
-                    "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(root / "env/bin/python"),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     requires = metadata.Distribution.at(
-        next(env_site.glob("smartpay_platform-*.dist-info"))).requires
+        next(env_site.glob("smartpay_platform-*.dist-info"))
+    ).requires
     views = {}
 
     def use_extras(*extras: str) -> None:
@@ -96,12 +129,20 @@ def fresh_venv(wheel, tmp_path_factory):
         (env_site / "deps.pth").write_text(f"{views[key]}\n")
 
     cwd = tmp_path_factory.mktemp("elsewhere")
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}
+    }
     env |= {"SMARTPAY_DATA_DIR": str(cwd / "data"), "HF_HUB_OFFLINE": "1"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(root / "env/bin/smartpay"), *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [str(root / "env/bin/smartpay"), *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     run.cwd = cwd  # type: ignore[attr-defined]
 
@@ -118,21 +159,27 @@ def test_the_wheel_is_named_for_pypi_and_declares_its_extras(wheel):
     for extra in ("serving", "rag", "aws", "spark", "dev"):
         assert f"Provides-Extra: {extra}" in meta
     assert "Requires-Dist: typer" in meta
-    for data in ("integrations/rag/kb/payments.md", "serving/ledger/alembic.ini",
-                 "features/envs/local/feature_store.yaml", "features/.feastignore",
-                 "models/router/config/default.yaml"):
+    for data in (
+        "integrations/rag/kb/payments.md",
+        "serving/ledger/alembic.ini",
+        "features/envs/local/feature_store.yaml",
+        "features/.feastignore",
+        "models/router/config/default.yaml",
+    ):
         assert data in names, data
 
 
 @pytest.mark.slow
 def test_smartpay_help_and_simulate_run_from_the_wheel_with_core_dependencies_only(
-        fresh_venv):
+    fresh_venv,
+):
     run, use_extras = fresh_venv
     use_extras()
     help_ = run("--help")
     assert help_.returncode == 0 and "simulate" in help_.stdout, help_.stderr[-2000:]
-    sim = run("simulate", "--days", "3", "--customers", "50", "--terminals", "100",
-              "--json")
+    sim = run(
+        "simulate", "--days", "3", "--customers", "50", "--terminals", "100", "--json"
+    )
     assert sim.returncode == 0, sim.stderr[-3000:]
     assert sim.stdout.strip()
     assert any((Path(run.cwd) / "data").rglob("*.parquet"))
@@ -151,8 +198,10 @@ def test_kb_build_reads_the_knowledge_base_shipped_in_the_wheel(fresh_venv):
 
 
 def _pins(text: str) -> dict[str, str]:
-    return {_norm(m[1]): m[2] for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s\\+;]+)",
-                                                    text, re.MULTILINE)}
+    return {
+        _norm(m[1]): m[2]
+        for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s\\+;]+)", text, re.MULTILINE)
+    }
 
 
 def test_the_portable_lock_pins_the_tested_versions_each_with_hashes():

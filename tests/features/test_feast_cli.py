@@ -28,8 +28,12 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def _feast(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [FEAST, "-f", LOCAL_YAML, *args], cwd=ROOT / "features", env=_env(data_dir),
-        capture_output=True, text=True, timeout=120,
+        [FEAST, "-f", LOCAL_YAML, *args],
+        cwd=ROOT / "features",
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -52,13 +56,22 @@ def applied(tmp_path_factory) -> Path:
 def test_feast_plan_lists_every_view_once_without_name_conflicts(tmp_path):
     result = _feast("plan", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("customer_spending", "terminal_risk", "card_profile", "gateway_stats",
-                 "transaction_context", "fraud_model_v1", "routing_v1"):
+    for name in (
+        "customer_spending",
+        "terminal_risk",
+        "card_profile",
+        "gateway_stats",
+        "transaction_context",
+        "fraud_model_v1",
+        "routing_v1",
+    ):
         assert result.stdout.count(f" {name}\n") == 1, (name, result.stdout)
 
 
 @pytest.mark.slow
-def test_feast_apply_writes_a_registry_holding_both_feature_services(applied, monkeypatch):
+def test_feast_apply_writes_a_registry_holding_both_feature_services(
+    applied, monkeypatch
+):
     from feast import FeatureStore
     from feast.repo_config import load_repo_config
 
@@ -73,8 +86,11 @@ def test_feast_ui_starts_and_serves_the_registry_page(applied):
     port = _free_port()
     proc = subprocess.Popen(
         [FEAST, "-f", LOCAL_YAML, "ui", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT / "features", env=_env(applied),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT / "features",
+        env=_env(applied),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline, response = time.monotonic() + 60, None

@@ -27,8 +27,13 @@ async def _write_payments(url: str) -> None:
         for i in range(20):
             pid = await new_payment(ledger, 1_000 + i, first_gateway="stripe")
             if i % 2:
-                await ledger.record(pid, "captured", "stripe ch", gateway="stripe",
-                                    gateway_ref=f"ch_{i}")
+                await ledger.record(
+                    pid,
+                    "captured",
+                    "stripe ch",
+                    gateway="stripe",
+                    gateway_ref=f"ch_{i}",
+                )
     finally:
         await ledger.close()
 
@@ -36,20 +41,27 @@ async def _write_payments(url: str) -> None:
 async def _payments(url: str) -> dict[str, tuple]:
     ledger = Ledger(url)
     try:
-        await ledger.migrate()  # a no-op on a restored database: its schema version came along
-        return {p["id"]: (p["status"], p["amount_minor"], p["currency"])
-                for p in await ledger.every_payment()}
+        await (
+            ledger.migrate()
+        )  # a no-op on a restored database: its schema version came along
+        return {
+            p["id"]: (p["status"], p["amount_minor"], p["currency"])
+            for p in await ledger.every_payment()
+        }
     finally:
         await ledger.close()
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.prod
-def test_a_dump_restored_into_a_fresh_database_holds_every_payment(prod_server, tmp_path):
+def test_a_dump_restored_into_a_fresh_database_holds_every_payment(
+    prod_server, tmp_path
+):
     host, port = prod_server("postgres")
     dump = tmp_path / "ledger.dump"
     with scratch_database(host, port) as source, scratch_database(host, port) as target:
@@ -65,7 +77,9 @@ def test_a_dump_restored_into_a_fresh_database_holds_every_payment(prod_server, 
 
 
 @pytest.mark.prod
-def test_a_truncated_archive_is_refused_before_any_row_is_restored(prod_server, tmp_path):
+def test_a_truncated_archive_is_refused_before_any_row_is_restored(
+    prod_server, tmp_path
+):
     host, port = prod_server("postgres")
     dump = tmp_path / "ledger.dump"
     with scratch_database(host, port) as source, scratch_database(host, port) as target:
@@ -76,6 +90,7 @@ def test_a_truncated_archive_is_refused_before_any_row_is_restored(prod_server, 
         import psycopg
 
         with psycopg.connect(target.replace("+psycopg", "")) as conn:
-            tables = conn.execute("SELECT count(*) FROM pg_tables "
-                                  "WHERE schemaname = 'public'").fetchone()[0]
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchone()[0]
         assert tables == 0  # one transaction: nothing half-restored

@@ -13,11 +13,16 @@ from tests.models.router.helpers import small_config
 
 
 def test_the_router_bento_serves_its_pinned_version_after_the_champion_moved_on(
-        data_dir, monkeypatch):
+    data_dir, monkeypatch
+):
     uri = f"sqlite:///{data_dir / 'mlflow.db'}"
     registry, cfg = RouterRegistry(uri), small_config()
-    pinned = registry.log_and_register(RouterPolicy(cfg).checkpoint(), cfg, {}, {"dr": 0.9})
-    newer = registry.log_and_register(RouterPolicy(cfg).checkpoint(), cfg, {}, {"dr": 0.95})
+    pinned = registry.log_and_register(
+        RouterPolicy(cfg).checkpoint(), cfg, {}, {"dr": 0.9}
+    )
+    newer = registry.log_and_register(
+        RouterPolicy(cfg).checkpoint(), cfg, {}, {"dr": 0.95}
+    )
     registry.promote(newer, True)
     monkeypatch.setenv("SMARTPAY_MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("SMARTPAY_SERVING__ROUTER_MODEL_VERSION", pinned)
