@@ -209,7 +209,10 @@ def test_each_service_has_a_deployment_with_probes_resources_and_an_autoscaler()
 def test_both_models_are_retrained_by_a_cronjob_that_never_overlaps_itself():
     jobs = [d for _, d in _documents() if d["kind"] == "CronJob"]
     commands = {" ".join(_containers(j)[0]["command"]) for j in jobs}
-    assert commands == {"smartpay retrain fraud", "smartpay train router"}
+    assert commands == {
+        "python -m cli.main retrain fraud",
+        "python -m cli.main train router",
+    }
     assert all(j["spec"]["concurrencyPolicy"] == "Forbid" for j in jobs)
 
 

@@ -26,6 +26,8 @@ RUNTIME_FILES = (
     "features/.feastignore",
     "models/router/config/default.yaml",
     "smartpay/settings.py",
+    "cli/main.py",  # the retraining jobs and the Feast job run `python -m cli.main`
+    "pipelines/fraud/__init__.py",
 )
 
 
