@@ -224,8 +224,11 @@ class _RouterPort:
 class PaymentAPI:
     """The merchant-facing API; composes the model services with `bentoml.depends`."""
 
-    fraud = bentoml.depends(FraudScorer)
-    router = bentoml.depends(GatewayRouter)
+    # A URL in settings: the model service runs as its own deployment (one Bento per
+    # service, infra/k8s); none: `bentoml serve` starts it beside the API.
+    fraud = bentoml.depends(FraudScorer, url=get_settings().serving.fraud_scorer_url or None)
+    router = bentoml.depends(
+        GatewayRouter, url=get_settings().serving.gateway_router_url or None)
 
     def __init__(self) -> None:
         from serving.composition import build_runtime

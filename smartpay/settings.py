@@ -92,6 +92,14 @@ class ServingSettings(BaseModel):
     # Factories (`module:function`) of the model backends the BentoML services load.
     fraud_backend: str = "serving.backends_real:champion_fraud"
     router_backend: str = "serving.backends_real:champion_router"
+    # Where the payment API reaches the model services when each runs as its own
+    # deployment (k8s, compose); empty: `bentoml serve` starts them beside the API.
+    fraud_scorer_url: str = ""
+    gateway_router_url: str = ""
+    # Versions a Bento serves (set by `smartpay bento build`, read by
+    # serving.backends_pinned); empty outside a Bento.
+    fraud_model_version: str = ""
+    router_model_version: str = ""
 
 
 class GatewaySettings(BaseModel):
