@@ -8,6 +8,7 @@ with SMARTPAY_SCREENSHOTS=docs)."""
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 import shutil
 import time
@@ -52,7 +53,7 @@ def served(tmp_path_factory, request):
     data = tmp_path_factory.mktemp("web") / "data"
     tracking_uri = f"sqlite:///{data.parent / 'mlflow.db'}"
     global CHAMPION
-    CHAMPION = _register_champion(tracking_uri)
+    CHAMPION = _register_champion(tracking_uri, data.parent)
     _kb_index(Path(request.config.cache.mkdir("rag_kb_index")), data / "kb" / "index")
     env = {**TEST_BACKENDS, "PYTHONPATH": str(REPO),
            "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:reviewing_fraud",
@@ -77,27 +78,40 @@ def served(tmp_path_factory, request):
             os.environ["SMARTPAY_DATA_DIR"] = old
 
 
-def _register_champion(tracking_uri: str) -> str:
-    """The test booster as `fraud-detector@champion` in the served store, with a
-    reference score profile (so the models page can measure drift); its version."""
+def _register_champion(tracking_uri: str, log_dir: Path) -> str:
+    """The test booster as `fraud-detector@champion` in the served store, as training
+    leaves one: its test AP on a fresh small simulated window, its thresholds, the
+    gate's verdict, and a reference profile of its scores (the models page measures
+    drift against it); its version."""
     import numpy as np
     import pandas as pd
+    from sklearn.metrics import average_precision_score
 
-    from models.fraud import drift
+    from models.fraud import drift, gate
     from models.fraud.registry import PROFILE_ARTIFACT, FraudRegistry
+    from pipelines.simulate.pipeline import SimulationParams, simulate
     from tests.serving.backends import FEATURES, TinyFraud, register_tiny
 
     registry = FraudRegistry(tracking_uri)
     version = register_tiny(registry, review=0.0, decline=1.0)
+    run_id = registry.run_of(version)
+    test = simulate(SimulationParams(customers=100, terminals=200, days=5, seed=11))
+    epoch = (test["timestamp"].astype("int64") // 10**9).to_numpy()
+    rows = [{"amount_minor": int(a), "tx_epoch_s": int(t)}
+            for a, t in zip(test["amount_minor"].to_numpy(), epoch)]
+    scores = np.asarray([r["risk_score"] for r in TinyFraud().predict(rows)])
+    ap = float(average_precision_score(test["is_fraud"].to_numpy(), scores))
+    registry.log_batch(run_id, metrics={"xgboost_tuned.test_ap": ap,
+                                        "threshold.review": 0.0, "threshold.decline": 1.0})
+    registry.record_decision(version, gate.decide(ap, None, []).model_dump(),
+                             log_dir / "gate_decisions.jsonl")
     registry.set_alias("champion", version)
-    rng = np.random.default_rng(0)
-    rows = [{"amount_minor": int(a), "tx_epoch_s": 1_795_000_000 + int(t)}
-            for a, t in zip(rng.lognormal(8, 1, 400), rng.integers(0, 604_800, 400))]
-    scores = [r["risk_score"] for r in TinyFraud().predict(rows)]
-    frame = pd.DataFrame({"amount": [r["amount_minor"] / 100 for r in rows],
-                          "is_night": 0.0, "is_weekend": 0.0})
-    registry.client.log_dict(registry.run_of(version),
-                             drift.profile(frame, FEATURES, np.asarray(scores)),
+    # the reference: card payments of 10-200 USD at the moment the tests pay at
+    served = [{"amount_minor": int(a), "tx_epoch_s": 1_795_000_000}
+              for a in np.linspace(1_000, 20_000, 200)]
+    ref = np.asarray([r["risk_score"] for r in TinyFraud().predict(served)])
+    frame = pd.DataFrame({f: np.zeros(len(ref)) for f in FEATURES})
+    registry.client.log_dict(run_id, drift.profile(frame, FEATURES, ref),
                              PROFILE_ARTIFACT)
     return version
 
@@ -315,7 +329,9 @@ def test_the_rewards_page_shows_a_users_reward_once_the_payment_is_captured(
     user = f"u-{uuid.uuid4().hex[:8]}"
     p = _pay(served, "m-rew", amount_minor=5_000, user_id=user)  # held for review
     _approve(served, p["payment_id"])  # captured: 50.00 USD earns 5 tokens in escrow
-    page.get_by_test_id(f"escrow-{user}").filter(has_text="5").wait_for(timeout=20_000)
+    # minting first (nothing in escrow yet), then 5 tokens escrowed
+    page.get_by_test_id(f"escrow-{user}").filter(has_text=re.compile(r"^5$")).wait_for(
+        timeout=20_000)
     assert page.locator("tr[data-user]").all_inner_texts()[0].startswith(user)
     assert page.locator(f"tr[data-payment='{p['payment_id']}']").count() == 1
     _shot(page, shots, "rewards")
@@ -323,16 +339,24 @@ def test_the_rewards_page_shows_a_users_reward_once_the_payment_is_captured(
 
 def test_the_models_page_lists_the_champion_the_fixture_registered(served, browser,
                                                                    shots):
+    from serving.modelsview import MIN_DRIFT_SCORES
+
+    n = sum(1 for _ in httpx.get(f"{served}/payments?limit=200", timeout=30, headers={
+        "Authorization": f"Bearer {token('ops', scopes=('admin',))}"}).json())
+    for i in range(max(0, MIN_DRIFT_SCORES - n)):  # enough served scores to compare
+        _pay(served, "m-models", amount_minor=1_000 + 900 * i)
     page = _open(browser, served, token("ops", scopes=("admin",)), "Models")
     card = page.get_by_test_id("fraud-detector-champion")
     card.wait_for(timeout=20_000)
+    text = card.inner_text()
+    assert "PSI" in text  # served scores against its reference profile
+    assert "promoted" in text and "no champion yet" in text  # the gate's verdict
+    assert "xgboost_tuned.test_ap" in text
     link = card.get_by_role("link", name=f"version {CHAMPION}")
     assert link.get_attribute("href") == (
         f"http://127.0.0.1:5000/#/models/fraud-detector/versions/{CHAMPION}")
     page.locator("[data-model=gateway-router]").wait_for()
     _shot(page, shots, "models")
-    merchant = _signed_in(browser, served, token("m-a"))
-    assert merchant.get_by_role("button", name="Models").count() == 0
     r = httpx.get(f"{served}/admin/models", timeout=30,
                   headers={"Authorization": f"Bearer {token('m-a')}"})
     assert r.status_code == 403
@@ -340,6 +364,7 @@ def test_the_models_page_lists_the_champion_the_fixture_registered(served, brows
 
 def test_the_assistant_answers_with_a_citation(served, browser, shots):
     page = _open(browser, served, token("m-a"), "Assistant")
+    assert page.get_by_role("button", name="Models").count() == 0  # operators' page
     page.get_by_label("question").fill("How do I refund a payment?")
     page.get_by_role("button", name="Ask").click()
     answer = page.get_by_test_id("answer")

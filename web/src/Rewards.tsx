@@ -52,7 +52,7 @@ export function Rewards({ session }: { session: Session }) {
   return (
     <section>
       <div className="toolbar">
-        <span>{view.users.length} users with rewards (1 token = 10<sup>{view.decimals}</sup> units)</span>
+        <span>{view.users.length} {view.users.length === 1 ? "user" : "users"} with rewards (1 token = 10<sup>{view.decimals}</sup> units)</span>
       </div>
       {error && <p className="error" role="alert">{error}</p>}
       <table data-testid="reward-users">
