@@ -292,7 +292,8 @@ def _view_routes(app: FastAPI) -> None:
         escrow, released and clawed back, over its newest `limit` payments with a user;
         and the newest reward entries."""
         if rt.rewards is None:
-            raise ApiError(503, "rewards_unavailable", "the rewards minter is not wired")
+            raise ApiError(503, "rewards_unavailable",
+                           "the rewards minter is not wired")
         payments = await rt.store.rewarded(_scope(who), limit)
         book = await rt.rewards.entries([p["id"] for p in payments]) if payments else []
         if _scope(who) is None:  # users of different merchants are different people

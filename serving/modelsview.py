@@ -53,7 +53,8 @@ class ModelsView(BaseModel):
     models: list[ModelView]
 
 
-def read_models(tracking_uri: str, ui_url: str, served_scores: list[float]) -> ModelsView:
+def read_models(tracking_uri: str, ui_url: str,
+                served_scores: list[float]) -> ModelsView:
     """Both registries' aliased versions (blocking: MLflow calls)."""
     from models.fraud.registry import FraudRegistry
     from models.router.registry import RouterRegistry
@@ -84,7 +85,8 @@ def _model(registry, ui: str, served_scores: list[float] | None) -> ModelView:
 def _version(registry, version: str, ui: str, champion: str | None, aliases: list[str],
              served_scores: list[float] | None) -> VersionView:
     mv = registry.client.get_model_version(registry.model_name, version)
-    metrics = _metrics(registry.client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
+    run = registry.client.get_run(mv.run_id) if mv.run_id else None
+    metrics = _metrics(run.data.metrics) if run is not None else {}
     gate, reasons = _gate(dict(mv.tags), version == champion, registry.model_name)
     drift, note = _drift(registry, version, served_scores)
     return VersionView(
@@ -121,10 +123,12 @@ def _drift(registry, version: str,
     from models.fraud.registry import PROFILE_ARTIFACT
 
     if len(scores) < MIN_DRIFT_SCORES:
-        return None, f"{len(scores)} scores served in the window (need {MIN_DRIFT_SCORES})"
+        return None, (f"{len(scores)} scores served in the window "
+                      f"(need {MIN_DRIFT_SCORES})")
     try:
         ref = registry.load_json(version, PROFILE_ARTIFACT)["__score__"]
     except (OSError, KeyError, ValueError, MlflowException):
         return None, "this version was logged without a reference profile"
     value = drift.psi(ref["shares"], drift.shares(scores, ref["edges"]))
-    return Drift(psi=round(value, 4), status=drift.status(value), scores=len(scores)), None
+    return Drift(psi=round(value, 4), status=drift.status(value),
+                 scores=len(scores)), None

@@ -57,7 +57,8 @@ def test_rewards_add_up_escrow_releases_and_clawbacks_per_user():
              "release_after": 1.0}]  # not one of these payments: not counted
     v = rewards_view(payments, book, decimals=6)
     users = {u.user_id: u for u in v.users}
-    assert (users["u1"].escrowed, users["u1"].released, users["u1"].clawed_back) == (3, 5, 2)
+    u1 = users["u1"]
+    assert (u1.escrowed, u1.released, u1.clawed_back) == (3, 5, 2)
     assert users["u1"].next_release == datetime.fromtimestamp(200, timezone.utc)
     assert (users["u2"].clawed_back, users["u2"].next_release) == (7, None)
     assert [u.user_id for u in v.users] == ["u1", "u2"]
@@ -83,6 +84,7 @@ def test_the_view_endpoints_show_a_merchant_only_its_own_payments_and_users(clie
     users = client.get("/rewards", headers=auth("m-one")).json()["users"]
     assert [u["user_id"] for u in users] == ["customer-101"]
     assert users[0]["escrowed"] == 2_500_000
-    all_users = {u["user_id"] for u in client.get("/rewards", headers=ops).json()["users"]}
+    everyone = client.get("/rewards", headers=ops).json()["users"]
+    all_users = {u["user_id"] for u in everyone}
     assert all_users == {"m-one:customer-101", "m-two:customer-202"}
     assert client.get("/admin/models", headers=auth("m-one")).status_code == 403

@@ -297,7 +297,8 @@ def test_the_gateway_chart_shows_an_outage_as_it_happens(served, browser, shots)
 def _approve(url: str, payment_id: str) -> None:
     r = httpx.post(f"{url}/payments/{payment_id}/review", timeout=30,
                    json={"verdict": "approve", "note": "test"},
-                   headers={"Authorization": f"Bearer {token('ops', scopes=('admin',))}"})
+                   headers={"Authorization":
+                            f"Bearer {token('ops', scopes=('admin',))}"})
     assert r.status_code == 200, r.text
 
 
@@ -314,7 +315,8 @@ def test_the_fraud_page_counts_a_new_payment_in_its_histogram(served, browser, s
     _pay(served, "m-fraud", amount_minor=7_700)
     total.filter(has_text="1 scored").wait_for(timeout=5_000)
     bars = page.locator("[data-testid=histogram] rect")
-    assert sum(int(c) for c in (bars.evaluate_all("rs => rs.map(r => r.dataset.count)"))) == 1
+    counts = bars.evaluate_all("rs => rs.map(r => Number(r.dataset.count))")
+    assert sum(counts) == 1
     assert page.get_by_test_id("alerts").locator("tr[data-alert]").count() == 3
     assert page.locator("[data-testid=reviews]").count() == 0  # the queue is operators'
     ops = _open(browser, served, token("ops", scopes=("admin",)), "Fraud")
@@ -341,9 +343,9 @@ def test_the_models_page_lists_the_champion_the_fixture_registered(served, brows
                                                                    shots):
     from serving.modelsview import MIN_DRIFT_SCORES
 
-    n = sum(1 for _ in httpx.get(f"{served}/payments?limit=200", timeout=30, headers={
-        "Authorization": f"Bearer {token('ops', scopes=('admin',))}"}).json())
-    for i in range(max(0, MIN_DRIFT_SCORES - n)):  # enough served scores to compare
+    ops = {"Authorization": f"Bearer {token('ops', scopes=('admin',))}"}
+    made = len(httpx.get(f"{served}/payments?limit=200", timeout=30, headers=ops).json())
+    for i in range(max(0, MIN_DRIFT_SCORES - made)):  # enough served scores to compare
         _pay(served, "m-models", amount_minor=1_000 + 900 * i)
     page = _open(browser, served, token("ops", scopes=("admin",)), "Models")
     card = page.get_by_test_id("fraud-detector-champion")
