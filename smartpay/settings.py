@@ -80,6 +80,8 @@ class ServingSettings(BaseModel):
     # call to the scorer (0 = always send at once; a quiet service never waits).
     fraud_linger_ms: float = 5.0
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
+    # Where the web app's Models page links to (the MLflow UI of the tracking store).
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
     max_body_bytes: int = Field(default=65_536, gt=0)  # larger request bodies get 413
     reconcile_every_s: float = 60.0  # status sync of payments left pending
     # The periodic sync leaves payments changed this recently to their live request
