@@ -10,7 +10,7 @@ import pandas as pd
 
 from features.store import definitions, open_store, tables_dir
 from pipelines.features import nodes
-from pipelines.io import check_writable, read_table
+from pipelines.io import PARQUET_OPTIONS, check_writable, read_table, replace_path
 from smartpay.errors import ValidationFailed
 from smartpay.settings import Settings
 
@@ -57,13 +57,13 @@ def _write_all(tables: dict[str, pd.DataFrame], folder: Path) -> BuildResult:
     try:
         for name, df in tables.items():
             final = folder / f"{name}.parquet"
-            check_writable(final)
             tmp = final.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False)
+            check_writable(tmp)
+            df.to_parquet(tmp, index=False, **PARQUET_OPTIONS)
             staged.append((tmp, final))
             result.rows[name], result.paths[name] = len(df), final
         for tmp, final in staged:
-            os.replace(tmp, final)
+            replace_path(tmp, final)
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
