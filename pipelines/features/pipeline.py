@@ -12,7 +12,7 @@ from features.store import definitions, open_store, tables_dir
 from pipelines.features import nodes
 from pipelines.io import PARQUET_OPTIONS, check_writable, read_table, replace_path
 from smartpay.errors import ValidationFailed
-from smartpay.settings import Settings
+from smartpay.settings import Engine, Settings
 
 TABLES = ("customer_spending", "terminal_risk", "card_profile")
 RAW_COLUMNS = ["transaction_id", "timestamp", "customer_id", "terminal_id", "card_id",
@@ -36,8 +36,19 @@ def compute_tables(tx: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def build(settings: Settings, raw_path: Path, validate: bool = True) -> BuildResult:
-    """Compute, validate, then write every table; on any failure nothing is replaced."""
+def build(settings: Settings, raw_path: Path, validate: bool = True,
+          engine: Engine | None = None) -> BuildResult:
+    """Compute, validate, then write every table; on any failure nothing is replaced.
+
+    `engine` (default `settings.data_engine`): pandas in this process, or Spark at
+    `settings.spark_master` (`pipeline_spark`), which writes the same tables.
+    """
+    if (engine or settings.data_engine) == "spark":
+        from pipelines.features import pipeline_spark
+        from smartpay.spark import spark_session
+
+        with spark_session(settings.spark_master, "smartpay-features") as spark:
+            return pipeline_spark.build(spark, settings, raw_path, RAW_COLUMNS, validate)
     tx = read_table(raw_path, columns=RAW_COLUMNS)
     tables = compute_tables(tx)
     if validate:
