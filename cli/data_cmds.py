@@ -24,8 +24,9 @@ def simulate(
     days: int = typer.Option(183, help="Number of days to simulate."),
     start: str = typer.Option("2018-04-01", help="First day (YYYY-MM-DD)."),
     seed: int = typer.Option(1, help="Random seed: same seed, same data."),
-    scale: int = typer.Option(1, min=1, help="World size in copies of the reference "
-                              "(10 = 50,000 customers); above 1 it is written day by day."),
+    scale: int = typer.Option(
+        1, min=1, help="World size in copies of the reference (10 = 50,000 customers); "
+        "above 1 it is written day by day."),
     out: Path = typer.Option(None, help="Output folder of day partitions (default: "
                              "<data>/raw/transactions.parquet)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

@@ -18,8 +18,9 @@ app = typer.Typer(help="Build offline feature tables, register them in Feast, lo
 def build(
     raw: Path = typer.Option(None, help="Raw transactions parquet (default: <data>/raw/transactions.parquet)."),
     validate: bool = typer.Option(True, help="Run the feature suites before writing."),
-    engine: Engine = typer.Option(None, help="pandas (one process) or spark (at "
-                                  "SMARTPAY_SPARK_MASTER); default: the profile's engine."),
+    engine: Engine = typer.Option(
+        None, help="pandas (one process) or spark (at SMARTPAY_SPARK_MASTER); "
+        "default: the profile's engine."),
 ) -> None:
     """Compute the point-in-time feature tables (validated, then written all at once)."""
     from pipelines.features.pipeline import build as run_build

@@ -39,9 +39,10 @@ def _redis_connection(url: str) -> str:
 
 
 def _online_store(settings: Settings) -> str:
-    """The cluster profile's online store: Redis if configured, else a local SQLite file."""
+    """The cluster profile's online store: Redis if configured, else a SQLite file."""
     if settings.redis_url:
-        return f"{{type: redis, connection_string: '{_redis_connection(settings.redis_url)}'}}"
+        connection = _redis_connection(settings.redis_url)
+        return f"{{type: redis, connection_string: '{connection}'}}"
     return f"{{type: sqlite, path: '{store_dir(settings) / 'online_store.db'}'}}"
 
 
@@ -149,8 +150,9 @@ def _for_spark(objects: list) -> list:
     )
 
     def spark_source(src: FileSource) -> SparkSource:
-        return SparkSource(name=src.name, path=src.file_options.uri, file_format="parquet",
-                           timestamp_field=src.timestamp_field, description=src.description)
+        return SparkSource(name=src.name, path=src.file_options.uri,
+                           file_format="parquet", timestamp_field=src.timestamp_field,
+                           description=src.description)
 
     out = []
     for o in objects:

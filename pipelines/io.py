@@ -50,9 +50,10 @@ PARQUET_OPTIONS = {"coerce_timestamps": "us", "allow_truncated_timestamps": Fals
 PARTITION = "tx_date"
 
 
-def write_partitioned_atomic(days: Iterable[tuple[str, pd.DataFrame]], path: Path) -> None:
-    """Write (day, frame) pairs as `path/tx_date=<day>/part-0.parquet`, one day in memory
-    at a time, into a sibling folder that replaces `path` only once complete."""
+def write_partitioned_atomic(days: Iterable[tuple[str, pd.DataFrame]],
+                             path: Path) -> None:
+    """Write (day, frame) pairs as `path/tx_date=<day>/part-0.parquet`, one day in
+    memory at a time, into a sibling folder that replaces `path` once complete."""
     path = Path(path)
     check_writable(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))

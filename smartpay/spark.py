@@ -65,7 +65,8 @@ def spark_session(master: str, app_name: str = "smartpay",
 
 
 @contextmanager
-def spark_session_for(master: str, app_name: str = "smartpay") -> Iterator[SparkSession]:
+def spark_session_for(master: str,
+                      app_name: str = "smartpay") -> Iterator[SparkSession]:
     """The caller's active session if this thread has one (left running: its owner stops
     it), else a new one on `master`, stopped on exit. Feast's Spark offline store uses
     the active session, so pipeline steps that call Feast run inside this."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def customer_spending(tx: DataFrame, windows_days=WINDOWS_DAYS) -> DataFrame:
-    """Per transaction: the customer's count and mean amount over each window before it."""
+    """Per transaction: the customer's count and mean amount over each window before."""
     from pyspark.sql import functions as F
 
     df = tx.select("customer_id", F.col("timestamp").alias("event_timestamp"),
@@ -37,7 +37,8 @@ def customer_spending(tx: DataFrame, windows_days=WINDOWS_DAYS) -> DataFrame:
 
 def terminal_risk(tx: DataFrame, windows_days=WINDOWS_DAYS,
                   delay_days: int = LABEL_DELAY_DAYS) -> DataFrame:
-    """Per transaction: the terminal's count and fraud share over windows ending D days before."""
+    """Per transaction: the terminal's count and fraud share over windows ending D days
+    before it."""
     from pyspark.sql import functions as F
 
     df = tx.select("terminal_id", F.col("timestamp").alias("event_timestamp"),

@@ -48,7 +48,8 @@ def build(settings: Settings, raw_path: Path, validate: bool = True,
         from smartpay.spark import spark_session_for
 
         with spark_session_for(settings.spark_master, "smartpay-features") as spark:
-            return pipeline_spark.build(spark, settings, raw_path, RAW_COLUMNS, validate)
+            return pipeline_spark.build(spark, settings, raw_path, RAW_COLUMNS,
+                                        validate)
     tx = read_table(raw_path, columns=RAW_COLUMNS)
     tables = compute_tables(tx)
     if validate:
@@ -99,7 +100,8 @@ def materialize(settings: Settings, project: str | None = None) -> dict[str, int
         from smartpay.spark import spark_session_for
 
         with spark_session_for(settings.spark_master, "smartpay-materialize"):
-            store.materialize(start_date=bounds[0], end_date=bounds[1], feature_views=views)
+            store.materialize(start_date=bounds[0], end_date=bounds[1],
+                              feature_views=views)
     else:
         store.materialize(start_date=bounds[0], end_date=bounds[1], feature_views=views)
     return {

@@ -39,7 +39,8 @@ def read_raw(spark: SparkSession, raw_path: Path, columns: list[str]) -> DataFra
 
 def build(spark: SparkSession, settings: Settings, raw_path: Path, columns: list[str],
           validate: bool = True):
-    """Compute, validate a sample, then write every table; on failure nothing is replaced."""
+    """Compute, validate a sample, then write every table; on failure nothing is
+    replaced."""
     from pipelines.features.pipeline import BuildResult
 
     tables = compute_tables(read_raw(spark, raw_path, columns))
@@ -60,7 +61,8 @@ def build(spark: SparkSession, settings: Settings, raw_path: Path, columns: list
     finally:
         for tmp, _ in staged:
             shutil.rmtree(tmp, ignore_errors=True)
-    result.rows = {name: spark.read.parquet(str(p)).count() for name, p in result.paths.items()}
+    result.rows = {name: spark.read.parquet(str(p)).count()
+                   for name, p in result.paths.items()}
     return result
 
 

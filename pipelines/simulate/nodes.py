@@ -29,7 +29,8 @@ ECOM_SHARE = {"grocery": 0.1, "restaurants": 0.1, "fuel": 0.0, "electronics": 0.
               "travel": 0.7, "digital_goods": 1.0}
 
 
-def customer_profiles(n: int, rng: np.random.Generator, side: float = 100.0) -> pd.DataFrame:
+def customer_profiles(n: int, rng: np.random.Generator,
+                      side: float = 100.0) -> pd.DataFrame:
     """Customer locations on a side x side grid, spending habits, cards and devices."""
     x, y = rng.uniform(0, side, n), rng.uniform(0, side, n)
     mean = rng.uniform(5, 100, n)
@@ -43,7 +44,8 @@ def customer_profiles(n: int, rng: np.random.Generator, side: float = 100.0) -> 
     })
 
 
-def terminal_profiles(n: int, rng: np.random.Generator, side: float = 100.0) -> pd.DataFrame:
+def terminal_profiles(n: int, rng: np.random.Generator,
+                      side: float = 100.0) -> pd.DataFrame:
     """Terminal locations on a side x side grid with merchant category and channel."""
     x, y = rng.uniform(0, side, n), rng.uniform(0, side, n)
     mcc = rng.choice(len(MCCS), n, p=MCC_P)

@@ -1,4 +1,4 @@
-"""Wires the simulator nodes and writes the transactions, partitioned by day (atomically).
+"""Wires the simulator nodes and writes the transactions partitioned by day, atomically.
 
 The reference world (scale 1) is drawn in memory, exactly as always; larger worlds are
 drawn and written one day at a time (`stream.world_days`).
@@ -66,8 +66,8 @@ def run(params: SimulationParams, out: Path) -> dict[str, float | int]:
         write_partitioned_atomic(by_day(tx), out)
         return nodes.summarise(tx)
     totals = stream.Totals()
-    write_partitioned_atomic(((day, totals.add(tx)) for day, tx in stream.world_days(params)),
-                             out)
+    days = ((day, totals.add(tx)) for day, tx in stream.world_days(params))
+    write_partitioned_atomic(days, out)
     return totals.summary()
 
 

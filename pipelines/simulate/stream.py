@@ -42,14 +42,15 @@ def world_days(params) -> Iterator[tuple[str, pd.DataFrame]]:
         tx["tx_day"] = d
         tx = _label(tx, _active(bad_terms, d, TERMINAL_COMPROMISE_DAYS),
                     _active(bad_custs, d, CUSTOMER_COMPROMISE_DAYS), day_rng)
-        out = nodes.add_payment_context(tx, customers, terminals, params.start_ts, day_rng)
+        out = nodes.add_payment_context(tx, customers, terminals, params.start_ts,
+                                        day_rng)
         out["transaction_id"] += next_id
         next_id += len(out)
         yield (params.start_ts + pd.Timedelta(days=d)).strftime("%Y-%m-%d"), out
 
 
 def _compromise_schedule(params, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Per day, the terminals (2 x scale) and customers (3 x scale) compromised that day."""
+    """Per day, the terminals (2 x scale) and customers (3 x scale) compromised."""
     k = params.scale
     terms = np.stack([rng.choice(params.terminals, 2 * k, replace=False)
                       for _ in range(params.days)])
@@ -69,7 +70,8 @@ def _label(tx: pd.DataFrame, bad_terms: np.ndarray, bad_custs: np.ndarray,
     amount = tx["amount"].to_numpy().copy()
     scenario = np.where(amount > 220, 1, 0).astype(np.int8)
     scenario[np.isin(tx["terminal_id"].to_numpy(), bad_terms)] = 2
-    hit = np.isin(tx["customer_id"].to_numpy(), bad_custs) & (rng.random(len(tx)) < 1 / 3)
+    third = rng.random(len(tx)) < 1 / 3
+    hit = np.isin(tx["customer_id"].to_numpy(), bad_custs) & third
     amount[hit] *= 5.0
     scenario[hit] = 3
     return tx.assign(amount=np.round(amount, 2), fraud_scenario=scenario,

@@ -24,7 +24,8 @@ def test_simulate_writes_day_partitions_and_prints_json_summary(tmp_path):
     assert '"transactions"' in res.stdout.splitlines()[-1]
     assert sorted(p.name for p in out.iterdir())[0] == "tx_date=2018-04-01"
     assert len(list(out.iterdir())) == 10
-    assert len(read_table(out)) == json.loads(res.stdout.splitlines()[-1])["transactions"]
+    summary = json.loads(res.stdout.splitlines()[-1])
+    assert len(read_table(out)) == summary["transactions"]
 
 
 def test_simulate_at_scale_multiplies_customers_and_streams_days(tmp_path):

@@ -24,7 +24,8 @@ def cluster_settings(data_dir, monkeypatch, prod_server, spark):
     return get_settings()
 
 
-def test_spark_offline_store_materialises_the_latest_values_into_redis(cluster_settings):
+def test_spark_offline_store_materialises_the_latest_values_into_redis(
+        cluster_settings):
     settings = cluster_settings
     raw = settings.path("raw", "transactions.parquet")
     run(SimulationParams(customers=60, terminals=120, days=14, seed=5), raw)
