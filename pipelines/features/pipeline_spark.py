@@ -39,13 +39,11 @@ def read_raw(spark: SparkSession, raw_path: Path, columns: list[str]) -> DataFra
 
 def build(spark: SparkSession, settings: Settings, raw_path: Path, columns: list[str],
           validate: bool = True):
-    """Compute, validate a sample, then write every table; on failure nothing is
-    replaced."""
+    """Compute and write every table beside its final path, check a sample of each,
+    then move them all in place; on any failure nothing is replaced."""
     from pipelines.features.pipeline import BuildResult
 
     tables = compute_tables(read_raw(spark, raw_path, columns))
-    if validate:
-        _validate_sample(tables, settings)
     folder = tables_dir(settings)
     result, staged = BuildResult(), []
     try:
@@ -56,23 +54,27 @@ def build(spark: SparkSession, settings: Settings, raw_path: Path, columns: list
             df.write.mode("overwrite").parquet(str(tmp))
             staged.append((tmp, final))
             result.paths[name] = final
+        written = {name: spark.read.parquet(str(tmp))
+                   for name, (tmp, _) in zip(tables, staged)}
+        result.rows = {name: df.count() for name, df in written.items()}
+        if validate:
+            _validate_sample(written, result.rows, settings)
         for tmp, final in staged:
             replace_path(tmp, final)
     finally:
         for tmp, _ in staged:
             shutil.rmtree(tmp, ignore_errors=True)
-    result.rows = {name: spark.read.parquet(str(p)).count()
-                   for name, p in result.paths.items()}
     return result
 
 
-def _validate_sample(tables: dict[str, DataFrame], settings: Settings) -> None:
+def _validate_sample(tables: dict[str, DataFrame], rows: dict[str, int],
+                     settings: Settings) -> None:
+    """The feature suites on a uniform sample of each written table."""
     from pipelines.validate.pipeline import validate_feature_tables
 
     sample = {}
     for name, df in tables.items():
-        n = df.count()
-        fraction = min(1.0, VALIDATION_SAMPLE_ROWS / n) if n else 1.0
+        fraction = min(1.0, VALIDATION_SAMPLE_ROWS / rows[name]) if rows[name] else 1.0
         sample[name] = df.sample(fraction=fraction, seed=0).toPandas()
     bad = [r for r in validate_feature_tables(sample, settings) if not r.success]
     if bad:
