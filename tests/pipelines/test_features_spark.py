@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from features.store import tables_dir
 from pipelines.features import pipeline_spark
 from pipelines.features.pipeline import RAW_COLUMNS, compute_tables
-from pipelines.io import read_table
+from pipelines.io import read_table, write_parquet_atomic
 from pipelines.simulate.pipeline import SimulationParams, run
+from smartpay.errors import ValidationFailed
 from smartpay.settings import Settings
 
 pytestmark = pytest.mark.spark
@@ -27,9 +29,15 @@ def sampled_world(tmp_path_factory):
     return Settings(data_dir=data, profile="local"), raw
 
 
-def test_spark_feature_tables_equal_the_pandas_tables_row_for_row(spark, sampled_world):
+@pytest.fixture(scope="module")
+def built(spark, sampled_world):
+    """The sampled world's tables built once on Spark."""
     settings, raw = sampled_world
-    built = pipeline_spark.build(spark, settings, raw, RAW_COLUMNS, validate=False)
+    return pipeline_spark.build(spark, settings, raw, RAW_COLUMNS, validate=False)
+
+
+def test_spark_feature_tables_equal_the_pandas_tables_row_for_row(sampled_world, built):
+    settings, raw = sampled_world
     expected = compute_tables(read_table(raw, RAW_COLUMNS))
     for name, keys in KEYS.items():
         want = expected[name].sort_values(keys).reset_index(drop=True)
@@ -50,3 +58,18 @@ def test_terminal_windows_on_spark_only_see_labels_older_than_the_delay(
     first_week = table["event_timestamp"] < start + pd.Timedelta(days=7)
     assert (table.loc[first_week, "term_tx_count_30d"] == 0).all()
     assert (table.loc[~first_week, "term_tx_count_30d"] > 0).any()
+
+
+def test_a_spark_build_failing_validation_leaves_the_previous_tables(
+        spark, sampled_world, built, tmp_path):
+    settings, raw = sampled_world
+    folder = tables_dir(settings)
+    before = {p: p.read_bytes() for p in folder.glob("*.parquet/*.parquet")}
+    bad = read_table(raw)
+    bad.loc[bad.index[:5], "amount_minor"] = 10**12  # absurd amounts -> absurd averages
+    bad_path = tmp_path / "bad.parquet"
+    write_parquet_atomic(bad, bad_path)
+    with pytest.raises(ValidationFailed, match="customer_spending"):
+        pipeline_spark.build(spark, settings, bad_path, RAW_COLUMNS, validate=True)
+    assert {p: p.read_bytes() for p in folder.glob("*.parquet/*.parquet")} == before
+    assert not list(folder.glob("*.tmp"))
