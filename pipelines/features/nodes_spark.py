@@ -22,7 +22,7 @@ def customer_spending(tx: DataFrame, windows_days=WINDOWS_DAYS) -> DataFrame:
     """Per transaction: the customer's count and mean amount over each window before."""
     from pyspark.sql import functions as F
 
-    df = tx.select("customer_id", F.col("timestamp").alias("event_timestamp"),
+    df = tx.select("customer_id", _event_time(),
                    _seconds(), "amount_minor")
     cols = []
     for w in windows_days:
@@ -41,7 +41,7 @@ def terminal_risk(tx: DataFrame, windows_days=WINDOWS_DAYS,
     before it."""
     from pyspark.sql import functions as F
 
-    df = tx.select("terminal_id", F.col("timestamp").alias("event_timestamp"),
+    df = tx.select("terminal_id", _event_time(),
                    _seconds(),
                    F.col("is_fraud").cast("long").alias("is_fraud"))
     d = delay_days * DAY_S
@@ -63,7 +63,7 @@ def card_profile(tx: DataFrame) -> DataFrame:
 
     first = Window.partitionBy("card_id").orderBy("timestamp", "transaction_id")
     return (tx.withColumn("_n", F.row_number().over(first)).where("_n = 1")
-            .select("card_id", F.col("timestamp").alias("event_timestamp"),
+            .select("card_id", _event_time(),
                     "card_network", "issuing_country"))
 
 
@@ -84,3 +84,11 @@ def _seconds():
     from pyspark.sql import functions as F
 
     return F.unix_seconds(F.col("timestamp").cast("timestamp")).alias("_t")
+
+
+def _event_time():
+    """The transaction time as a UTC wall-clock timestamp without zone, as the pandas
+    build writes it (whatever zone type the raw table carries)."""
+    from pyspark.sql import functions as F
+
+    return F.col("timestamp").cast("timestamp_ntz").alias("event_timestamp")
