@@ -121,3 +121,37 @@ def evaluate_assistant(
     _table(result, items)
     if json_out:
         print(json.dumps(result))
+
+
+def product_facts(settings=None):
+    """What the KB may name: the payment API's routes and documented status codes
+    (from the app itself) and the reward settings' rate and escrow period."""
+    from fastapi.routing import APIRoute
+
+    from integrations.rag.kb_check import facts_from_openapi
+    from serving.app import create_app
+
+    app = create_app()
+    # Routes outside the OpenAPI document: the WebSocket and the docs pages.
+    others = [r.path for r in app.routes if not isinstance(r, APIRoute)]
+    rewards = (settings or get_settings()).rewards
+    return facts_from_openapi(app.openapi(), others, rewards.tokens_per_step,
+                              rewards.step_major_units, rewards.refund_window_s)
+
+
+@kb_app.command("check")
+def check() -> None:
+    """Fail when a KB page names an endpoint, HTTP status, reward rate or escrow
+    period the code does not have."""
+    from integrations.rag.config import rag_config
+    from integrations.rag.index import read_kb
+    from integrations.rag.kb_check import check_kb
+
+    settings = get_settings()
+    config = rag_config(settings)
+    findings = check_kb(read_kb(config.kb_dir), product_facts(settings))
+    for finding in findings:
+        console.print(f"[red]x[/] {finding}")
+    if findings:
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/] {config.kb_dir} names only what the code has")
