@@ -32,6 +32,7 @@ from integrations.rag.chunking import (
 from integrations.rag.embeddings import Embedder
 from integrations.rag.lexical import BM25Index
 from integrations.rag.redact import redact
+from integrations.rag.scope import kb_vocabulary
 from integrations.rag.stores import FaissStore, VectorStore
 from integrations.rag.types import Hit, Passage
 from smartpay.errors import DataFileError
@@ -101,6 +102,7 @@ class KnowledgeIndex:
             digest,
         )
         self.bm25 = BM25Index([p.search_text for p in passages])
+        self.vocabulary = kb_vocabulary(p.search_text for p in passages)
         self.rows = {p.id: i for i, p in enumerate(passages)}
         counts = [len(sentences(p.text)) for p in passages]
         if sum(counts) != len(sentence_vectors):
