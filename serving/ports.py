@@ -69,5 +69,5 @@ class RewardsPort(Protocol):
 
 
 class AssistantPort(Protocol):
-    async def answer(self, merchant_id: str, message: str,
-                     session_id: str | None) -> dict: ...
+    async def answer(self, merchant_id: str, message: str, session_id: str | None,
+                     user_id: str | None = None) -> dict: ...
