@@ -57,6 +57,19 @@ class AssistantAdapter:
                                    f"not be loaded: {exc}") from None
         return self._assistant
 
+    async def warm(self) -> bool:
+        """Load the assistant now if a saved KB index exists, and run one search so
+        the model's first call is paid here, not by the first /chat. False: no index."""
+        from integrations.rag.config import rag_config
+        from smartpay.settings import get_settings
+
+        config = rag_config(self.settings or get_settings())
+        if not (config.index_dir / "meta.json").exists():
+            return False
+        assistant = await self._get()
+        await asyncio.to_thread(assistant.index.search, "warm up", "hybrid", 1)
+        return True
+
     async def answer(self, merchant_id: str, message: str, session_id: str | None,
                      user_id: str | None = None) -> dict:
         """Answer for the merchant, or for one of its users (their payments only)."""
