@@ -18,8 +18,10 @@ def saved_kb_index(data_dir, request):
     """The KB index the assistant tests keep in pytest's cache, when one was built: the
     assistant checks its digest against the KB and rebuilds a stale one itself."""
     cached = Path(request.config.cache.mkdir("rag_kb_index"))
-    if (cached / "meta.json").exists():
-        shutil.copytree(cached, data_dir / "kb" / "index", dirs_exist_ok=True)
+    if not (cached / "meta.json").exists():
+        return False
+    shutil.copytree(cached, data_dir / "kb" / "index", dirs_exist_ok=True)
+    return True
 
 
 def test_chat_answers_with_sources_and_a_repeat_is_served_from_the_cache(client):
@@ -33,7 +35,10 @@ def test_chat_answers_with_sources_and_a_repeat_is_served_from_the_cache(client)
     assert again["answer"] == body["answer"] and again["cached"] is True
 
 
-def test_a_users_chat_sees_that_users_payments_and_never_another_users(client):
+def test_a_users_chat_sees_that_users_payments_and_never_another_users(client,
+                                                                      saved_kb_index):
+    # With a saved index the assistant was loaded while the API started.
+    assert (client.app.state.rt.assistant._assistant is not None) == saved_kb_index
     paid = {}
     for n, (user, amount) in enumerate([("u_alice", 1_234), ("u_bob", 98_765)]):
         r = client.post("/pay", json=pay_body(user_id=user, amount_minor=amount),
