@@ -66,8 +66,8 @@ def one_run(timeout_s: float) -> tuple[float, float, list[float]]:
     port = _free_port()
     url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {_token()}"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, start_new_session=True)
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_health(url, proc, timeout_s)
         started = time.perf_counter() - t0
@@ -87,7 +87,8 @@ def one_run(timeout_s: float) -> tuple[float, float, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1, help="Fresh starts of serve.")
-    parser.add_argument("--timeout", type=float, default=300.0, help="Start-up limit, s.")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="Start-up limit, s.")
     args = parser.parse_args()
     starts, firsts, nexts = [], [], []
     for _ in range(args.runs):
@@ -95,7 +96,7 @@ def main() -> None:
         starts.append(started * 1000)
         firsts.append(first)
         nexts += rest
-    print_table("First /chat after smartpay serve (uncached questions, offline answerer)", [
+    print_table("First /chat after smartpay serve (uncached, offline answerer)", [
         row("serve start-up (to /health 200)", np.array(starts)),
         row("first /chat", np.array(firsts)),
         row("next /chats", np.array(nexts)),

@@ -61,13 +61,16 @@ def build(
 def _table(result: dict) -> None:
     from rich.table import Table
 
-    table = Table(title="Assistant on the labelled set (tuning: chosen on; held-out: not)")
+    table = Table(
+        title="Assistant on the labelled set (tuning: chosen on; held-out: not)"
+    )
     for col in ("part", "questions", "hybrid hit@3", "mrr", "grounded",
                 "unanswerable refused", "answerable refused", "p50 ms"):
         table.add_column(col)
     for part, r in result["parts"].items():
         hyb, a = r["retrieval"]["hybrid"], r["answers"]
-        table.add_row(part, str(r["questions"]), f"{hyb['hit@3']:.3f}", f"{hyb['mrr']:.3f}",
+        table.add_row(part, str(r["questions"]), f"{hyb['hit@3']:.3f}",
+                      f"{hyb['mrr']:.3f}",
                       f"{a['grounded_rate']:.3f}", f"{a['unanswerable_refused']:.3f}",
                       f"{a['answerable_refused']:.3f}", f"{a['p50_ms']:.1f}")
     console.print(table)
@@ -103,7 +106,7 @@ def evaluate_assistant(
     parts = {}
     for part in SPLITS:
         items = load_questions(split=part)
-        # Offline answerer, empty cache, the evaluation ledger as the transactions source.
+        # Offline answerer, empty cache, the evaluation ledger as transactions source.
         assistant = Assistant(index, config, ledger_provider(ledger))
         answers = evaluate_answers(
             lambda item: assistant.answer(item.q, item.user, EVAL_MERCHANT),

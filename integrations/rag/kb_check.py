@@ -66,7 +66,8 @@ class Finding:
 
 
 def normalise_path(path: str) -> str:
-    """`/payments/{id}/refund/` -> `/payments/{}/refund`: parameter names don't matter."""
+    """`/payments/{id}/refund/` -> `/payments/{}/refund` (parameter names don't
+    matter)."""
     path = _PARAM.sub("{}", path.split("?", 1)[0]).rstrip("/.")
     return path or "/"
 
@@ -84,7 +85,8 @@ def facts_from_openapi(
     for path, ops in spec.get("paths", {}).items():
         for method, op in ops.items():
             endpoints.add((method.upper(), normalise_path(path)))
-            statuses |= {int(code) for code in op.get("responses", {}) if code.isdigit()}
+            codes = op.get("responses", {})
+            statuses |= {int(code) for code in codes if code.isdigit()}
     endpoints |= {("GET", normalise_path(p)) for p in get_paths}
     return ProductFacts(
         frozenset(endpoints),
@@ -126,7 +128,8 @@ def _reward_findings(doc: str, text: str, facts: ProductFacts) -> list[Finding]:
     out, rate = [], facts.tokens_per_major
     for m in _RATE.finditer(text):
         if Fraction(m.group(1)) / Fraction(m.group(2)) != rate:
-            out.append(Finding(doc, _line_of(text, m.start()), "reward rate", m.group(0),
+            out.append(Finding(doc, _line_of(text, m.start()), "reward rate",
+                               m.group(0),
                                f"{rate.numerator} token per {rate.denominator} USD"))
     pos = 0
     for sentence in _SENTENCE.split(text):
@@ -152,4 +155,6 @@ def check_page(doc: str, text: str, facts: ProductFacts) -> list[Finding]:
 
 def check_kb(docs: dict[str, str], facts: ProductFacts) -> list[Finding]:
     """Findings over every page of the KB ({doc_id: markdown}), page by page."""
-    return [f for doc, text in sorted(docs.items()) for f in check_page(doc, text, facts)]
+    return [
+        f for doc, text in sorted(docs.items()) for f in check_page(doc, text, facts)
+    ]

@@ -23,14 +23,15 @@ PRICING_TERMS = frozenset(
 )
 # Asking what SmartPay takes is asking for a price, whatever the words.
 _ASKS_PRICE = re.compile(
-    r"\bhow much (?:do|does|will|would) (?:you|smartpay|it|they) (?:charge|take|cost)\b",
+    r"\bhow much (?:do|does|will|would) (?:you|smartpay|it|they) "
+    r"(?:charge|take|cost)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9_'-]+|[.!?]")
 
 
 def _proper_names(question: str) -> list[str]:
-    """Words with a capital letter that do not start a sentence (ids and codes aside)."""
+    """Words with a capital letter not starting a sentence (ids and codes aside)."""
     names, starts = [], True
     for word in _WORD.findall(question):
         if word in ".!?":

@@ -1,5 +1,6 @@
 """Questions in the payment domain that the KB cannot answer get "I don't know" with
-the support contact, not the nearest page; questions the KB answers still get answers."""
+the support contact, not the nearest page; questions the KB answers still get
+answers."""
 
 from __future__ import annotations
 
