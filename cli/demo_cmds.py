@@ -89,11 +89,19 @@ def model_stages(trials: int, router_days: int) -> None:
     console.print(f"[{time.perf_counter() - t0:.0f} s]")
 
 
+def kb_stage() -> None:
+    """Embed the assistant's knowledge base and save the index, so `serve` loads the
+    assistant at start-up and the first /chat answers at once."""
+    t0 = _stage("8. build the assistant's knowledge index (MiniLM + FAISS)")
+    _run_stage("kb", "build")
+    console.print(f"[{time.perf_counter() - t0:.0f} s]")
+
+
 def serving_stage(n_payments: int) -> None:
     """Serve everything and replay payments through /pay with a WebSocket listener."""
     from serving.demo import run_demo
 
-    t0 = _stage(f"8. serve and replay {n_payments:,} payments through POST /pay")
+    t0 = _stage(f"9. serve and replay {n_payments:,} payments through POST /pay")
     run_demo(n_payments=n_payments, print_summary=True)
     console.print(f"[{time.perf_counter() - t0:.0f} s]")
 
@@ -114,6 +122,7 @@ def demo(
     data_stages(settings, customers, terminals, days, seed)
     if not data_only:
         model_stages(trials, router_days=7)
+        kb_stage()
         serving_stage(payments)
     console.rule()
     console.print(f"[green]demo finished[/] in {time.perf_counter() - t_all:.0f} s")

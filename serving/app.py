@@ -249,7 +249,8 @@ def _reward_routes(app: FastAPI) -> None:
                            "payments and every other endpoint work")
         # No API-level cache here: the assistant caches per (merchant, user, question)
         # itself and knows when a new payment makes a cached answer stale.
-        return await rt.assistant.answer(who.merchant_id, body.message, body.session_id)
+        return await rt.assistant.answer(who.merchant_id, body.message, body.session_id,
+                                         body.user_id)
 
 
 def _window(window_s: int, bucket_s: int) -> datetime:

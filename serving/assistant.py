@@ -2,7 +2,8 @@
 
 The assistant (MiniLM, FAISS, BM25) loads on the first question, not at start-up, so
 the payment path never waits for it; a load failure answers 503 with the reason.
-The asker's own payments come from the ledger, scoped to the merchant (and user).
+The asker's own payments come from the ledger, scoped to the merchant and, when
+`/chat` names a `user_id`, to that user (the ledger query filters, the assistant again).
 """
 
 from __future__ import annotations
@@ -56,8 +57,23 @@ class AssistantAdapter:
                                    f"not be loaded: {exc}") from None
         return self._assistant
 
-    async def answer(self, merchant_id: str, message: str, session_id: str | None) -> dict:
+    async def warm(self) -> bool:
+        """Load the assistant now if a saved KB index exists, and run one search so
+        the model's first call is paid here, not by the first /chat. False: no index."""
+        from integrations.rag.config import rag_config
+        from smartpay.settings import get_settings
+
+        config = rag_config(self.settings or get_settings())
+        if not (config.index_dir / "meta.json").exists():
+            return False
         assistant = await self._get()
-        out = await assistant.answer_async(message, None, merchant_id, session_id)
+        await asyncio.to_thread(assistant.index.search, "warm up", "hybrid", 1)
+        return True
+
+    async def answer(self, merchant_id: str, message: str, session_id: str | None,
+                     user_id: str | None = None) -> dict:
+        """Answer for the merchant, or for one of its users (their payments only)."""
+        assistant = await self._get()
+        out = await assistant.answer_async(message, user_id, merchant_id, session_id)
         return {"answer": out.text, "cached": out.cached,
                 "sources": [f"[{c.n}] {c.title} ({c.id})" for c in out.citations]}

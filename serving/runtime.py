@@ -66,6 +66,19 @@ class Runtime:
             self._sync_task = asyncio.create_task(self._sync_every(every))
         if self.releaser is not None:
             self.releaser.start()
+        await self._warm_assistant()
+
+    async def _warm_assistant(self) -> None:
+        """Load the assistant before serving when its saved index exists (a failure is
+        logged: the first /chat tries again and answers 503 with the reason)."""
+        warm = getattr(self.assistant, "warm", None)  # test fakes may have none
+        if warm is None or not self.settings.serving.assistant_warm_start:
+            return
+        try:
+            if await warm():
+                log.info("assistant loaded at start-up")
+        except Exception:
+            log.exception("assistant warm start failed")
 
     async def _sync_every(self, every_s: float) -> None:
         while True:

@@ -253,10 +253,15 @@ class BalanceView(BaseModel):
 
 
 class ChatRequest(_Strict):
-    """POST /chat: a question of 1-2,000 characters, not only blanks."""
+    """POST /chat: a question of 1-2,000 characters, not only blanks.
+
+    `user_id` asks for one end user of this merchant (the token names a merchant's
+    client, not its users): the assistant then sees that user's payments only.
+    Without it the merchant asks, and sees its own payments."""
 
     message: str = Field(min_length=1, max_length=CHAT_MAX_CHARS)
     session_id: TextId | None = None
+    user_id: UserId | None = None
 
     @field_validator("message")
     @classmethod

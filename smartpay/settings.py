@@ -82,6 +82,11 @@ class ServingSettings(BaseModel):
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     # Where the web app's Models page links to (the MLflow UI of the tracking store).
     mlflow_ui_url: str = "http://127.0.0.1:5000"
+
+    # With a saved KB index (`smartpay kb build`, run by `make demo`) the assistant is
+    # loaded while the API starts, so the first /chat answers at once; without one it
+    # is built on the first /chat (a start-up never embeds the KB).
+    assistant_warm_start: bool = True
     max_body_bytes: int = Field(default=65_536, gt=0)  # larger request bodies get 413
     reconcile_every_s: float = 60.0  # status sync of payments left pending
     # The periodic sync leaves payments changed this recently to their live request

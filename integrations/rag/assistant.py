@@ -27,6 +27,7 @@ from integrations.rag.index import KnowledgeIndex
 from integrations.rag.llm import OpenAIGenerator
 from integrations.rag.memory import MemoryTTLStore, TTLStore
 from integrations.rag.redact import redact
+from integrations.rag.scope import unknown_terms
 from integrations.rag.transactions import (
     TransactionsProvider,
     asks_about_own_payments,
@@ -165,6 +166,10 @@ class Assistant:
         return " ".join(parts)
 
     def _generate(self, question, query, history, about, picked) -> Answer:
+        if not picked and unknown_terms(question, self.index.vocabulary):
+            # The question names something no guide mentions (a fee, a country, a
+            # wallet we do not offer): the nearest page would be a confident wrong answer.
+            return Answer(text=DONT_KNOW, citations=[], confident=False)
         result = self.index.search(query, "hybrid", self.config.top_k)
         confident = result.confidence >= self.config.min_confidence
         pinned = self._code_passages(picked)

@@ -6,6 +6,11 @@ and every figure in the answer also appears in the cited sources. For a question
 KB cannot answer, only "I don't know" with no citations counts as grounded. Questions
 about the asker's own payments must also cite the right ledger row, and no answer may
 name a payment of another user (the ledger holds rows crafted to tempt retrieval).
+
+The set has two parts: `tuning` (thresholds and weights are chosen on it) and `heldout`
+(never tuned on); every metric is reported per part. Refusal rates count "I don't know"
+answers: of the in-domain questions the KB cannot answer (should be refused) and of the
+answerable ones (should not be).
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from integrations.rag.types import Answer, TransactionFact
 
 QUESTIONS_FILE = Path(__file__).parent / "eval" / "questions.yaml"
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+SPLITS = ("tuning", "heldout")
+_SPLIT_KEYS = {"tuning": "questions", "heldout": "heldout"}
 _FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
 _MARKER = re.compile(r"\[\d+\]")
 
-
 EVAL_MERCHANT = "m_eval"
-
 
 class LabelledQuestion(BaseModel):
     """A question with the sections that answer it and a phrase the answer must hold.
@@ -42,13 +47,29 @@ class LabelledQuestion(BaseModel):
     answer: str | None = None  # quoted in YAML when it looks like a number
     user: str = "u_eval"
     txn: str | None = None
+    in_domain: bool = False  # unanswerable but about payments (a fee, a country)
+    split: str = "tuning"
 
+    @property
+    def kind(self) -> str:
+        """kb, own (the asker's payments), unanswerable (in domain) or off_topic."""
+        if self.txn:
+            return "own"
+        if self.passages:
+            return "kb"
+        return "unanswerable" if self.in_domain else "off_topic"
 
-def load_questions(path: Path = QUESTIONS_FILE) -> list[LabelledQuestion]:
-    """Read the labelled set."""
+def load_questions(
+    path: Path = QUESTIONS_FILE, split: str | None = None
+) -> list[LabelledQuestion]:
+    """Read the labelled set: both parts, or only `tuning` or `heldout`."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [LabelledQuestion.model_validate(item) for item in raw["questions"]]
-
+    return [
+        LabelledQuestion.model_validate({**item, "split": name})
+        for name in SPLITS
+        if split in (None, name)
+        for item in raw.get(_SPLIT_KEYS[name], [])
+    ]
 
 def load_ledger(path: Path = QUESTIONS_FILE) -> list[TransactionFact]:
     """The evaluation ledger: the askers' rows plus other users' crafted rows."""
@@ -57,7 +78,6 @@ def load_ledger(path: Path = QUESTIONS_FILE) -> list[TransactionFact]:
         TransactionFact.model_validate({"merchant_id": EVAL_MERCHANT, **row})
         for row in raw.get("ledger", [])
     ]
-
 
 def ledger_provider(rows: list[TransactionFact]):
     """A provider over the evaluation ledger that filters like serving's query does."""
@@ -69,14 +89,12 @@ def ledger_provider(rows: list[TransactionFact]):
 
     return provider
 
-
 def first_relevant_rank(ranked_sections: list[str], relevant: set[str]) -> int | None:
     """1-based rank of the first relevant section, or None."""
     for rank, section in enumerate(ranked_sections, start=1):
         if section in relevant:
             return rank
     return None
-
 
 def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
     """hit@3 and MRR (over the top 10) from first-relevant ranks."""
@@ -87,11 +105,9 @@ def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
         "mrr": round(float(np.mean(rr)), 4),
     }
 
-
 def figures(text: str) -> set[str]:
     """Numbers, amounts, dates and times written in a text ([n] citation markers aside)."""
     return set(_FIGURE.findall(_MARKER.sub(" ", text)))
-
 
 def is_grounded(
     answer: Answer,
@@ -120,7 +136,6 @@ def is_grounded(
         and figures(answer.text) <= figures(text)
     )
 
-
 def evaluate_retrieval(index: KnowledgeIndex, items: list[LabelledQuestion]) -> dict:
     """Metrics per retrieval mode over the answerable questions."""
     answerable = [i for i in items if i.passages and not i.txn]
@@ -136,7 +151,6 @@ def evaluate_retrieval(index: KnowledgeIndex, items: list[LabelledQuestion]) -> 
             )
         out[mode] = retrieval_metrics(ranks)
     return out
-
 
 def evaluate_answers(
     answer_fn,
@@ -154,10 +168,26 @@ def evaluate_answers(
         latencies.append((time.perf_counter() - t0) * 1000)
         ok = is_grounded(answer, item, sources, forbidden)
         grounded += ok
-        rows.append({"q": item.q, "grounded": ok, "confident": answer.confident})
+        rows.append({"q": item.q, "kind": item.kind, "grounded": ok,
+                     "refused": not answer.confident})
     return {
         "grounded_rate": round(grounded / len(items), 4),
+        **refusal_rates(rows),
         "p50_ms": round(float(np.percentile(latencies, 50)), 1),
         "p95_ms": round(float(np.percentile(latencies, 95)), 1),
         "rows": rows,
+    }
+
+def refusal_rates(rows: list[dict]) -> dict[str, float | None]:
+    """Share of "I don't know" among unanswerable in-domain, answerable and off-topic
+    questions (None when a part holds none of a kind)."""
+
+    def share(kinds: tuple[str, ...]) -> float | None:
+        picked = [r["refused"] for r in rows if r["kind"] in kinds]
+        return round(sum(picked) / len(picked), 4) if picked else None
+
+    return {
+        "unanswerable_refused": share(("unanswerable",)),
+        "answerable_refused": share(("kb", "own")),
+        "off_topic_refused": share(("off_topic",)),
     }

@@ -17,9 +17,10 @@ from integrations.rag.lexical import tokens
 from integrations.rag.transactions import fact_passage
 from integrations.rag.types import Answer, Citation, Hit, Passage, TransactionFact
 
+SUPPORT_CONTACT = "support@smartpay.example (business days, 08:00 to 20:00 UTC)"
 DONT_KNOW = (
     "I don't know: I could not find this in the SmartPay guides or your recent payments. "
-    "Please rephrase the question or contact support."
+    f"To reach a person, email {SUPPORT_CONTACT}."
 )
 NO_MATCHING_PAYMENT = (
     "I could not find a matching payment among your recent transactions."

@@ -15,7 +15,7 @@ from tests.integrations.rag.conftest import Ledger, RecordingEmbedder, fact
 
 A, B = "user_a", "user_b"
 ROWS = [
-    fact("pay_A1111", A, 1250, "declined", 20, code="D01 insufficient_funds"),
+    fact("pay_A1111", A, 1250, "declined", 20, code="insufficient_funds"),
     fact("pay_A2222", A, 4999, "succeeded", 18),
     # B's row is crafted to look like the perfect answer to A's question.
     fact(
@@ -24,7 +24,7 @@ ROWS = [
         777777,
         "declined",
         21,
-        code="D07 lost_or_stolen",
+        code="lost_card",
         desc="why was my payment declined declined payment insufficient funds user_a",
     ),
 ]
@@ -55,7 +55,7 @@ def test_why_was_my_payment_declined_states_the_askers_own_fact_and_explains_its
     assert answer.citations[0].id == "txn:pay_A1111"
     assert "12.50 USD" in answer.text and "2026-11-20" in answer.text
     assert any(
-        c.id.startswith("declines#d01-insufficient-funds") for c in answer.citations
+        c.id.startswith("declines#insufficient-funds") for c in answer.citations
     )
 
 
@@ -68,7 +68,7 @@ def test_user_a_never_sees_user_bs_crafted_transaction(assistant):
     ]:
         answer = assistant.answer(question, A, "m_1")
         assert "pay_B9999" not in answer.text + str(_cited_ids(answer))
-        assert "7777.77" not in answer.text and "D07" not in answer.text
+        assert "7777.77" not in answer.text and "lost_card" not in answer.text
 
 
 def test_a_provider_that_returns_everyones_rows_still_cannot_leak_them(
@@ -108,7 +108,7 @@ def test_a_question_about_a_payment_status_the_user_does_not_have_says_so(
     "question",
     [
         "Why was my payment declined?",
-        "How much does a chargeback cost me?",
+        "How many tokens does a 25 USD payment earn?",
         "How many partial refunds can one payment have?",
         "When does my refund arrive?",
         "What is the smallest amount I can charge?",
@@ -203,13 +203,13 @@ def test_injection_text_in_the_knowledge_base_is_only_ever_quoted_never_obeyed(
 
 def test_a_follow_up_question_uses_the_sessions_previous_question(kb_index, config):
     assistant = Assistant(kb_index, config)
-    assistant.answer("How do chargebacks work?", A, "m_1", session_id="s1")
-    follow = assistant.answer("How much does it cost?", A, "m_1", session_id="s1")
-    fresh = assistant.answer("How much does it cost?", A, "m_1", session_id="s2")
-    assert follow.citations[0].id.startswith("refunds#disputes-and-chargebacks")
-    assert "15.00 USD" in follow.text
+    assistant.answer("How does the reward escrow work?", A, "m_1", session_id="s1")
+    follow = assistant.answer("How long does it last?", A, "m_1", session_id="s1")
+    fresh = assistant.answer("How long does it last?", A, "m_1", session_id="s2")
+    assert follow.citations[0].id.startswith("rewards#")
+    assert "14 days" in follow.text
     assert not fresh.citations or not fresh.citations[0].id.startswith(
-        "refunds#disputes"
+        "rewards#escrow"
     )
 
 
@@ -217,10 +217,10 @@ def test_another_user_reusing_a_session_id_does_not_inherit_its_memory(
     kb_index, config
 ):
     assistant = Assistant(kb_index, config)
-    assistant.answer("How do chargebacks work?", A, "m_1", session_id="shared")
-    other = assistant.answer("How much does it cost?", B, "m_1", session_id="shared")
+    assistant.answer("How does the reward escrow work?", A, "m_1", session_id="shared")
+    other = assistant.answer("How long does it last?", B, "m_1", session_id="shared")
     assert not other.citations or not other.citations[0].id.startswith(
-        "refunds#disputes"
+        "rewards#escrow"
     )
 
 
@@ -315,15 +315,15 @@ def test_serving_ledger_rows_are_accepted_as_they_are_and_method_tokens_are_drop
         "status": "declined",
         "amount_minor": 2000,
         "currency": "EUR",
-        "reason": "D03 expired_card",
+        "reason": "expired_card",
         "method_token": "pm_card_visa_secret",
         "created_at": "2026-11-25T10:00:00Z",
     }
     assistant = Assistant(kb_index, config, lambda user_id, merchant_id: [row])
     answer = assistant.answer("Why was my payment declined?", A, "m_1")
-    assert "20.00 EUR" in answer.text and "D03" in answer.text
+    assert "20.00 EUR" in answer.text and "expired_card" in answer.text
     assert "pm_card_visa" not in answer.model_dump_json()
-    assert any(c.id.startswith("declines#d03-expired-card") for c in answer.citations)
+    assert any(c.id.startswith("declines#expired-card") for c in answer.citations)
 
 
 def test_answer_async_gives_the_same_answer_as_answer(assistant):
