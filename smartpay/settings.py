@@ -17,8 +17,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 
 from smartpay.errors import SmartPayError
 
@@ -159,6 +161,49 @@ class RagSettings(BaseModel):
     torch_threads: int | None = None
 
 
+class ReleaseSettings(BaseModel):
+    """Which registry alias an environment serves and how a version gets there."""
+
+    alias: str = "champion"  # `<model>@<alias>` is what serving loads
+    # The alias a promotion into this environment takes its version from; empty when
+    # only the promotion gate moves `alias` (the first environment).
+    promote_from: str = ""
+    approval_required: bool = False  # who, when and why are recorded on the version
+
+
+ENVS_DIR = Path(__file__).parent / "envs"
+
+
+def environment_file(name: str) -> Path:
+    """The committed YAML of environment `name` (dev, staging, prod, ...)."""
+    path = ENVS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in ENVS_DIR.glob("*.yaml")))
+        raise SettingsError("SMARTPAY_ENV", f"unknown environment {name!r}; expected "
+                            f"one of {known}")
+    return path
+
+
+def environment(name: str) -> dict:
+    """The settings environment `name` sets (its YAML file, as data)."""
+    return yaml.safe_load(environment_file(name).read_text()) or {}
+
+
+def release_of(name: str) -> ReleaseSettings:
+    """How environment `name` is released to (read from its file alone)."""
+    return ReleaseSettings.model_validate(environment(name).get("release", {}))
+
+
+class _EnvironmentFile(PydanticBaseSettingsSource):
+    """Defaults from `smartpay/envs/<SMARTPAY_ENV>.yaml`, below variables and .env."""
+
+    def get_field_value(self, field, field_name):  # unused: __call__ reads the file
+        return None, field_name, False
+
+    def __call__(self) -> dict:
+        return environment(str(self.current_state.get("env") or "dev"))
+
+
 class Paths:
     """Every file the platform writes under the data dir, named once."""
 
@@ -212,6 +257,9 @@ class Settings(BaseSettings):
                                       env_file=".env", extra="ignore")
 
     profile: Profile = "local"
+    # dev, staging or prod: picks `smartpay/envs/<env>.yaml`, whose values sit below
+    # environment variables and .env (one file per environment, no code per name).
+    env: str = "dev"
     data_dir: Path = Field(default=Path("data"), description="Local files root.")
     seed: int = 42
 
@@ -229,6 +277,14 @@ class Settings(BaseSettings):
     gateways: GatewaySettings = GatewaySettings()
     rewards: RewardSettings = RewardSettings()
     rag: RagSettings = RagSettings()
+    release: ReleaseSettings = ReleaseSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        """Arguments, variables, .env, then the environment's file, then secrets."""
+        return (init_settings, env_settings, dotenv_settings,
+                _EnvironmentFile(settings_cls), file_secret_settings)
 
     def model_post_init(self, __context: object) -> None:
         """Fill prod server addresses that were not set explicitly."""
