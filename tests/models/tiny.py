@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 FEATURES = ["amount", "tx_count_1d", "terminal_risk_7d"]
+ELIGIBLE = ["stripe", "acquirer_na"]
 ROUTER_ROW = dict(card_network="visa", issuing_country="US", currency="USD",
                   amount_minor=1_250, merchant_category="grocery", channel="ecommerce",
                   hour=9)
