@@ -204,6 +204,27 @@ class _EnvironmentFile(PydanticBaseSettingsSource):
         return environment(str(self.current_state.get("env") or "dev"))
 
 
+class TrackingServerSettings(BaseModel):
+    """`smartpay deploy tracking-server`: the team's MLflow server. Runs and models in
+    PostgreSQL, artifacts in S3 proxied by the server (clients need no AWS keys; the
+    server takes them from boto3's usual chain: variables, profile, instance role)."""
+
+    backend_store_uri: str = ""  # empty: `postgres_url` with the database `mlflow`
+    artifacts_destination: str = "s3://smartpay-mlflow/artifacts"
+    s3_endpoint_url: str = ""  # an S3-compatible store; empty: AWS itself
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 2
+
+
+class AwsSettings(BaseModel):
+    """Where SmartPay's AWS resources live (credentials come from boto3's own chain)."""
+
+    region: str = "eu-west-1"
+    # One endpoint for every AWS API (a stand-in such as moto's server); empty: AWS.
+    endpoint_url: str = ""
+
+
 class Paths:
     """Every file the platform writes under the data dir, named once."""
 
@@ -278,6 +299,8 @@ class Settings(BaseSettings):
     rewards: RewardSettings = RewardSettings()
     rag: RagSettings = RagSettings()
     release: ReleaseSettings = ReleaseSettings()
+    tracking: TrackingServerSettings = TrackingServerSettings()
+    aws: AwsSettings = AwsSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
