@@ -37,3 +37,41 @@ def tracking_server(
         return
     ts.ensure_bucket(settings)
     os.execve(cmd[0], cmd, {**os.environ, **env})
+
+
+@app.command("fraud")
+def deploy_fraud(
+    target: str = typer.Option("sagemaker", help="Where to deploy (sagemaker)."),
+    alias: str = typer.Option(None, help="Registry alias (default: the env's)."),
+    endpoint: str = typer.Option("fraud-detector", help="SageMaker endpoint name."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be "
+                                 "created; create nothing."),
+) -> None:
+    """Package fraud-detector@<alias> and run it on a SageMaker endpoint with
+    autoscaling (model, endpoint config, endpoint, scaling policy)."""
+    import tempfile
+    from pathlib import Path
+
+    from models.deploy import sagemaker as sm
+    from models.fraud.registry import connect
+
+    if target != "sagemaker":
+        typer.secho(f"error: --target {target!r}: only 'sagemaker' is supported",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    reg = connect(settings)
+    ref = alias or settings.release.alias
+    version = reg.version_for_alias(ref)
+    if version is None:
+        typer.secho(f"error: no fraud-detector@{ref} to deploy", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(2)
+    plan = sm.plan(version, settings.aws, endpoint)
+    if dry_run:
+        print(plan.as_json())
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = sm.package(reg.load_predictor(version), Path(tmp))
+        arns = sm.apply(plan, archive, sm.clients(settings.aws))
+    print(json.dumps({"version": version, **arns}))

@@ -223,6 +223,16 @@ class AwsSettings(BaseModel):
     region: str = "eu-west-1"
     # One endpoint for every AWS API (a stand-in such as moto's server); empty: AWS.
     endpoint_url: str = ""
+    # `smartpay deploy fraud --target sagemaker`: where the package goes, what runs it.
+    artifacts_bucket: str = "smartpay-models"
+    sagemaker_role_arn: str = ""  # the execution role SageMaker assumes
+    # Our inference image (models/deploy/Dockerfile) pushed to ECR; `serve` entrypoint.
+    sagemaker_image_uri: str = ""
+    sagemaker_instance_type: str = "ml.m5.large"
+    sagemaker_min_instances: int = Field(default=1, ge=1)
+    sagemaker_max_instances: int = Field(default=4, ge=1)
+    # Target invocations per instance per minute for the autoscaling policy.
+    sagemaker_invocations_per_instance: float = 600.0
 
 
 class Paths:
