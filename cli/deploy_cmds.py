@@ -75,3 +75,19 @@ def deploy_fraud(
         archive = sm.package(reg.load_predictor(version), Path(tmp))
         arns = sm.apply(plan, archive, sm.clients(settings.aws))
     print(json.dumps({"version": version, **arns}))
+
+
+@app.command("retraining-pipeline")
+def retraining_pipeline(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the pipeline "
+                                 "definition; create nothing."),
+) -> None:
+    """Create or update the SageMaker Pipeline that retrains the fraud detector
+    (features -> train -> evaluate -> gate -> register)."""
+    from models.deploy import retraining
+
+    aws = get_settings().aws
+    if dry_run:
+        print(retraining.pipeline(aws, retraining.session(aws)).definition())
+        return
+    print(json.dumps({"pipeline_arn": retraining.upsert(aws)}))
