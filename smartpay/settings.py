@@ -233,6 +233,10 @@ class AwsSettings(BaseModel):
     sagemaker_max_instances: int = Field(default=4, ge=1)
     # Target invocations per instance per minute for the autoscaling policy.
     sagemaker_invocations_per_instance: float = 600.0
+    # The endpoint the SageMaker fraud backend invokes (`serving.backends_sagemaker`),
+    # and where its runtime API is (empty: `endpoint_url`, else AWS).
+    sagemaker_endpoint: str = "fraud-detector"
+    sagemaker_runtime_url: str = ""
 
 
 class Paths:
