@@ -13,7 +13,8 @@ no side effects: no directory is created, no connection opened.
 
 from __future__ import annotations
 
-from functools import cached_property
+import copy
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -185,8 +186,14 @@ def environment_file(name: str) -> Path:
 
 
 def environment(name: str) -> dict:
-    """The settings environment `name` sets (its YAML file, as data)."""
-    return yaml.safe_load(environment_file(name).read_text()) or {}
+    """The settings environment `name` sets (its YAML file, as data; a fresh copy)."""
+    return copy.deepcopy(_parsed(environment_file(name)))
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: Path) -> dict:
+    # The files are committed with the code: parsed once (a third of a Settings() read).
+    return yaml.safe_load(path.read_text()) or {}
 
 
 def release_of(name: str) -> ReleaseSettings:
