@@ -1,7 +1,9 @@
 """Open the Feast store for the active profile and list the repository's definitions.
 
-The YAML per profile is committed; the folders and server addresses in it come from
-settings, so one definition set serves every data dir.
+One `envs/<environment>/feature_store.yaml` per environment is committed (the stock
+Feast CLI reads the same files); the folders and server addresses in it come from
+settings here and from the environment for the CLI, so one definition set serves every
+data dir.
 """
 
 from __future__ import annotations
@@ -38,15 +40,19 @@ def _redis_connection(url: str) -> str:
     return f"{u.hostname}:{u.port or 6379},db={db}"
 
 
+def yaml_path(environment: str) -> Path:
+    """The committed `feature_store.yaml` of one environment (local, staging, prod)."""
+    return HERE / "envs" / environment / "feature_store.yaml"
+
+
 def repo_config(settings: Settings):
     """The RepoConfig of the active profile."""
     from feast.repo_config import RepoConfig
 
-    text = (HERE / f"feature_store.{settings.profile}.yaml").read_text()
-    raw = yaml.safe_load(Template(text).safe_substitute(
-        DATA=str(store_dir(settings)),
-        POSTGRES_URL=settings.postgres_url,
-        REDIS_CONNECTION=_redis_connection(settings.redis_url) if settings.redis_url else "",
+    raw = yaml.safe_load(Template(yaml_path(settings.profile).read_text()).safe_substitute(
+        FEAST_DATA_DIR=str(store_dir(settings)),
+        FEAST_REGISTRY_URL=settings.postgres_url,
+        FEAST_REDIS=_redis_connection(settings.redis_url) if settings.redis_url else "",
     ))
     config = RepoConfig(**raw)
     config.repo_path = store_dir(settings)

@@ -1,8 +1,9 @@
-"""One typed settings tree for every SmartPay process, with two profiles.
+"""One typed settings tree for every SmartPay process, with three profiles.
 
 `local` (default) runs embedded: SQLite, DuckDB and files under the data dir, gateways
 on stand-ins that the harness starts and points us at. `prod` runs on real servers and
 refuses to start with a default or missing secret (`Settings.check_production`).
+`cluster` is `local` with the data and training steps on Spark (`SMARTPAY_SPARK_MASTER`).
 
 The tree is nested by concern (`serving`, `gateways`, `rewards`, `rag`); every field is
 an environment variable with the one prefix `SMARTPAY_` and `__` between levels, e.g.
@@ -25,7 +26,8 @@ from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource,
 
 from smartpay.errors import SmartPayError
 
-Profile = Literal["local", "prod"]
+Profile = Literal["local", "prod", "cluster"]
+Engine = Literal["pandas", "spark"]
 # 32+ bytes, so HS256 libraries do not warn; public, so prod refuses it.
 LOCAL_JWT_SECRET = "local-dev-secret-change-me-it-is-public"
 LOCAL_STRIPE_KEY = "sk_test_local"
@@ -74,10 +76,15 @@ class ServingSettings(BaseModel):
     # request endpoints are left out of the ASGI tracing middleware.
     trace_requests: bool = False
     model_reload_s: float = 30.0  # how often services look for a new champion
+    # How often the router's online-learned state is checkpointed to MLflow (0: never);
+    # a restart carries on from the newest checkpoint of the served version.
+    router_checkpoint_s: float = Field(default=60.0, ge=0)
     # How long a fraud check waits, under sustained traffic, for others to share its
     # call to the scorer (0 = always send at once; a quiet service never waits).
     fraud_linger_ms: float = 5.0
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
+    # Where the web app's Models page links to (the MLflow UI of the tracking store).
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
     max_body_bytes: int = Field(default=65_536, gt=0)  # larger request bodies get 413
     reconcile_every_s: float = 60.0  # status sync of payments left pending
     # The periodic sync leaves payments changed this recently to their live request
@@ -90,6 +97,14 @@ class ServingSettings(BaseModel):
     # Factories (`module:function`) of the model backends the BentoML services load.
     fraud_backend: str = "serving.backends_real:champion_fraud"
     router_backend: str = "serving.backends_real:champion_router"
+    # Where the payment API reaches the model services when each runs as its own
+    # deployment (k8s, compose); empty: `bentoml serve` starts them beside the API.
+    fraud_scorer_url: str = ""
+    gateway_router_url: str = ""
+    # Versions a Bento serves (set by `smartpay bento build`, read by
+    # serving.backends_pinned); empty outside a Bento.
+    fraud_model_version: str = ""
+    router_model_version: str = ""
 
 
 class GatewaySettings(BaseModel):
@@ -315,6 +330,11 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr = SecretStr(LOCAL_STRIPE_KEY)
     openai_api_key: SecretStr | None = None
 
+    # Data and training engine. `cluster` defaults to Spark at SMARTPAY_SPARK_MASTER
+    # (a standalone, YARN or k8s master URL); other profiles to pandas on one machine.
+    engine: Engine | None = None
+    spark_master: str = "local[2]"
+
     serving: ServingSettings = ServingSettings()
     gateways: GatewaySettings = GatewaySettings()
     rewards: RewardSettings = RewardSettings()
@@ -336,6 +356,13 @@ class Settings(BaseSettings):
             for name, value in _PROD_DEFAULTS.items():
                 if not getattr(self, name):
                     object.__setattr__(self, name, value)
+
+    @property
+    def data_engine(self) -> Engine:
+        """The engine pipeline steps run on unless a command says otherwise."""
+        if self.engine is not None:
+            return self.engine
+        return "spark" if self.profile == "cluster" else "pandas"
 
     @property
     def data_path(self) -> Path:

@@ -58,6 +58,21 @@ def prod_server():
     return check
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """A local[2] Spark session shared by a worker's Spark tests, or a skip naming what
+    is missing (a failure under SMARTPAY_REQUIRE_PROD=1: CI always runs Spark)."""
+    from smartpay.spark import spark_missing_reason, spark_session
+
+    reason = spark_missing_reason()
+    if reason:
+        if os.environ.get("SMARTPAY_REQUIRE_PROD") == "1":
+            pytest.fail(reason + "; SMARTPAY_REQUIRE_PROD=1 forbids skipping")
+        pytest.skip(reason)
+    with spark_session("local[2]", "smartpay-tests") as session:
+        yield session
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     """Point SMARTPAY_DATA_DIR at a fresh temporary folder for this test."""

@@ -1,0 +1,64 @@
+"""The one place a Spark session is built, for every pipeline step that runs on Spark.
+
+pyspark is imported inside the functions: it is an optional extra, and importing it
+starts nothing, but the CLI must not pay its import time unless a command uses Spark.
+The session is owned by the caller (a context manager stops it), never cached here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from smartpay.errors import SmartPayError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+class SparkUnavailable(SmartPayError):
+    """Spark was asked for but cannot start here (no pyspark or no Java)."""
+
+
+def spark_missing_reason() -> str | None:
+    """Why Spark cannot start on this machine, or None if it can."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'smartpay-platform[spark]')"
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))) \
+            and shutil.which("java") is None:
+        return "Java 17+ is not installed (Spark needs a JVM on PATH or JAVA_HOME)"
+    return None
+
+
+def _builder(master: str, app_name: str, conf: dict[str, str]):
+    from pyspark.sql import SparkSession
+
+    builder = (SparkSession.builder.master(master).appName(app_name)
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.sql.shuffle.partitions", "8"))
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder
+
+
+@contextmanager
+def spark_session(master: str, app_name: str = "smartpay",
+                  conf: dict[str, str] | None = None) -> Iterator[SparkSession]:
+    """A Spark session on `master` (`local[2]`, `spark://host:7077`, ...), stopped on exit."""
+    reason = spark_missing_reason()
+    if reason:
+        raise SparkUnavailable(reason)
+    session = _builder(master, app_name, conf or {}).getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    try:
+        yield session
+    finally:
+        session.stop()
