@@ -182,9 +182,21 @@ def _print_report(report: dict) -> None:
 def promote_fraud(
     tolerance: float = typer.Option(0.01, help="AP the challenger may lose and pass."),
     json_out: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    to: str = typer.Option(None, "--to", help="Environment to promote to (staging, "
+                           "prod); without it, gate the challenger against the champion."),
+    approved_by: str = typer.Option(None, help="Who approves (required --to prod)."),
+    reason: str = typer.Option(None, help="Why it is approved (required --to prod)."),
 ) -> None:
-    """Apply the gate to fraud-detector@challenger; promote it if it passes."""
+    """Apply the gate to fraud-detector@challenger; promote it if it passes. With
+    --to, move the version an environment takes (staging, prod) by alias."""
     from pipelines.fraud import pipeline as fp
+
+    if to is not None:
+        from models.fraud.registry import connect
+
+        promote_cmds.promote_between_envs(connect(get_settings()), to, approved_by,
+                                          reason, json_out)
+        return
 
     version, decision = fp.promote(get_settings(), tolerance)
     if json_out:

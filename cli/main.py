@@ -15,6 +15,7 @@ from cli import assistant_cmds, evaluate_cmds
 from cli import fraud_cmds, promote_cmds, train_cmds
 from cli import gateways_cmds
 from cli import decisions_cmds, events_cmds, reconcile_cmds
+from cli import deploy_cmds
 from cli import router_cmds  # noqa: F401  (adds `evaluate router` and `train router`)
 from cli import bento_cmds
 from smartpay.errors import SmartPayError
@@ -39,6 +40,7 @@ gateways_cmds.register(app)
 events_cmds.register(app)
 reconcile_cmds.register(app)
 app.add_typer(decisions_cmds.app, name="decisions")
+app.add_typer(deploy_cmds.app, name="deploy")
 app.add_typer(bento_cmds.app, name="bento")
 
 

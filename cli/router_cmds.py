@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cli import evaluate_cmds, train_cmds
+from cli import evaluate_cmds, promote_cmds, train_cmds
 from cli._ui import console, spinner
 from smartpay.settings import get_settings
 
@@ -93,5 +93,20 @@ def train_router(
         print(json.dumps(result))
 
 
+def promote_router(
+    to: str = typer.Option(..., "--to", help="Environment to promote to (staging, prod)."),
+    approved_by: str = typer.Option(None, help="Who approves (required --to prod)."),
+    reason: str = typer.Option(None, help="Why it is approved (required --to prod)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Move the gateway-router version an environment takes (staging, prod) by alias;
+    `smartpay train router` runs the gate that makes a champion."""
+    from models.router.registry import RouterRegistry
+
+    promote_cmds.promote_between_envs(RouterRegistry.from_settings(get_settings()), to,
+                                      approved_by, reason, json_out)
+
+
 evaluate_cmds.app.command("router")(evaluate_router)
+promote_cmds.app.command("router")(promote_router)
 train_cmds.app.command("router")(train_router)

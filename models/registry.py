@@ -133,10 +133,11 @@ class MlflowRegistry:
         try:
             self.client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
             self._link_metrics(run_id, model.model_id, run.data.metrics)
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, \
+                    self._artifact_repo(model.artifact_location) as repo:
                 local = str(Path(tmp) / name)
                 save(local, self._mlflow_model(model, run_id))
-                self.client.log_model_artifacts(model.model_id, local)
+                repo.log_artifacts(local)
         except BaseException:
             self.client.finalize_logged_model(model.model_id, "FAILED")
             raise
@@ -202,15 +203,13 @@ class MlflowRegistry:
         """A local folder holding the version's MLmodel and files. Resolved through
         this client to a concrete URI first: MLflow resolves `models:/` URIs through
         the process-wide registry URI."""
-        import mlflow
 
         uri = self.client.get_model_version_download_uri(self.model_name, version)
         local = local_path(uri)
         if local is not None:
             return local
-        return Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=uri, tracking_uri=self.tracking_uri,
-            registry_uri=self.registry_uri))
+        with self._artifact_repo(uri) as repo:
+            return Path(repo.download_artifacts("", tempfile.mkdtemp(prefix="mlflow-")))
 
     def mlmodel(self, version: str) -> Model:
         """The version's MLmodel: flavors, signature, metadata."""
@@ -225,8 +224,26 @@ class MlflowRegistry:
     def read_artifact(self, version: str, artifact: str, read: Callable[[Path], Any]) -> Any:
         """`read(local_path)` of an artifact of the run behind a version."""
         run_id = self.run_of(version)
-        root = local_path(self.client.get_run(run_id).info.artifact_uri)
+        uri = self.client.get_run(run_id).info.artifact_uri
+        root = local_path(uri)
         if root is not None:
             return read(root / artifact)
-        with tempfile.TemporaryDirectory() as tmp:
-            return read(Path(self.client.download_artifacts(run_id, artifact, tmp)))
+        with tempfile.TemporaryDirectory() as tmp, self._artifact_repo(uri) as repo:
+            return read(Path(repo.download_artifacts(artifact, tmp)))
+
+    @contextmanager
+    def _artifact_repo(self, uri: str) -> Iterator[Any]:
+        """MLflow's artifact repository for `uri`, its transfer threads stopped after
+        the block (MLflow's own helpers leave an idle pool behind each repository)."""
+        from mlflow.store.artifact.artifact_repository_registry import (
+            get_artifact_repository)
+
+        repo = get_artifact_repository(uri, tracking_uri=self.tracking_uri,
+                                       registry_uri=self.registry_uri)
+        try:
+            yield repo
+        finally:
+            # HTTP repositories add a second pool for chunked downloads, made on use.
+            for pool in (repo.thread_pool, getattr(repo, "_chunk_thread_pool", None)):
+                if pool is not None:
+                    pool.shutdown(wait=True)

@@ -1,4 +1,5 @@
-"""The production backends: `fraud-detector@champion` and `gateway-router@champion`.
+"""The production backends: `fraud-detector@<alias>` and `gateway-router@<alias>`, the
+alias the environment serves (`Settings.release.alias`: champion in dev).
 
 Thin: the model packages own loading, features (Feast `fraud_model_v1`) and the bandit;
 this module only names their loaders and the probes that drive hot reload.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from smartpay.errors import SmartPayError
 from smartpay.locks import SCHEMA_MIGRATIONS
+from smartpay.settings import get_settings
 
 # Every function here opens an MLflow client of its own (no process-wide MLflow state),
 # whose first use of a new SQLite store runs Alembic migrations: they hold
@@ -24,9 +26,10 @@ def champion_fraud():
     from models.fraud.registry import RegistryError
     from models.fraud.serve import load_champion
 
+    settings = get_settings()
     try:
         with SCHEMA_MIGRATIONS:
-            return load_champion()
+            return load_champion(settings.release.alias, settings)
     except RegistryError as exc:
         raise ModelUnavailable(str(exc)) from None
 
@@ -34,8 +37,9 @@ def champion_fraud():
 def _fraud_champion_version() -> str | None:
     from models.fraud.serve import load_champion
 
+    settings = get_settings()
     with SCHEMA_MIGRATIONS:
-        return load_champion.probe()
+        return load_champion.probe(settings.release.alias, settings)
 
 
 champion_fraud.probe = _fraud_champion_version  # type: ignore[attr-defined]
@@ -46,14 +50,16 @@ def champion_router():
     from models.router.serve import load_champion
 
     with SCHEMA_MIGRATIONS:
-        return load_champion()
+        return load_champion(alias=get_settings().release.alias)
 
 
 def _router_champion_version() -> str:
     from models.router.registry import MODEL_NAME, RouterRegistry
 
+    settings = get_settings()
     with SCHEMA_MIGRATIONS:
-        version = RouterRegistry.from_settings().version_for_alias("champion")
+        version = RouterRegistry.from_settings(settings).version_for_alias(
+            settings.release.alias)
     return f"{MODEL_NAME}/{version}" if version else "fresh-vw"
 
 

@@ -14,12 +14,15 @@ no side effects: no directory is created, no connection opened.
 
 from __future__ import annotations
 
-from functools import cached_property
+import copy
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 
 from smartpay.errors import SmartPayError
 
@@ -179,6 +182,90 @@ class RagSettings(BaseModel):
     torch_threads: int | None = None
 
 
+class ReleaseSettings(BaseModel):
+    """Which registry alias an environment serves and how a version gets there."""
+
+    alias: str = "champion"  # `<model>@<alias>` is what serving loads
+    # The alias a promotion into this environment takes its version from; empty when
+    # only the promotion gate moves `alias` (the first environment).
+    promote_from: str = ""
+    approval_required: bool = False  # who, when and why are recorded on the version
+
+
+ENVS_DIR = Path(__file__).parent / "envs"
+
+
+def environment_file(name: str) -> Path:
+    """The committed YAML of environment `name` (dev, staging, prod, ...)."""
+    path = ENVS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in ENVS_DIR.glob("*.yaml")))
+        raise SettingsError("SMARTPAY_ENV", f"unknown environment {name!r}; expected "
+                            f"one of {known}")
+    return path
+
+
+def environment(name: str) -> dict:
+    """The settings environment `name` sets (its YAML file, as data; a fresh copy)."""
+    return copy.deepcopy(_parsed(environment_file(name)))
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: Path) -> dict:
+    # The files are committed with the code: parsed once (a third of a Settings() read).
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def release_of(name: str) -> ReleaseSettings:
+    """How environment `name` is released to (read from its file alone)."""
+    return ReleaseSettings.model_validate(environment(name).get("release", {}))
+
+
+class _EnvironmentFile(PydanticBaseSettingsSource):
+    """Defaults from `smartpay/envs/<SMARTPAY_ENV>.yaml`, below variables and .env."""
+
+    def get_field_value(self, field, field_name):  # unused: __call__ reads the file
+        return None, field_name, False
+
+    def __call__(self) -> dict:
+        return environment(str(self.current_state.get("env") or "dev"))
+
+
+class TrackingServerSettings(BaseModel):
+    """`smartpay deploy tracking-server`: the team's MLflow server. Runs and models in
+    PostgreSQL, artifacts in S3 proxied by the server (clients need no AWS keys; the
+    server takes them from boto3's usual chain: variables, profile, instance role)."""
+
+    backend_store_uri: str = ""  # empty: `postgres_url` with the database `mlflow`
+    artifacts_destination: str = "s3://smartpay-mlflow/artifacts"
+    s3_endpoint_url: str = ""  # an S3-compatible store; empty: AWS itself
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 2
+
+
+class AwsSettings(BaseModel):
+    """Where SmartPay's AWS resources live (credentials come from boto3's own chain)."""
+
+    region: str = "eu-west-1"
+    # One endpoint for every AWS API (a stand-in such as moto's server); empty: AWS.
+    endpoint_url: str = ""
+    # `smartpay deploy fraud --target sagemaker`: where the package goes, what runs it.
+    artifacts_bucket: str = "smartpay-models"
+    sagemaker_role_arn: str = ""  # the execution role SageMaker assumes
+    # Our inference image (models/deploy/Dockerfile) pushed to ECR; `serve` entrypoint.
+    sagemaker_image_uri: str = ""
+    sagemaker_instance_type: str = "ml.m5.large"
+    sagemaker_min_instances: int = Field(default=1, ge=1)
+    sagemaker_max_instances: int = Field(default=4, ge=1)
+    # Target invocations per instance per minute for the autoscaling policy.
+    sagemaker_invocations_per_instance: float = 600.0
+    # The endpoint the SageMaker fraud backend invokes (`serving.backends_sagemaker`),
+    # and where its runtime API is (empty: `endpoint_url`, else AWS).
+    sagemaker_endpoint: str = "fraud-detector"
+    sagemaker_runtime_url: str = ""
+
+
 class Paths:
     """Every file the platform writes under the data dir, named once."""
 
@@ -232,6 +319,9 @@ class Settings(BaseSettings):
                                       env_file=".env", extra="ignore")
 
     profile: Profile = "local"
+    # dev, staging or prod: picks `smartpay/envs/<env>.yaml`, whose values sit below
+    # environment variables and .env (one file per environment, no code per name).
+    env: str = "dev"
     data_dir: Path = Field(default=Path("data"), description="Local files root.")
     seed: int = 42
 
@@ -254,6 +344,16 @@ class Settings(BaseSettings):
     gateways: GatewaySettings = GatewaySettings()
     rewards: RewardSettings = RewardSettings()
     rag: RagSettings = RagSettings()
+    release: ReleaseSettings = ReleaseSettings()
+    tracking: TrackingServerSettings = TrackingServerSettings()
+    aws: AwsSettings = AwsSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        """Arguments, variables, .env, then the environment's file, then secrets."""
+        return (init_settings, env_settings, dotenv_settings,
+                _EnvironmentFile(settings_cls), file_secret_settings)
 
     def model_post_init(self, __context: object) -> None:
         """Fill prod server addresses that were not set explicitly."""

@@ -1,5 +1,6 @@
-"""MLflow edges of the router: log a trained policy, register `gateway-router`, move the
-champion/challenger aliases through the promotion gate, and load a policy back.
+"""MLflow edges of the router: log a trained policy (a self-contained pyfunc, see
+`models.router.pyfunc`), register `gateway-router`, move the champion/challenger
+aliases through the promotion gate, and load a policy back.
 
 Gate: a challenger becomes champion only if the lower end of its doubly-robust 95 %
 interval is at least the DR point estimate of the champion and of the baseline policies
@@ -11,36 +12,22 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
-import mlflow
 import yaml
 
 from models.registry import MlflowRegistry
+from models.router import pyfunc
 from models.router.config import WorldConfig, load_config
 from models.router.ope import Estimate
 from models.router.policy import RouterPolicy
+from models.router.pyfunc import RouterModel, policy_from_artifacts  # noqa: F401
 from models.router.stats import FEATURES
 from models.router.vw_policy import vw_arguments
 
 MODEL_NAME = "gateway-router"
 EXPERIMENT = "gateway-router"
-
-
-class RouterModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: predict() returns each row's gateway, propensity and ranking."""
-
-    def load_context(self, context) -> None:
-        self.policy = policy_from_artifacts(Path(context.artifacts["router"]))
-
-    def predict(self, context, model_input, params=None):
-        rows = model_input.to_dict("records")
-        out = []
-        for row in rows:
-            eligible = row.pop("eligible_gateways", None) or self.policy.eligible_for(row)
-            d = self.policy.decide(row, list(eligible))
-            out.append({"gateway": d.gateway, "probability": d.probability, "ranking": d.ranking})
-        return out
 
 
 def gate(challenger: Estimate, champion_value: float | None,
@@ -65,12 +52,6 @@ def write_artifacts(folder: Path, model_bytes: bytes, cfg: WorldConfig) -> Path:
     return folder
 
 
-def policy_from_artifacts(folder: Path) -> RouterPolicy:
-    """A RouterPolicy from a folder written by `write_artifacts`."""
-    cfg = WorldConfig.model_validate(yaml.safe_load((folder / "config.yaml").read_text()))
-    return RouterPolicy(cfg, (folder / "router.vw").read_bytes())
-
-
 class RouterRegistry(MlflowRegistry):
     """`gateway-router` in one tracking store, through this object's own client."""
 
@@ -84,12 +65,7 @@ class RouterRegistry(MlflowRegistry):
             self.log_batch(run_id, params=params, metrics=metrics)
             folder = write_artifacts(Path(tmp) / "router", model_bytes, cfg)
 
-            def save(path: str, mlflow_model) -> None:
-                mlflow.pyfunc.save_model(
-                    path, python_model=RouterModel(), artifacts={"router": str(folder)},
-                    pip_requirements=["vowpalwabbit", "mlflow"], mlflow_model=mlflow_model)
-
-            model_id = self.log_model(run_id, save)
+            model_id = self.log_model(run_id, partial(pyfunc.save, folder=folder))
             version = self.register(model_id)
             self.client.set_tag(run_id, "run_role", "router-train")
         return version

@@ -58,14 +58,15 @@ class ChampionRouter:
         return True
 
 
-def load_champion(tracking_uri: str | None = None) -> ChampionRouter:
-    """`gateway-router@champion` from MLflow, or a fresh default policy if none exists,
+def load_champion(tracking_uri: str | None = None, alias: str = "champion"
+                  ) -> ChampionRouter:
+    """`gateway-router@<alias>` from MLflow, or a fresh default policy if none exists,
     restored from its newest online checkpoint."""
     from models.router.registry import MODEL_NAME, registry_for
 
     registry = registry_for(tracking_uri)
-    version = registry.version_for_alias("champion")
-    policy = registry.load_policy("champion" if version else None)
+    version = registry.version_for_alias(alias)
+    policy = registry.load_policy(alias if version else None)
     name = f"{MODEL_NAME}/{version}" if version else "fresh-vw"
     store = CheckpointStore(registry)
     found = store.latest(name)

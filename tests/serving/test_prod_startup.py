@@ -48,6 +48,9 @@ def test_prod_refuses_sandbox_hooks():
 def test_the_product_modules_never_import_the_harness():
     code = ("import sys, serving.services, serving.composition, cli.main; "
             "import integrations.gateways.registry, integrations.rewards; "
+            "import serving.backends_sagemaker, models.deploy.sagemaker, "
+            "models.deploy.retraining, models.deploy.tracking_server, models.promotion, "
+            "models.deploy.inference_server, models.router.pyfunc; "
             "print([m for m in sys.modules if m == 'harness' or m.startswith('harness.')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, env=os.environ | {"SMARTPAY_PROFILE": "prod"})
