@@ -186,10 +186,27 @@ def promote_fraud(
                            "prod); without it, gate the challenger against the champion."),
     approved_by: str = typer.Option(None, help="Who approves (required --to prod)."),
     reason: str = typer.Option(None, help="Why it is approved (required --to prod)."),
+    check: bool = typer.Option(False, "--check", help="Only report the gate's verdict; "
+                               "move nothing."),
+    report: Path = typer.Option(None, "--report", help="With --check: also write the "
+                                "verdict as JSON here ({'promote': bool, ...})."),
 ) -> None:
     """Apply the gate to fraud-detector@challenger; promote it if it passes. With
     --to, move the version an environment takes (staging, prod) by alias."""
     from pipelines.fraud import pipeline as fp
+
+    if check:
+        version, decision = fp.check(get_settings(), tolerance)
+        verdict = {"version": version, **decision.model_dump()}
+        if report is not None:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(json.dumps(verdict))
+        if json_out:
+            print(json.dumps(verdict))
+        else:
+            console.print(f"fraud-detector v{version}: the gate would "
+                          f"{'promote' if decision.promote else 'refuse'} it")
+        return
 
     if to is not None:
         from models.fraud.registry import connect
@@ -216,6 +233,8 @@ def retrain_fraud(
     seed: int = typer.Option(0, help="Random seed of models and search."),
     tolerance: float = typer.Option(0.01, help="AP the challenger may lose and pass."),
     json_out: bool = typer.Option(False, "--json", help="Last line: metrics as JSON."),
+    gate: bool = typer.Option(True, "--gate/--no-gate", help="--no-gate: register the "
+                              "challenger only (a pipeline's own step gates it)."),
 ) -> None:
     """Newest window: drift report, challenger, gate. Safe to run from cron."""
     from pipelines.fraud import nodes, pipeline as fp
@@ -224,7 +243,7 @@ def retrain_fraud(
     cfg = _config(trials, seed, 0.01, 0.001)
 
     def once() -> None:
-        out = fp.retrain(get_settings(), cfg, tolerance=tolerance)
+        out = fp.retrain(get_settings(), cfg, tolerance=tolerance, gate=gate)
         if out.drift:
             shifted = {k: v for k, v in out.drift["psi"].items() if v["status"] != "stable"}
             console.print(f"drift vs champion v{out.drift['champion']}: "

@@ -2,12 +2,13 @@
 `sagemaker` SDK (v3, `sagemaker.mlops.workflow`) and upserted through its session.
 
 features -> train -> evaluate -> gate -> register: each step is a Processing job in our
-image running one `smartpay` lifecycle command; the gate is a ConditionStep on the
-report `gate.json` (`{"promote": bool}`) of the evaluate step, registering (moving
-`@champion`) only when the challenger passed and failing the execution otherwise.
-Only the definition and its upsert are exercised here (against moto): the commands
-in the image have not run under SageMaker, and no `smartpay` command writes
-`gate.json` yet (see docs/deploy-aws.md).
+image running one `smartpay` lifecycle command. Train registers a challenger without
+gating it (`retrain fraud --no-gate`); evaluate writes the gate's verdict `gate.json`
+(`promote fraud --check --report ...`, moving nothing); the gate is a ConditionStep on
+its `promote` field, running register (`promote fraud`, which moves `@champion`) only
+when the challenger passed and failing the execution otherwise. Only the definition
+and its upsert are exercised against moto; the commands are tested on their own, not
+inside SageMaker (see docs/deploy-aws.md).
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ def pipeline(aws: AwsSettings, sess):
         s3_uri=f"s3://{aws.artifacts_bucket}/retraining/evaluation", local_path=_REPORT,
         s3_upload_mode="EndOfJob"))
     features = _step("features", aws, sess, ["features", "build"])
-    train = _step("train", aws, sess, ["retrain", "fraud", "--json"],
+    train = _step("train", aws, sess, ["retrain", "fraud", "--no-gate", "--json"],
                   depends_on=[features])
-    evaluate = _step("evaluate", aws, sess, ["evaluate", "fraud", "--json"],
+    evaluate = _step("evaluate", aws, sess,
+                     ["promote", "fraud", "--check", "--report", f"{_REPORT}/gate.json"],
                      depends_on=[train], outputs=[out], property_files=[report])
     register = _step("register", aws, sess, ["promote", "fraud", "--json"])
     gate = ConditionStep(

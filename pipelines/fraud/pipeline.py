@@ -162,13 +162,21 @@ def train_table(settings: Settings, spec: TableSpec, cfg: TrainConfig,
 
 
 def _finish(settings, comp: Comparison, cfg, cols, ctx, tolerance, seconds, t0, rows,
-            extra_json=None, drift_report=None) -> Outcome:
-    """Log, register, gate and move aliases (under the lock)."""
+            extra_json=None, drift_report=None, gate: bool = True) -> Outcome:
+    """Log, register, then gate and move aliases (under the lock); with `gate=False`
+    the new version only becomes the challenger (a pipeline gates it in its own step)."""
     reg = registry.connect(settings)
     with exclusive(lock_path(settings)):
         run_id, model_id = log_training_run(reg, comp, cfg, cols, ctx, extra_json)
         version = reg.register(model_id, {"source": ctx["source"]})
-        decision = gate_and_move(settings, reg, version, tolerance)
+        if gate:
+            decision = gate_and_move(settings, reg, version, tolerance)
+        else:
+            reg.set_alias("challenger", version)
+            decision = GateDecision(promote=False, reasons=["registered as challenger; "
+                                    "not gated (`smartpay promote fraud` gates it)"],
+                                    challenger_ap=None, champion_ap=None,
+                                    tolerance=tolerance, checks={})
     seconds = {**seconds, **comp.seconds, "total": time.perf_counter() - t0}
     return Outcome(comp.metrics, version, reg.version_for_alias("champion"),
                    decision, run_id, comp.features, rows, seconds, drift_report,
@@ -225,6 +233,17 @@ def promote(settings: Settings, tolerance: float = 0.01) -> tuple[str, GateDecis
         return version, gate_and_move(settings, reg, version, tolerance)
 
 
+def check(settings: Settings, tolerance: float = 0.01) -> tuple[str, GateDecision]:
+    """The gate's verdict on the current challenger, moving and recording nothing
+    (the evaluate step of a pipeline whose register step then promotes)."""
+    reg = registry.connect(settings)
+    version = reg.version_for_alias("challenger")
+    if version is None:
+        raise registry.RegistryError("no fraud-detector@challenger; run `smartpay train "
+                                     "fraud` first")
+    return version, evaluate_gate(reg, version, tolerance)
+
+
 def drift_against_champion(reg: registry.FraudRegistry, df: pd.DataFrame
                            ) -> dict | None:
     """PSI per feature and of the champion's scores: newest window vs its training."""
@@ -239,8 +258,9 @@ def drift_against_champion(reg: registry.FraudRegistry, df: pd.DataFrame
 
 
 def retrain(settings: Settings, cfg: TrainConfig, w: Windows = Windows(),
-            tolerance: float = 0.01) -> Outcome:
-    """Newest window -> drift report -> challenger -> gate, all under the lock."""
+            tolerance: float = 0.01, gate: bool = True) -> Outcome:
+    """Newest window -> drift report -> challenger -> gate (unless `gate=False`), all
+    under the lock."""
     with exclusive(lock_path(settings).with_suffix(".retrain")):
         t0 = time.perf_counter()
         df, feats, win = feature_frame(settings, w)
@@ -251,7 +271,7 @@ def retrain(settings: Settings, cfg: TrainConfig, w: Windows = Windows(),
         ctx = {**_context(win, test, comp.test_frame, cols, "feast"), "run_name": "retrain"}
         extra = {"drift/drift_report.json": report} if report else None
         out = _finish(settings, comp, cfg, cols, ctx, tolerance, {}, t0, len(df), extra,
-                      report)
+                      report, gate)
         if report:
             _write_json(settings.path("fraud", "drift", f"v{out.version}.json"), report)
         return out

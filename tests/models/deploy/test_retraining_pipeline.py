@@ -45,6 +45,24 @@ def test_the_pipeline_runs_features_train_evaluate_then_a_gate_before_register(
     assert [s["Name"] for s in gate["IfSteps"]] == ["register"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
     assert steps["train"]["DependsOn"] == ["features"]
+    # Every step runs a command the CLI has, with options it accepts.
+    from click.testing import CliRunner as ClickRunner
+    from typer.main import get_command
+
+    from cli.main import app
+
+    commands = {s["Name"]: s["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+                for s in [*definition["Steps"], *gate["IfSteps"]] if s["Type"] == "Processing"}
+    assert commands["evaluate"][1:4] == ["promote", "fraud", "--check"]
+    cli = get_command(app)
+    for name, entry in commands.items():
+        assert entry[0] == "smartpay"
+        ctx = cli.make_context("smartpay", list(entry[1:]), resilient_parsing=True)
+        sub = ctx.command
+        args = list(entry[1:])
+        while args and hasattr(sub, "commands") and args[0] in sub.commands:
+            sub = sub.commands[args.pop(0)]
+        sub.make_context(name, args)  # raises on an unknown option
 
 
 def test_upserting_the_pipeline_twice_leaves_one_listed_through_boto3(aws, monkeypatch):

@@ -123,3 +123,24 @@ def test_logging_and_gating_use_the_profile_store_whatever_mlflow_globals_say(
     reg, bad = _worse_challenger(settings, out)
     assert not fp.gate_and_move(settings, reg, bad, tolerance=0.01).promote
     assert reg.metadata(bad)["thresholds"] and not decoy.parent.exists()
+
+
+def test_the_gate_check_writes_the_verdict_a_pipeline_reads_and_moves_nothing(
+        world, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    settings, out = world
+    reg, bad = _worse_challenger(settings, out)
+    reg.set_alias("challenger", bad)
+    report = tmp_path / "evaluation" / "gate.json"
+    result = CliRunner().invoke(app, ["promote", "fraud", "--check", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(report.read_text())
+    assert verdict["version"] == bad and verdict["promote"] is False
+    assert reg.version_for_alias("champion") == out.version
+    assert reg.version_for_alias("challenger") == bad
+    assert not fp.decisions_path(settings).exists() or all(
+        json.loads(l)["version"] != bad
+        for l in fp.decisions_path(settings).read_text().splitlines())
