@@ -313,7 +313,7 @@ def test_the_fraud_page_counts_a_new_payment_in_its_histogram(served, browser, s
     total = page.get_by_test_id("fraud-total")
     total.filter(has_text="0 scored").wait_for(timeout=5_000)
     _pay(served, "m-fraud", amount_minor=7_700)
-    total.filter(has_text="1 scored").wait_for(timeout=5_000)
+    total.filter(has_text="1 scored").wait_for(timeout=10_000)
     bars = page.locator("[data-testid=histogram] rect")
     counts = bars.evaluate_all("rs => rs.map(r => Number(r.dataset.count))")
     assert sum(counts) == 1

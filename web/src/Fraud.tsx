@@ -76,8 +76,10 @@ export function Fraud({ session }: { session: Session }) {
     const load = () => call<FraudStats>(session, "/fraud/stats?window_s=3600&bucket_s=60")
       .then((s) => { setStats(s); setError(""); }, (e) => setError(e.message));
     load();
-    // new payments move the charts at once; the poll moves the window along
-    const stop = subscribe(session, (e) => { if (e.type === "payment_processed") load(); },
+    // new payments (processed, held for review or declined as fraud) move the charts
+    // at once; the poll moves the window along
+    const moves = new Set(["payment_processed", "payment_review", "fraud_detected"]);
+    const stop = subscribe(session, (e) => { if (moves.has(e.type)) load(); },
                            () => undefined);
     const t = setInterval(load, 5000);
     return () => { clearInterval(t); stop(); };
