@@ -7,6 +7,7 @@ decision is a Spark expression over the same thresholds `Thresholds.decide` appl
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 from models.fraud.batch import id_columns
@@ -24,6 +25,9 @@ def score_spark(spark: SparkSession, sdf: DataFrame, model_path: str,
 
     udf = mlflow.pyfunc.spark_udf(spark, model_path, result_type="double",
                                   env_manager="local")
+    # spark_udf copies the model through an artifact repository whose thread pool sits
+    # in a reference cycle: collect it now so scoring leaves no idle threads behind.
+    gc.collect()
     inputs = F.struct(*[F.col(f).cast("float").alias(f) for f in features])
     score = F.col("score")
     decision = (F.when(score >= thresholds.decline, "decline")
