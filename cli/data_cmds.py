@@ -24,16 +24,21 @@ def simulate(
     days: int = typer.Option(183, help="Number of days to simulate."),
     start: str = typer.Option("2018-04-01", help="First day (YYYY-MM-DD)."),
     seed: int = typer.Option(1, help="Random seed: same seed, same data."),
-    out: Path = typer.Option(None, help="Output parquet (default: <data>/raw/transactions.parquet)."),
+    scale: int = typer.Option(
+        1, min=1, help="World size in copies of the reference (10 = 50,000 customers); "
+        "above 1 it is written day by day."),
+    out: Path = typer.Option(None, help="Output folder of day partitions (default: "
+                             "<data>/raw/transactions.parquet)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate card transactions with three fraud scenarios (handbook design)."""
     from pipelines.simulate.pipeline import SimulationParams, run
 
-    params = SimulationParams(customers, terminals, days, start, seed)
+    params = SimulationParams(customers * scale, terminals * scale, days, start, seed,
+                              scale=scale)
     out = out or get_settings().path("raw", "transactions.parquet")
     t0 = time.perf_counter()
-    with spinner(f"Simulating {customers:,} customers x {days} days"):
+    with spinner(f"Simulating {params.customers:,} customers x {days} days"):
         summary = run(params, Path(out))
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     summary["out"] = str(out)

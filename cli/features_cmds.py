@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from cli._ui import console, spinner
-from smartpay.settings import get_settings
+from smartpay.settings import Engine, get_settings
 
 app = typer.Typer(help="Build offline feature tables, register them in Feast, load the online store.",
                   no_args_is_help=True)
@@ -18,6 +18,9 @@ app = typer.Typer(help="Build offline feature tables, register them in Feast, lo
 def build(
     raw: Path = typer.Option(None, help="Raw transactions parquet (default: <data>/raw/transactions.parquet)."),
     validate: bool = typer.Option(True, help="Run the feature suites before writing."),
+    engine: Engine = typer.Option(
+        None, help="pandas (one process) or spark (at SMARTPAY_SPARK_MASTER); "
+        "default: the profile's engine."),
 ) -> None:
     """Compute the point-in-time feature tables (validated, then written all at once)."""
     from pipelines.features.pipeline import build as run_build
@@ -25,8 +28,9 @@ def build(
     settings = get_settings()
     raw = raw or settings.path("raw", "transactions.parquet")
     t0 = time.perf_counter()
-    with spinner("Computing feature tables"):
-        result = run_build(settings, Path(raw), validate=validate)
+    engine = engine or settings.data_engine
+    with spinner(f"Computing feature tables on {engine}"):
+        result = run_build(settings, Path(raw), validate=validate, engine=engine)
     for name, n in result.rows.items():
         console.print(f"[green]built[/] {name}: {n:,} rows -> {result.paths[name]}")
     console.print(f"features build took {time.perf_counter() - t0:.1f} s")

@@ -38,22 +38,51 @@ def _redis_connection(url: str) -> str:
     return f"{u.hostname}:{u.port or 6379},db={db}"
 
 
-def repo_config(settings: Settings):
-    """The RepoConfig of the active profile."""
-    from feast.repo_config import RepoConfig
+def _online_store(settings: Settings) -> str:
+    """The cluster profile's online store: Redis if configured, else a SQLite file."""
+    if settings.redis_url:
+        connection = _redis_connection(settings.redis_url)
+        return f"{{type: redis, connection_string: '{connection}'}}"
+    return f"{{type: sqlite, path: '{store_dir(settings) / 'online_store.db'}'}}"
 
+
+def _profile_yaml(settings: Settings) -> dict:
+    """The profile's feature_store yaml with folders and servers filled in."""
     text = (HERE / f"feature_store.{settings.profile}.yaml").read_text()
-    raw = yaml.safe_load(Template(text).safe_substitute(
+    return yaml.safe_load(Template(text).safe_substitute(
         DATA=str(store_dir(settings)),
         POSTGRES_URL=settings.postgres_url,
         REDIS_CONNECTION=_redis_connection(settings.redis_url) if settings.redis_url else "",
+        ONLINE_STORE=_online_store(settings),
+        SPARK_MASTER=settings.spark_master,
+        PROJECT=PROJECT,
     ))
+
+
+# The Feast project name, which also namespaces the online store's keys.
+PROJECT = "smartpay"
+
+
+def offline_on_spark(settings: Settings) -> bool:
+    """True when the profile's offline store is Feast's Spark store (needs SparkSources
+    and a Spark session around retrieval and materialisation)."""
+    return _profile_yaml(settings)["offline_store"]["type"] == "spark"
+
+
+def repo_config(settings: Settings, project: str | None = None):
+    """The RepoConfig of the active profile (`project` overrides the Feast project)."""
+    from feast.repo_config import RepoConfig
+
+    raw = _profile_yaml(settings)
+    if project:
+        raw["project"] = project
     config = RepoConfig(**raw)
     config.repo_path = store_dir(settings)
     return config
 
 
-def open_store(settings: Settings | None = None) -> "FeatureStore":
+def open_store(settings: Settings | None = None, project: str | None = None
+               ) -> "FeatureStore":
     """A FeatureStore for `settings` (default: the process settings)."""
     from feast import FeatureStore
 
@@ -63,7 +92,7 @@ def open_store(settings: Settings | None = None) -> "FeatureStore":
         from smartpay.db import ensure_postgres_database
 
         ensure_postgres_database(settings.postgres_url)
-    return FeatureStore(config=repo_config(settings))
+    return FeatureStore(config=repo_config(settings, project))
 
 
 def definitions(settings: Settings | None = None) -> list:
@@ -89,8 +118,9 @@ def definitions(settings: Settings | None = None) -> list:
         s.fraud_model_v1, s.routing_v1,
         gw.gateway_segment, gw.gateway_stats_source, gateway_stats,
     ]
-    _absolutize(objects, store_dir(settings or get_settings()))
-    return objects
+    settings = settings or get_settings()
+    _absolutize(objects, store_dir(settings))
+    return _for_spark(objects) if offline_on_spark(settings) else objects
 
 
 def _absolutize(objects: list, root: Path) -> None:
@@ -107,3 +137,36 @@ def _absolutize(objects: list, root: Path) -> None:
                 source._declared_uri = source.file_options.uri
             rel = Path(source._declared_uri)
             source.file_options.uri = str(rel if rel.is_absolute() else root / rel)
+
+
+def _for_spark(objects: list) -> list:
+    """The same objects with every FileSource declared as a SparkSource over the same
+    parquet (copies: the module-level views keep their file sources)."""
+    import copy
+
+    from feast import FeatureView, FileSource
+    from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+        SparkSource,
+    )
+
+    def spark_source(src: FileSource) -> SparkSource:
+        return SparkSource(name=src.name, path=src.file_options.uri,
+                           file_format="parquet", timestamp_field=src.timestamp_field,
+                           description=src.description)
+
+    out = []
+    for o in objects:
+        if isinstance(o, FileSource):
+            o = spark_source(o)
+        elif isinstance(o, FeatureView) and isinstance(o.batch_source, FileSource):
+            o = copy.copy(o)
+            o.batch_source = spark_source(o.batch_source)
+        out.append(o)
+    return out
+
+
+def source_path(source) -> str:
+    """Where a file or Spark source's table lives."""
+    from feast import FileSource
+
+    return source.file_options.uri if isinstance(source, FileSource) else source.path

@@ -78,3 +78,22 @@ def spark_session(master: str, app_name: str = "smartpay",
         yield session
     finally:
         session.stop()
+
+
+@contextmanager
+def spark_session_for(master: str,
+                      app_name: str = "smartpay") -> Iterator[SparkSession]:
+    """The caller's active session if this thread has one (left running: its owner stops
+    it), else a new one on `master`, stopped on exit. Feast's Spark offline store uses
+    the active session, so pipeline steps that call Feast run inside this."""
+    reason = spark_missing_reason()
+    if reason:
+        raise SparkUnavailable(reason)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    with spark_session(master, app_name) as session:
+        yield session

@@ -7,16 +7,15 @@ from feast.types import Float64, Int64
 
 from features.entities import customer
 from features.sources import customer_spending_source
-
-WINDOWS_DAYS = (1, 7, 30)
+from features.windows import WINDOWS_DAYS, customer_columns
 
 # Counts and mean amounts (major units) of the customer's earlier transactions.
 customer_spending = FeatureView(
     name="customer_spending",
     entities=[customer],
     ttl=timedelta(days=30),
-    schema=[Field(name=f"cust_tx_count_{w}d", dtype=Int64) for w in WINDOWS_DAYS]
-    + [Field(name=f"cust_avg_amount_{w}d", dtype=Float64) for w in WINDOWS_DAYS],
+    schema=[Field(name=customer_columns(w)[0], dtype=Int64) for w in WINDOWS_DAYS]
+    + [Field(name=customer_columns(w)[1], dtype=Float64) for w in WINDOWS_DAYS],
     source=customer_spending_source,
     online=True,
     description="Customer transaction count and mean amount over 1/7/30 days.",

@@ -7,17 +7,15 @@ from feast.types import Float64, Int64
 
 from features.entities import terminal
 from features.sources import terminal_risk_source
-
-WINDOWS_DAYS = (1, 7, 30)
-LABEL_DELAY_DAYS = 7
+from features.windows import LABEL_DELAY_DAYS, WINDOWS_DAYS, terminal_columns
 
 # Windows end LABEL_DELAY_DAYS before the transaction: labels newer than that are unknown.
 terminal_risk = FeatureView(
     name="terminal_risk",
     entities=[terminal],
     ttl=timedelta(days=30 + LABEL_DELAY_DAYS),
-    schema=[Field(name=f"term_tx_count_{w}d", dtype=Int64) for w in WINDOWS_DAYS]
-    + [Field(name=f"term_fraud_share_{w}d", dtype=Float64) for w in WINDOWS_DAYS],
+    schema=[Field(name=terminal_columns(w)[0], dtype=Int64) for w in WINDOWS_DAYS]
+    + [Field(name=terminal_columns(w)[1], dtype=Float64) for w in WINDOWS_DAYS],
     source=terminal_risk_source,
     online=True,
     description="Terminal count and fraud share over 1/7/30 days, shifted by a 7-day delay.",

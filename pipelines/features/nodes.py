@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DAY_S = 86_400
+from features.windows import (DAY_S, LABEL_DELAY_DAYS, WINDOWS_DAYS, customer_columns,
+                              terminal_columns)
 
 
 def _window_sums(
@@ -40,7 +41,7 @@ def _window_sums(
     return count, sums
 
 
-def customer_spending(tx: pd.DataFrame, windows_days=(1, 7, 30)) -> pd.DataFrame:
+def customer_spending(tx: pd.DataFrame, windows_days=WINDOWS_DAYS) -> pd.DataFrame:
     """Per transaction: the customer's count and mean amount over each window before it."""
     tx = tx.sort_values(["customer_id", "timestamp"], kind="stable")
     key = tx["customer_id"].to_numpy()
@@ -49,14 +50,15 @@ def customer_spending(tx: pd.DataFrame, windows_days=(1, 7, 30)) -> pd.DataFrame
     out = {"customer_id": key, "event_timestamp": tx["timestamp"].to_numpy()}
     for w in windows_days:
         count, (total,) = _window_sums(key, t, [amount], w * DAY_S, 0, hi_inclusive=False)
-        out[f"cust_tx_count_{w}d"] = count.astype(np.int64)
-        out[f"cust_avg_amount_{w}d"] = np.divide(total, count, out=np.zeros_like(total),
+        n_col, avg_col = customer_columns(w)
+        out[n_col] = count.astype(np.int64)
+        out[avg_col] = np.divide(total, count, out=np.zeros_like(total),
                                                  where=count > 0)
     return _dedupe(pd.DataFrame(out), "customer_id")
 
 
 def terminal_risk(
-    tx: pd.DataFrame, windows_days=(1, 7, 30), delay_days: int = 7
+    tx: pd.DataFrame, windows_days=WINDOWS_DAYS, delay_days: int = LABEL_DELAY_DAYS
 ) -> pd.DataFrame:
     """Per transaction: the terminal's count and fraud share over windows ending D days before."""
     tx = tx.sort_values(["terminal_id", "timestamp"], kind="stable")
@@ -67,8 +69,9 @@ def terminal_risk(
     d = delay_days * DAY_S
     for w in windows_days:
         count, (frauds,) = _window_sums(key, t, [fraud], d + w * DAY_S, d, hi_inclusive=True)
-        out[f"term_tx_count_{w}d"] = count.astype(np.int64)
-        out[f"term_fraud_share_{w}d"] = np.divide(frauds, count, out=np.zeros_like(frauds),
+        n_col, share_col = terminal_columns(w)
+        out[n_col] = count.astype(np.int64)
+        out[share_col] = np.divide(frauds, count, out=np.zeros_like(frauds),
                                                   where=count > 0)
     return _dedupe(pd.DataFrame(out), "terminal_id")
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from features.store import definitions, open_store, tables_dir
+from features.store import (definitions, offline_on_spark, open_store, source_path,
+                            tables_dir)
 from pipelines.features import nodes
-from pipelines.io import check_writable, read_table
+from pipelines.io import PARQUET_OPTIONS, check_writable, read_table, replace_path
 from smartpay.errors import ValidationFailed
-from smartpay.settings import Settings
+from smartpay.settings import Engine, Settings
 
 TABLES = ("customer_spending", "terminal_risk", "card_profile")
 RAW_COLUMNS = ["transaction_id", "timestamp", "customer_id", "terminal_id", "card_id",
@@ -36,8 +36,20 @@ def compute_tables(tx: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def build(settings: Settings, raw_path: Path, validate: bool = True) -> BuildResult:
-    """Compute, validate, then write every table; on any failure nothing is replaced."""
+def build(settings: Settings, raw_path: Path, validate: bool = True,
+          engine: Engine | None = None) -> BuildResult:
+    """Compute, validate, then write every table; on any failure nothing is replaced.
+
+    `engine` (default `settings.data_engine`): pandas in this process, or Spark at
+    `settings.spark_master` (`pipeline_spark`), which writes the same tables.
+    """
+    if (engine or settings.data_engine) == "spark":
+        from pipelines.features import pipeline_spark
+        from smartpay.spark import spark_session_for
+
+        with spark_session_for(settings.spark_master, "smartpay-features") as spark:
+            return pipeline_spark.build(spark, settings, raw_path, RAW_COLUMNS,
+                                        validate)
     tx = read_table(raw_path, columns=RAW_COLUMNS)
     tables = compute_tables(tx)
     if validate:
@@ -57,36 +69,44 @@ def _write_all(tables: dict[str, pd.DataFrame], folder: Path) -> BuildResult:
     try:
         for name, df in tables.items():
             final = folder / f"{name}.parquet"
-            check_writable(final)
             tmp = final.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False)
+            check_writable(tmp)
+            df.to_parquet(tmp, index=False, **PARQUET_OPTIONS)
             staged.append((tmp, final))
             result.rows[name], result.paths[name] = len(df), final
         for tmp, final in staged:
-            os.replace(tmp, final)
+            replace_path(tmp, final)
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
     return result
 
 
-def apply(settings: Settings) -> list[str]:
+def apply(settings: Settings, project: str | None = None) -> list[str]:
     """Register every definition in the profile's registry; returns the object names."""
-    store = open_store(settings)
+    store = open_store(settings, project)
     objects = definitions(settings)
     store.apply(objects)
     return [o.name for o in objects]
 
 
-def materialize(settings: Settings) -> dict[str, int]:
-    """Load the latest value of every entity into the online store."""
-    store = open_store(settings)
+def materialize(settings: Settings, project: str | None = None) -> dict[str, int]:
+    """Load the latest value of every entity into the online store (through Spark at
+    `settings.spark_master` when the profile's offline store is Spark)."""
+    store = open_store(settings, project)
     bounds = _time_bounds(settings)
-    store.materialize(start_date=bounds[0], end_date=bounds[1],
-                      feature_views=_views_with_data(settings))
+    views = _views_with_data(settings)
+    if offline_on_spark(settings):
+        from smartpay.spark import spark_session_for
+
+        with spark_session_for(settings.spark_master, "smartpay-materialize"):
+            store.materialize(start_date=bounds[0], end_date=bounds[1],
+                              feature_views=views)
+    else:
+        store.materialize(start_date=bounds[0], end_date=bounds[1], feature_views=views)
     return {
-        name: int(pd.read_parquet(tables_dir(settings) / f"{name}.parquet",
-                                  columns=[key]).nunique().iloc[0])
+        name: int(read_table(tables_dir(settings) / f"{name}.parquet",
+                             [key]).nunique().iloc[0])
         for name, key in (("customer_spending", "customer_id"),
                           ("terminal_risk", "terminal_id"), ("card_profile", "card_id"))
     }
@@ -95,11 +115,11 @@ def materialize(settings: Settings) -> dict[str, int]:
 def _views_with_data(settings: Settings) -> list[str]:
     """Views whose offline table exists: a view fed by a later stage (the router's
     gateway statistics) is materialized by that stage, not before it has data."""
-    from feast import FeatureView, FileSource
+    from feast import FeatureView
 
     return [o.name for o in definitions(settings)
-            if isinstance(o, FeatureView) and isinstance(o.batch_source, FileSource)
-            and Path(o.batch_source.file_options.uri).exists()]
+            if isinstance(o, FeatureView) and o.batch_source is not None
+            and Path(source_path(o.batch_source)).exists()]
 
 
 def _time_bounds(settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp]:

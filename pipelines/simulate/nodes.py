@@ -29,34 +29,37 @@ ECOM_SHARE = {"grocery": 0.1, "restaurants": 0.1, "fuel": 0.0, "electronics": 0.
               "travel": 0.7, "digital_goods": 1.0}
 
 
-def customer_profiles(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Customer locations, spending habits, cards and devices."""
-    x, y = rng.uniform(0, 100, n), rng.uniform(0, 100, n)
+def customer_profiles(n: int, rng: np.random.Generator,
+                      side: float = 100.0) -> pd.DataFrame:
+    """Customer locations on a side x side grid, spending habits, cards and devices."""
+    x, y = rng.uniform(0, side, n), rng.uniform(0, side, n)
     mean = rng.uniform(5, 100, n)
     return pd.DataFrame({
         "customer_id": np.arange(n, dtype=np.int64),
         "x": x, "y": y,
         "mean_amount": mean, "std_amount": mean / 2,
         "mean_nb_tx_per_day": rng.uniform(0, 4, n),
-        "country_idx": _quadrant(x, y),
+        "country_idx": _quadrant(x, y, side),
         "n_cards": rng.integers(1, 3, n),
     })
 
 
-def terminal_profiles(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Terminal locations with merchant category and channel."""
-    x, y = rng.uniform(0, 100, n), rng.uniform(0, 100, n)
+def terminal_profiles(n: int, rng: np.random.Generator,
+                      side: float = 100.0) -> pd.DataFrame:
+    """Terminal locations on a side x side grid with merchant category and channel."""
+    x, y = rng.uniform(0, side, n), rng.uniform(0, side, n)
     mcc = rng.choice(len(MCCS), n, p=MCC_P)
     ecom_p = np.array([ECOM_SHARE[m] for m in MCCS])[mcc]
     return pd.DataFrame({
         "terminal_id": np.arange(n, dtype=np.int64), "x": x, "y": y,
-        "country_idx": _quadrant(x, y), "mcc_idx": mcc,
+        "country_idx": _quadrant(x, y, side), "mcc_idx": mcc,
         "is_ecom": rng.random(n) < ecom_p,
     })
 
 
-def _quadrant(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (x >= 50).astype(np.int64) + 2 * (y >= 50).astype(np.int64)
+def _quadrant(x: np.ndarray, y: np.ndarray, side: float = 100.0) -> np.ndarray:
+    half = side / 2
+    return (x >= half).astype(np.int64) + 2 * (y >= half).astype(np.int64)
 
 
 def terminals_within_radius(

@@ -1,4 +1,8 @@
-"""Wires the simulator nodes and writes the transactions parquet (atomically)."""
+"""Wires the simulator nodes and writes the transactions partitioned by day, atomically.
+
+The reference world (scale 1) is drawn in memory, exactly as always; larger worlds are
+drawn and written one day at a time (`stream.world_days`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.io import write_parquet_atomic
-from pipelines.simulate import nodes
+from pipelines.io import write_partitioned_atomic
+from pipelines.simulate import nodes, stream
 from smartpay.errors import InputError
 
 
@@ -23,9 +27,11 @@ class SimulationParams:
     start: str = "2018-04-01"
     seed: int = 1
     radius: float = 5.0
+    # Copies of the reference density (see `stream`); above 1 the world is streamed.
+    scale: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("customers", "terminals", "days"):
+        for name in ("customers", "terminals", "days", "scale"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise InputError(name, value, "a positive integer")
@@ -42,6 +48,8 @@ class SimulationParams:
 
 def simulate(params: SimulationParams) -> pd.DataFrame:
     """All transactions of one simulated world, sorted by time, deterministic per seed."""
+    if params.scale != 1:
+        raise InputError("scale", params.scale, "1 for an in-memory world (use run)")
     rng = np.random.default_rng(params.seed)
     customers = nodes.customer_profiles(params.customers, rng)
     terminals = nodes.terminal_profiles(params.terminals, rng)
@@ -52,7 +60,20 @@ def simulate(params: SimulationParams) -> pd.DataFrame:
 
 
 def run(params: SimulationParams, out: Path) -> dict[str, float | int]:
-    """Simulate and write `out` (a .parquet file); returns the summary."""
-    tx = simulate(params)
-    write_parquet_atomic(tx, out)
-    return nodes.summarise(tx)
+    """Simulate and write `out` (a folder of day partitions); returns the summary."""
+    if params.scale == 1:
+        tx = simulate(params)
+        write_partitioned_atomic(by_day(tx), out)
+        return nodes.summarise(tx)
+    totals = stream.Totals()
+    days = ((day, totals.add(tx)) for day, tx in stream.world_days(params))
+    write_partitioned_atomic(days, out)
+    return totals.summary()
+
+
+def by_day(tx: pd.DataFrame):
+    """(YYYY-MM-DD, rows of that day) of a time-sorted frame, in order."""
+    day = tx["timestamp"].dt.floor("D").to_numpy()
+    cuts = np.flatnonzero(day[1:] != day[:-1]) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(tx)]):
+        yield pd.Timestamp(day[lo]).strftime("%Y-%m-%d"), tx.iloc[lo:hi]

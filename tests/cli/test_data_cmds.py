@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
-import pandas as pd
+from pipelines.io import read_table
 
 
 def _smartpay(*args: str, data_dir) -> subprocess.CompletedProcess:
@@ -15,13 +16,27 @@ def _smartpay(*args: str, data_dir) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_simulate_writes_parquet_and_prints_json_summary(tmp_path):
+def test_simulate_writes_day_partitions_and_prints_json_summary(tmp_path):
     out = tmp_path / "tx.parquet"
     res = _smartpay("simulate", "--customers", "50", "--terminals", "100", "--days", "10",
                     "--out", str(out), "--json", data_dir=tmp_path)
     assert res.returncode == 0, res.stderr
     assert '"transactions"' in res.stdout.splitlines()[-1]
-    assert len(pd.read_parquet(out)) > 0
+    assert sorted(p.name for p in out.iterdir())[0] == "tx_date=2018-04-01"
+    assert len(list(out.iterdir())) == 10
+    summary = json.loads(res.stdout.splitlines()[-1])
+    assert len(read_table(out)) == summary["transactions"]
+
+
+def test_simulate_at_scale_multiplies_customers_and_streams_days(tmp_path):
+    out = tmp_path / "tx.parquet"
+    res = _smartpay("simulate", "--customers", "20", "--terminals", "40", "--days", "3",
+                    "--scale", "10", "--out", str(out), "--json", data_dir=tmp_path)
+    assert res.returncode == 0, res.stderr
+    tx = read_table(out)
+    assert tx["customer_id"].max() >= 20 and tx["customer_id"].max() < 200
+    assert tx["transaction_id"].tolist() == list(range(len(tx)))
+    assert tx["timestamp"].is_monotonic_increasing
 
 
 def test_negative_customer_count_is_a_one_line_error(tmp_path):
@@ -48,10 +63,11 @@ def test_validate_exits_non_zero_and_names_the_failed_expectation(tmp_path):
     raw = tmp_path / "tx.parquet"
     assert _smartpay("simulate", "--customers", "60", "--terminals", "120", "--days", "10",
                      "--out", str(raw), data_dir=tmp_path).returncode == 0
-    df = pd.read_parquet(raw)
+    df = read_table(raw)
     df.loc[df.index[:4], "amount_minor"] = -1
-    df.to_parquet(raw)
-    res = _smartpay("validate", "--table", str(raw), "--no-features", data_dir=tmp_path)
+    bad = tmp_path / "bad.parquet"
+    df.to_parquet(bad)
+    res = _smartpay("validate", "--table", str(bad), "--no-features", data_dir=tmp_path)
     assert res.returncode == 1
     assert "amount_minor" in res.stdout and "4 of" in res.stdout
     assert (tmp_path / "reports" / "validation" / "transactions.html").exists()

@@ -60,8 +60,26 @@ def _mismatches(served: pd.DataFrame, tx: pd.DataFrame) -> int:
     return bad
 
 
-def test_served_training_features_equal_what_was_visible_at_each_transaction(data_dir, raw):
+# Each offline store the profiles use: DuckDB (local, prod) and Spark (cluster). The
+# Spark case runs inside the session-wide `spark` fixture, which Feast picks up.
+OFFLINE_STORES = ["local", pytest.param("cluster", marks=pytest.mark.spark)]
+
+
+def _profile(request, monkeypatch, profile: str):
+    if profile == "cluster":
+        request.getfixturevalue("spark")
+        monkeypatch.delenv("SMARTPAY_REDIS_URL", raising=False)
+    monkeypatch.setenv("SMARTPAY_PROFILE", profile)
     settings = get_settings()
+    assert open_store(settings).config.offline_store.type == (
+        "spark" if profile == "cluster" else "duckdb")
+    return settings
+
+
+@pytest.mark.parametrize("profile", OFFLINE_STORES)
+def test_served_training_features_equal_what_was_visible_at_each_transaction(
+        data_dir, raw, request, monkeypatch, profile):
+    settings = _profile(request, monkeypatch, profile)
     _write_all(compute_tables(raw), tables_dir(settings))
     apply(settings)
     sample = raw.sample(120, random_state=1)
@@ -70,8 +88,10 @@ def test_served_training_features_equal_what_was_visible_at_each_transaction(dat
     assert _mismatches(served, raw) == 0
 
 
-def test_a_leaky_terminal_feature_without_label_delay_fails_the_check(data_dir, raw):
-    settings = get_settings()
+@pytest.mark.parametrize("profile", OFFLINE_STORES)
+def test_a_leaky_terminal_feature_without_label_delay_fails_the_check(
+        data_dir, raw, request, monkeypatch, profile):
+    settings = _profile(request, monkeypatch, profile)
     tables = compute_tables(raw)
     tables["terminal_risk"] = nodes.terminal_risk(raw, delay_days=0)  # sees today's labels
     _write_all(tables, tables_dir(settings))

@@ -74,3 +74,39 @@ def test_transactions_happen_at_terminals_near_the_customer():
 def test_bad_option_names_the_field(field, kwargs):
     with pytest.raises(InputError, match=field):
         SimulationParams(**kwargs)
+
+
+# --- Day partitions and worlds at scale --------------------------------------------
+
+def test_the_reference_world_reads_back_from_day_partitions_unchanged(tx, tmp_path):
+    from pipelines.io import read_table
+    from pipelines.simulate.pipeline import run
+
+    out = tmp_path / "transactions.parquet"
+    run(SMALL, out)
+    assert len(list(out.glob("tx_date=*/*.parquet"))) == tx["timestamp"].dt.date.nunique()
+    pd.testing.assert_frame_equal(read_table(out), tx)
+
+
+def test_a_world_at_scale_keeps_the_reference_density_and_fraud_scenarios(tx):
+    from pipelines.simulate import stream
+
+    k = 4
+    big = SimulationParams(customers=SMALL.customers * k, terminals=SMALL.terminals * k,
+                           days=SMALL.days, seed=7, scale=k)
+    days = list(stream.world_days(big))
+    assert len(days) == SMALL.days
+    scaled = pd.concat([d for _, d in days], ignore_index=True)
+    per_customer_day = len(scaled) / big.customers / len(days)
+    reference = len(tx) / SMALL.customers / SMALL.days
+    assert per_customer_day == pytest.approx(reference, rel=0.1)
+    assert scaled["transaction_id"].tolist() == list(range(len(scaled)))
+    assert scaled["timestamp"].is_monotonic_increasing
+    assert set(scaled["fraud_scenario"].unique()) == {0, 1, 2, 3}
+    s3 = scaled[scaled["fraud_scenario"] == 3]
+    assert s3["customer_id"].nunique() <= 3 * k * SMALL.days
+
+
+def test_an_in_memory_world_refuses_a_scale(tx):
+    with pytest.raises(InputError, match="scale"):
+        simulate(SimulationParams(customers=30, terminals=60, days=2, scale=10))
