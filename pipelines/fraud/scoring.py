@@ -8,7 +8,6 @@ table never has to fit in the driver. Both write ids, score and decision as parq
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
 from pathlib import Path
 
 from models.fraud import registry
@@ -29,8 +28,9 @@ def _version(reg: registry.FraudRegistry, ref: str) -> str:
 
 
 def score_table(settings: Settings, table: Path, out: Path, engine: str = "pandas",
-                ref: str = "champion", master: str | None = None, spark=None) -> dict:
-    """Score every row of `table` with `fraud-detector@ref`; write `out`; a summary."""
+                ref: str = "champion", master: str | None = None) -> dict:
+    """Score every row of `table` with `fraud-detector@ref`; write `out`; a summary.
+    Spark runs in the caller's session if it has one, else in one on `master`."""
     if not Path(table).exists():
         raise InputError("--table", str(table), "an existing parquet file or folder")
     reg = registry.FraudRegistry.from_settings(settings)
@@ -38,12 +38,10 @@ def score_table(settings: Settings, table: Path, out: Path, engine: str = "panda
     if engine == "pandas":
         rows = _score_pandas(reg, version, Path(table), Path(out))
     else:
-        with ExitStack() as stack:
-            if spark is None:
-                from smartpay.spark import spark_session
+        from smartpay.spark import spark_session_for
 
-                spark = stack.enter_context(spark_session(
-                    master or settings.spark_master, "smartpay-score-fraud"))
+        with spark_session_for(master or settings.spark_master,
+                               "smartpay-score-fraud") as spark:
             rows = _score_spark(spark, reg, version, Path(table), Path(out))
     log.info("scored %d rows with %s v%s on %s -> %s", rows, registry.MODEL_NAME,
              version, engine, out)

@@ -2,9 +2,9 @@
 
 The CLI runs in subprocesses, as a user would run it against an existing cluster: this
 process's own local[2] session (one SparkContext per process) stays out of the way.
-Features and the point-in-time training set come from the pandas/Feast path of the
-shared tiny world; training (xgboost.spark, 2 workers) and batch scoring
-(spark_udf) run on the cluster.
+The feature build (Spark windows), training (xgboost.spark, 2 workers) and batch
+scoring (spark_udf) run on the cluster; the point-in-time training set is Feast's
+DuckDB store of the `local` profile over the tables the cluster wrote.
 """
 
 import json
@@ -22,13 +22,13 @@ from smartpay.spark import spark_missing_reason
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def _smartpay(args: list[str], data_dir) -> dict:
+def _smartpay(args: list[str], data_dir, master: str) -> str:
     env = {**os.environ, "SMARTPAY_DATA_DIR": str(data_dir), "SMARTPAY_PROFILE": "local",
-           "PYSPARK_PYTHON": sys.executable}
-    done = subprocess.run([sys.executable, "-m", "cli.main", *args, "--json"], env=env,
+           "SMARTPAY_SPARK_MASTER": master, "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run([sys.executable, "-m", "cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
 
 
 def test_fraud_model_trains_and_scores_on_a_standalone_cluster_of_two_workers(
@@ -44,11 +44,13 @@ def test_fraud_model_trains_and_scores_on_a_standalone_cluster_of_two_workers(
     table = tmp_path / "table.parquet"
     registry.connect(settings).load_frame(first.version).to_parquet(table, index=False)
     with standalone_cluster(tmp_path / "cluster") as url:
-        trained = _smartpay(["train", "fraud", "--engine", "spark", "--master", url,
-                             "--trials", "1"], settings.data_dir)
-        scored = _smartpay(["score", "fraud", "--engine", "spark", "--master", url,
-                            "--table", str(table), "--out", str(tmp_path / "out")],
-                           settings.data_dir)
+        data = settings.data_dir
+        _smartpay(["features", "build", "--engine", "spark", "--no-validate"], data, url)
+        trained = json.loads(_smartpay(["train", "fraud", "--engine", "spark", "--master",
+                                        url, "--trials", "1", "--json"], data, url))
+        scored = json.loads(_smartpay(["score", "fraud", "--engine", "spark", "--table",
+                                       str(table), "--out", str(tmp_path / "out"),
+                                       "--json"], data, url))
     assert set(trained["models"]) == {"xgboost_tuned"}
     reg = registry.connect(settings)
     predictor = reg.load_predictor(scored["version"])

@@ -1,4 +1,6 @@
-"""Train on Spark (xgboost.spark) -> register -> batch-score with spark_udf, on local[2]."""
+"""Train on Spark (xgboost.spark) -> register -> batch-score with spark_udf, on local[2].
+
+The `spark` fixture's session is active, so the pipeline steps run in it."""
 
 import numpy as np
 import pandas as pd
@@ -16,8 +18,7 @@ pytestmark = pytest.mark.spark
 @pytest.fixture
 def spark_trained(world, spark):
     settings, _ = world
-    return settings, fp.train_reference_spark(settings, TINY_CONFIG, TINY_WINDOWS,
-                                              spark=spark)
+    return settings, fp.train_reference_spark(settings, TINY_CONFIG, TINY_WINDOWS)
 
 
 def test_spark_trained_model_registers_and_loads_like_any_version(spark_trained):
@@ -42,7 +43,7 @@ def test_batch_scores_on_spark_equal_in_process_predictions(world, spark, tmp_pa
     settings, out = world
     window = _table(settings, out.version, tmp_path / "table.parquet")
     summary = score_table(settings, tmp_path / "table.parquet", tmp_path / "spark_out",
-                          "spark", spark=spark)
+                          "spark")
     got = pd.read_parquet(tmp_path / "spark_out").sort_values("transaction_id")
     expected = window.assign(score=out.predictor.scores(window)).sort_values(
         "transaction_id")
@@ -58,8 +59,7 @@ def test_batch_scores_on_pandas_equal_the_spark_ones(world, spark, tmp_path):
     settings, out = world
     _table(settings, out.version, tmp_path / "table.parquet")
     for engine in ("pandas", "spark"):
-        score_table(settings, tmp_path / "table.parquet", tmp_path / engine, engine,
-                    spark=spark)
+        score_table(settings, tmp_path / "table.parquet", tmp_path / engine, engine)
     by_engine = [pd.read_parquet(tmp_path / e).sort_values("transaction_id")
                  .reset_index(drop=True) for e in ("pandas", "spark")]
     pd.testing.assert_frame_equal(*by_engine, check_dtype=False, rtol=1e-6)
