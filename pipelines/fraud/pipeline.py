@@ -151,7 +151,8 @@ def train_reference_spark(settings: Settings, cfg: TrainConfig, w: Windows = Win
     from smartpay.spark import spark_session_for
 
     t0 = time.perf_counter()
-    with spark_session_for(master or settings.spark_master, "smartpay-train-fraud") as spark:
+    url = master or settings.spark_master
+    with spark_session_for(url, "smartpay-train-fraud") as spark:
         df, feats, win = feature_frame(settings, w)
         cols = Columns()
         test, folds = nodes.reference_splits(df, win["train_start"], w, cols)
