@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup web demo test test-prod load-test bench clean
+.PHONY: setup web demo test test-prod load-test bench clean notebooks lock
 
 setup: $(STAMP)
 
@@ -15,6 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$$(grep '^torch==' requirements.lock)"
 	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip uninstall -q -y smartpay 2>/dev/null || true  # the old distribution name
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
@@ -54,8 +55,31 @@ test-fast: setup
 test-prod: setup
 	SMARTPAY_REQUIRE_PROD=1 $(PY) -m pytest -q -m prod
 
+# Re-execute every notebook on the small world (a throwaway data dir) and save it with its
+# outputs, figures included, for committing; the tests check the committed ones kept them.
+notebooks: setup
+	$(PY) notebooks/render.py
+
 load-test: setup
 	$(PY) -m benchmarks.load_test
 
 clean:
 	rm -rf $(VENV) data .pytest_cache serving/webapp web/node_modules
+
+# The portable, hashed lock for other machines (requirements-portable.lock): the versions
+# of requirements.lock, resolved against PyPI with every wheel's hash. torch and its CUDA
+# packages are left out: the CPU build comes from the PyTorch CPU index (README,
+# "Installing"). Needs uv (`pip install uv==0.13.9`) and PyPI.
+lock:
+	sed 's/+cpu$$//' requirements.lock | grep -v '^#' > .lock-constraints.txt
+	uv pip compile requirements.in -c .lock-constraints.txt --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-annotate \
+		--no-header --no-emit-package torch \
+		$$(sed 's/^/--no-emit-package /' requirements-portable.exclude) \
+		-o requirements-portable.lock.new
+	rm .lock-constraints.txt
+	{ sed -n '1,/^$$/p' requirements-portable.lock; cat requirements-portable.lock.new; } \
+		> requirements-portable.lock.tmp
+	mv requirements-portable.lock.tmp requirements-portable.lock
+	rm requirements-portable.lock.new
+

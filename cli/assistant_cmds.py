@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 def build(
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
-    """Chunk, redact and embed docs/kb into the configured vector index."""
+    """Chunk, redact and embed integrations/rag/kb into the configured vector index."""
     from integrations.rag.config import rag_config
     from integrations.rag.wiring import build_index
 

@@ -16,6 +16,7 @@ from cli import fraud_cmds, promote_cmds, score_cmds, train_cmds
 from cli import gateways_cmds
 from cli import decisions_cmds, events_cmds, reconcile_cmds
 from cli import router_cmds  # noqa: F401  (adds `evaluate router` and `train router`)
+from cli import bento_cmds
 from smartpay.errors import SmartPayError
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ gateways_cmds.register(app)
 events_cmds.register(app)
 reconcile_cmds.register(app)
 app.add_typer(decisions_cmds.app, name="decisions")
+app.add_typer(bento_cmds.app, name="bento")
 
 
 def run() -> None:

@@ -87,6 +87,8 @@ def train_router(
     console.print(f"gateway-router v{result['version']}: DR auth {ch['dr']:.4f} "
                   f"[{ch['dr_ci'][0]:.4f}, {ch['dr_ci'][1]:.4f}] on {ch['n']:,} held-out decisions; "
                   f"champion {result['champion_value']}; promoted={result['promoted']}")
+    console.print("baselines (DR on the same held-out decisions): " + ", ".join(
+        f"{name} {est['dr']:.4f}" for name, est in result["baselines"].items()))
     if json_out:
         print(json.dumps(result))
 

@@ -1,7 +1,9 @@
 """Open the Feast store for the active profile and list the repository's definitions.
 
-The YAML per profile is committed; the folders and server addresses in it come from
-settings, so one definition set serves every data dir.
+One `envs/<environment>/feature_store.yaml` per environment is committed (the stock
+Feast CLI reads the same files); the folders and server addresses in it come from
+settings here and from the environment for the CLI, so one definition set serves every
+data dir.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ def _redis_connection(url: str) -> str:
     return f"{u.hostname}:{u.port or 6379},db={db}"
 
 
+def yaml_path(environment: str) -> Path:
+    """The committed `feature_store.yaml` of one environment (local, staging, prod,
+    cluster)."""
+    return HERE / "envs" / environment / "feature_store.yaml"
+
+
 def _online_store(settings: Settings) -> str:
     """The cluster profile's online store: Redis if configured, else a SQLite file."""
     if settings.redis_url:
@@ -48,11 +56,11 @@ def _online_store(settings: Settings) -> str:
 
 def _profile_yaml(settings: Settings) -> dict:
     """The profile's feature_store yaml with folders and servers filled in."""
-    text = (HERE / f"feature_store.{settings.profile}.yaml").read_text()
+    text = yaml_path(settings.profile).read_text()
     return yaml.safe_load(Template(text).safe_substitute(
-        DATA=str(store_dir(settings)),
-        POSTGRES_URL=settings.postgres_url,
-        REDIS_CONNECTION=_redis_connection(settings.redis_url) if settings.redis_url else "",
+        FEAST_DATA_DIR=str(store_dir(settings)),
+        FEAST_REGISTRY_URL=settings.postgres_url,
+        FEAST_REDIS=_redis_connection(settings.redis_url) if settings.redis_url else "",
         ONLINE_STORE=_online_store(settings),
         SPARK_MASTER=settings.spark_master,
         PROJECT=PROJECT,

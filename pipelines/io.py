@@ -69,14 +69,18 @@ def write_partitioned_atomic(days: Iterable[tuple[str, pd.DataFrame]],
 
 
 def replace_path(new: Path, final: Path) -> None:
-    """Move `new` (file or folder) to `final`, replacing whatever was there."""
+    """Move `new` (file or folder) to `final`, replacing whatever was there: a file
+    over a file in one atomic rename; a folder (a pandas table rebuilt on Spark, or
+    back) is first moved aside, then deleted."""
     old = None
-    if final.is_dir():
+    if final.is_dir() or (final.exists() and new.is_dir()):
         old = final.with_name(f".{final.name}.old.{os.getpid()}")
         os.replace(final, old)
     os.replace(new, final)
-    if old is not None:
+    if old is not None and old.is_dir():
         shutil.rmtree(old, ignore_errors=True)
+    elif old is not None:
+        old.unlink(missing_ok=True)
 
 
 def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -6,8 +6,9 @@ Only /health, /metrics and the docs are open; everything else needs a bearer JWT
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 import inspect
 from typing import Annotated, Callable
 
@@ -16,7 +17,10 @@ from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving import errors, webapp
+from serving.fraudview import FraudStats, fraud_stats
+from serving.modelsview import ModelsView, read_models
 from serving.opsview import GatewayStats, gateway_stats
+from serving.rewardsview import RewardsView, rewards_view
 from serving import observability as obs
 from serving.body_guard import BodyGuard
 from serving.idempotency import body_hash, check_key
@@ -205,6 +209,7 @@ def _routes(app: FastAPI) -> None:
 
     _reward_routes(app)
     _admin_routes(app)
+    _view_routes(app)
 
 
 def _reward_routes(app: FastAPI) -> None:
@@ -247,6 +252,67 @@ def _reward_routes(app: FastAPI) -> None:
         return await rt.assistant.answer(who.merchant_id, body.message, body.session_id)
 
 
+def _window(window_s: int, bucket_s: int) -> datetime:
+    """The start of a window of whole buckets ending with the current one."""
+    if bucket_s > window_s or window_s // bucket_s > 600:
+        raise ApiError(422, "invalid_request", "bucket_s must divide the window into "
+                       "1 to 600 buckets", fields=["bucket_s"])
+    now = datetime.now(timezone.utc)
+    return datetime.fromtimestamp((now.timestamp() // bucket_s + 1) * bucket_s
+                                  - window_s, timezone.utc)
+
+
+def _scope(who: Principal) -> str | None:
+    """The merchant whose data a reader sees; None (all) with the admin scope."""
+    return None if "admin" in who.scopes else who.merchant_id
+
+
+def _view_routes(app: FastAPI) -> None:
+    """Read endpoints behind the web app's fraud, rewards and models pages."""
+
+    @app.get("/fraud/stats", response_model=FraudStats, responses=_ERRORS,
+             tags=["models"])
+    async def fraud_view(who: Reader, rt: RT,
+                         window_s: Annotated[int, Query(ge=10, le=86_400)] = 3_600,
+                         bucket_s: Annotated[int, Query(ge=1, le=3_600)] = 60
+                         ) -> FraudStats:
+        """This merchant's (every merchant's with admin) risk score histogram, fraud
+        declines and reviews per bucket over the last `window_s`, and the alerts
+        those numbers fire."""
+        since = _window(window_s, bucket_s)
+        rows = await rt.store.scored_since(_scope(who), since)
+        return fraud_stats(rows, since, window_s, bucket_s)
+
+    @app.get("/rewards", response_model=RewardsView, responses=_ERRORS,
+             tags=["rewards"])
+    async def rewards_overview(who: Reader, rt: RT,
+                               limit: Annotated[int, Query(ge=1, le=5_000)] = 1_000
+                               ) -> RewardsView:
+        """Per user of this merchant (every merchant's with admin): reward units in
+        escrow, released and clawed back, over its newest `limit` payments with a user;
+        and the newest reward entries."""
+        if rt.rewards is None:
+            raise ApiError(503, "rewards_unavailable",
+                           "the rewards minter is not wired")
+        payments = await rt.store.rewarded(_scope(who), limit)
+        book = await rt.rewards.entries([p["id"] for p in payments]) if payments else []
+        if _scope(who) is None:  # users of different merchants are different people
+            payments = [{**p, "user_id": f"{p['merchant_id']}:{p['user_id']}"}
+                        for p in payments]
+        return rewards_view(payments, book, rt.rewards.decimals)
+
+    @app.get("/admin/models", response_model=ModelsView, responses=_ADMIN,
+             tags=["models"])
+    async def models(who: Admin, rt: RT) -> ModelsView:
+        """Champion and challenger of each model with run metrics, gate verdicts and
+        the fraud champion's score drift over the last 24 h; links to the MLflow UI."""
+        since = datetime.now(timezone.utc) - timedelta(days=1)
+        scores = [s for _, s, _, _ in await rt.store.scored_since(None, since)
+                  if s is not None]
+        return await asyncio.to_thread(read_models, rt.settings.tracking_uri,
+                                       rt.settings.serving.mlflow_ui_url, scores)
+
+
 def _admin_routes(app: FastAPI) -> None:
     @app.get("/admin/dlq", tags=["ops"], responses=_ADMIN)
     async def dlq(who: Admin, rt: RT) -> list[dict]:
@@ -265,12 +331,7 @@ def _admin_routes(app: FastAPI) -> None:
                        bucket_s: Annotated[int, Query(ge=1, le=3_600)] = 10) -> GatewayStats:
         """Per gateway: attempts, approval rate and routed latency per time bucket over
         the last `window_s`; the router's split and exploration share; breakers now."""
-        if bucket_s > window_s or window_s // bucket_s > 600:
-            raise ApiError(422, "invalid_request", "bucket_s must divide the window into "
-                           "1 to 600 buckets", fields=["bucket_s"])
-        now = datetime.now(timezone.utc)
-        since = datetime.fromtimestamp((now.timestamp() // bucket_s + 1) * bucket_s
-                                       - window_s, timezone.utc)
+        since = _window(window_s, bucket_s)
         attempts, decisions = await rt.store.traffic(since)
         breakers = {n: g.breaker_open() for n, g in rt.gateways.items()}
         return gateway_stats(attempts, decisions, breakers, since, window_s, bucket_s)

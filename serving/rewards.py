@@ -52,6 +52,15 @@ class RewardsAdapter:
         rec = await self.service.on_refund(payment_id, refunded_minor, wallet_of(user))
         return {"units": rec.units, "status": rec.state}
 
+    @property
+    def decimals(self) -> int:
+        """Decimals of the reward token (units are its base units)."""
+        return self.service.config.decimals
+
+    async def entries(self, payment_ids: list[str]) -> list[dict]:
+        """The reward book's entries of these payments (state, units, claw-backs)."""
+        return await self.service.ledger.many(payment_ids)
+
     async def balance(self, user: str) -> dict:
         owner = wallet_of(user)
         return {"balance": await self.service.balance(owner),

@@ -16,7 +16,7 @@ import bentoml
 
 from serving import observability as obs
 from serving.app import create_app
-from serving.backends import Reloading, load_factory
+from serving.backends import Checkpointing, Reloading, load_factory
 from serving.batching import Coalescer
 from serving.runtime import freeze_startup_heap
 from serving.schemas import (
@@ -108,15 +108,20 @@ class GatewayRouter:
     """Picks a gateway with `gateway-router@champion`; learns online from outcomes."""
 
     def __init__(self) -> None:
-        self.policy = _reloading(get_settings().serving.router_backend)
+        serving = get_settings().serving
+        self.policy = _reloading(serving.router_backend)
+        self.checkpoints = Checkpointing(lambda: self.policy.current,
+                                         serving.router_checkpoint_s)
 
     @bentoml.on_startup
     async def _start_serving(self) -> None:
         _serving_process(self.policy)
+        self.checkpoints.start()
 
     @bentoml.on_shutdown
     async def _stop_serving(self) -> None:
         await self.policy.stop()
+        await self.checkpoints.stop()
 
     @bentoml.api
     def decide(self, request: RouteRequest, eligible: list[str]) -> RouterDecision:
@@ -219,8 +224,11 @@ class _RouterPort:
 class PaymentAPI:
     """The merchant-facing API; composes the model services with `bentoml.depends`."""
 
-    fraud = bentoml.depends(FraudScorer)
-    router = bentoml.depends(GatewayRouter)
+    # A URL in settings: the model service runs as its own deployment (one Bento per
+    # service, infra/k8s); none: `bentoml serve` starts it beside the API.
+    fraud = bentoml.depends(FraudScorer, url=get_settings().serving.fraud_scorer_url or None)
+    router = bentoml.depends(
+        GatewayRouter, url=get_settings().serving.gateway_router_url or None)
 
     def __init__(self) -> None:
         from serving.composition import build_runtime

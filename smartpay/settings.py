@@ -73,10 +73,15 @@ class ServingSettings(BaseModel):
     # request endpoints are left out of the ASGI tracing middleware.
     trace_requests: bool = False
     model_reload_s: float = 30.0  # how often services look for a new champion
+    # How often the router's online-learned state is checkpointed to MLflow (0: never);
+    # a restart carries on from the newest checkpoint of the served version.
+    router_checkpoint_s: float = Field(default=60.0, ge=0)
     # How long a fraud check waits, under sustained traffic, for others to share its
     # call to the scorer (0 = always send at once; a quiet service never waits).
     fraud_linger_ms: float = 5.0
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
+    # Where the web app's Models page links to (the MLflow UI of the tracking store).
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
     max_body_bytes: int = Field(default=65_536, gt=0)  # larger request bodies get 413
     reconcile_every_s: float = 60.0  # status sync of payments left pending
     # The periodic sync leaves payments changed this recently to their live request
@@ -89,6 +94,14 @@ class ServingSettings(BaseModel):
     # Factories (`module:function`) of the model backends the BentoML services load.
     fraud_backend: str = "serving.backends_real:champion_fraud"
     router_backend: str = "serving.backends_real:champion_router"
+    # Where the payment API reaches the model services when each runs as its own
+    # deployment (k8s, compose); empty: `bentoml serve` starts them beside the API.
+    fraud_scorer_url: str = ""
+    gateway_router_url: str = ""
+    # Versions a Bento serves (set by `smartpay bento build`, read by
+    # serving.backends_pinned); empty outside a Bento.
+    fraud_model_version: str = ""
+    router_model_version: str = ""
 
 
 class GatewaySettings(BaseModel):

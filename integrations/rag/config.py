@@ -17,7 +17,8 @@ from pydantic import BaseModel, SecretStr
 from integrations.rag.chunking import CHUNK_WORDS, OVERLAP_WORDS
 from smartpay.settings import Settings
 
-DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "docs" / "kb"
+# Package data: the guides ship in the wheel and in the Bento.
+DEFAULT_KB_DIR = Path(__file__).resolve().parent / "kb"
 
 Embedder = Literal["minilm", "openai"]
 Store = Literal["faiss", "opensearch"]

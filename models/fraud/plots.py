@@ -1,16 +1,16 @@
-"""Evaluation figures logged with every run: PR, ROC, importance, score by class."""
+"""Evaluation figures logged with every run: PR, ROC, importance, score by class.
+
+Each function returns a `matplotlib.figure.Figure` built outside pyplot: importing or
+calling this module never picks a backend or fills pyplot's figure registry, so a
+notebook shows the figures inline and a training run saves them to files alike.
+"""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never open a window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xgboost as xgb  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+import numpy as np
+import xgboost as xgb
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 
 def _thin(*arrays: np.ndarray, n: int = 400) -> list[np.ndarray]:
@@ -21,7 +21,8 @@ def _thin(*arrays: np.ndarray, n: int = 400) -> list[np.ndarray]:
 
 def pr_curve(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     """Precision-recall curve of each model on the test window."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig = Figure(figsize=(5, 4), layout="tight")
+    ax = fig.subplots()
     for name, s in curves.items():
         p, r, _ = precision_recall_curve(y, s)
         r, p = _thin(r, p)
@@ -33,7 +34,8 @@ def pr_curve(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
 
 def roc(y: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
     """ROC curve of each model on the test window."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig = Figure(figsize=(5, 4), layout="tight")
+    ax = fig.subplots()
     for name, s in curves.items():
         fpr, tpr, _ = roc_curve(y, s)
         fpr, tpr = _thin(fpr, tpr)
@@ -48,16 +50,17 @@ def importance(booster: xgb.Booster) -> Figure:
     """Total gain per feature of the tuned booster."""
     gain = booster.get_score(importance_type="total_gain")
     names = sorted(gain, key=gain.get)
-    fig, ax = plt.subplots(figsize=(5, 0.3 * max(len(names), 4) + 1))
+    fig = Figure(figsize=(5, 0.3 * max(len(names), 4) + 1), layout="tight")
+    ax = fig.subplots()
     ax.barh(names, [gain[n] for n in names])
     ax.set(xlabel="total gain", title="Feature importance")
-    fig.tight_layout()
     return fig
 
 
 def score_by_class(y: np.ndarray, scores: np.ndarray, thresholds: dict[str, float]) -> Figure:
     """Score histograms of genuine and fraudulent test transactions with thresholds."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig = Figure(figsize=(5, 4), layout="tight")
+    ax = fig.subplots()
     bins = np.linspace(0, 1, 51)
     ax.hist(scores[y == 0], bins, alpha=0.6, density=True, label="genuine")
     ax.hist(scores[y == 1], bins, alpha=0.6, density=True, label="fraud")
@@ -70,5 +73,5 @@ def score_by_class(y: np.ndarray, scores: np.ndarray, thresholds: dict[str, floa
 
 
 def close(fig: Figure) -> None:
-    """Free a figure's memory once logged."""
-    plt.close(fig)
+    """Free a figure's artists once logged (no pyplot registry holds it)."""
+    fig.clear()

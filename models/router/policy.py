@@ -7,11 +7,12 @@ its outcome arrives (bounded: the oldest pending decisions are dropped first).
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,11 +62,11 @@ def record_of(p: Payment, row: dict, pmf: np.ndarray, feats: np.ndarray, action:
 
 
 class RouterPolicy:
-    """Thread-safe online VW router with outcome learning and periodic checkpoints."""
+    """Thread-safe online VW router with outcome learning; `snapshot()` hands its
+    learned state to the checkpoint store (`models.router.checkpoints`)."""
 
     def __init__(self, cfg: WorldConfig | None = None, model_bytes: bytes | None = None,
-                 seed: int = 0, max_pending: int = 100_000, checkpoint_every: int = 0,
-                 on_checkpoint: Callable[[bytes], None] | None = None) -> None:
+                 seed: int = 0, max_pending: int = 100_000) -> None:
         self.cfg = cfg or load_config()
         self.names = self.cfg.gateway_names
         self.router = VWRouter(self.names, self.cfg.router, model_bytes)
@@ -76,7 +77,6 @@ class RouterPolicy:
         # decision id -> (payment, pmf, eligible action indices, VW example lines, action)
         self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, list[str], int]] = OrderedDict()
         self.max_pending, self.learned = max_pending, 0
-        self.checkpoint_every, self.on_checkpoint = checkpoint_every, on_checkpoint
 
     def _eligible(self, eligible_gateways: Sequence[str]) -> np.ndarray:
         if not eligible_gateways:
@@ -145,12 +145,37 @@ class RouterPolicy:
             self.router.stats.advance(p.minute)
             self.router.stats.record(a, sid, out.success, out.latency_ms)
             self.learned += 1
-            due = self.checkpoint_every and self.learned % self.checkpoint_every == 0
-            blob = self.router.model_bytes() if due and self.on_checkpoint else None
-        if blob is not None:
-            self.on_checkpoint(blob)
 
     def checkpoint(self) -> bytes:
         """The current VW model bytes (consistent: taken under the lock)."""
         with self._lock:
             return self.router.model_bytes()
+
+    def snapshot(self) -> bytes:
+        """Everything online learning changed, taken consistently under the lock: the
+        VW model, the window statistics and the learned count, as one npz blob.
+        Decisions still waiting for their outcome are not in it (their outcomes,
+        arriving after a restart, are acknowledged but not learned)."""
+        with self._lock:  # copies only: compression runs after, without the lock
+            arrays = {"vw": np.frombuffer(self.router.model_bytes(), dtype=np.uint8),
+                      "learned": np.array(self.learned),
+                      "gateways": np.array(self.names, dtype=str)}
+            arrays.update({f"stats_{k}": np.array(v, copy=True)
+                           for k, v in self.router.stats.state().items()})
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_snapshot(cls, cfg: WorldConfig, blob: bytes, seed: int = 0,
+                      **kwargs) -> RouterPolicy:
+        """A policy that carries on from a `snapshot()` of one with the same config."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            if z["gateways"].tolist() != cfg.gateway_names:
+                raise ValueError(f"checkpoint for gateways {z['gateways'].tolist()}, "
+                                 f"config has {cfg.gateway_names}")
+            policy = cls(cfg, z["vw"].tobytes(), seed=seed, **kwargs)
+            policy.router.stats.restore({k.removeprefix("stats_"): z[k]
+                                         for k in z.files if k.startswith("stats_")})
+            policy.learned = int(z["learned"])
+        return policy

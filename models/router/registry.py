@@ -2,13 +2,15 @@
 champion/challenger aliases through the promotion gate, and load a policy back.
 
 Gate: a challenger becomes champion only if the lower end of its doubly-robust 95 %
-interval is at least the champion's DR point estimate on the same held-out logs.
+interval is at least the DR point estimate of the champion and of the baseline policies
+(static rule, sliding-window SR, Thompson) on the same held-out logs.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
@@ -41,9 +43,13 @@ class RouterModel(mlflow.pyfunc.PythonModel):
         return out
 
 
-def gate(challenger: Estimate, champion_value: float | None) -> bool:
-    """Promote iff there is no champion or the challenger's DR lower bound >= its value."""
-    return champion_value is None or challenger.lo >= champion_value
+def gate(challenger: Estimate, champion_value: float | None,
+         baselines: Mapping[str, float] | None = None) -> bool:
+    """Promote iff the challenger's DR lower bound is at least the DR value of the
+    champion and of every baseline policy on the same held-out logs (the baselines
+    alone when there is no champion yet; nothing to beat: promote)."""
+    rivals = [v for v in (champion_value, *(baselines or {}).values()) if v is not None]
+    return all(challenger.lo >= v for v in rivals)
 
 
 def write_artifacts(folder: Path, model_bytes: bytes, cfg: WorldConfig) -> Path:
@@ -109,13 +115,6 @@ class RouterRegistry(MlflowRegistry):
         if folder is not None:
             return policy_from_artifacts(folder)
         return RouterPolicy(cfg or load_config())
-
-    def log_checkpoint(self, run_id: str, model_bytes: bytes, step: int) -> None:
-        """Store an online-updated model under an existing run."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"router-{step:08d}.vw"
-            path.write_bytes(model_bytes)
-            self.client.log_artifact(run_id, str(path), artifact_path="checkpoints")
 
 
 def registry_for(tracking_uri: str | None = None) -> RouterRegistry:

@@ -1,21 +1,34 @@
 """The router as serving uses it: `load_champion()` gives an object with
 `decide(ctx, eligible) -> (gateway, probability, ranking, decision_id)` and
-`learn(decision_id, outcome)`, over `gateway-router@champion` or a fresh VW policy.
+`learn(decision_id, outcome)`, over `gateway-router@champion` or a fresh VW policy,
+carrying on from that version's newest online checkpoint when there is one.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from models.router.checkpoints import CheckpointStore
 from models.router.policy import RouterPolicy
+
+log = logging.getLogger("smartpay.router")
 
 
 class ChampionRouter:
     """Adapter from serving's dict contexts/outcomes to `RouterPolicy`."""
 
-    def __init__(self, policy: RouterPolicy, version: str) -> None:
+    def __init__(self, policy: RouterPolicy, version: str,
+                 checkpoints: CheckpointStore | None = None) -> None:
         self.policy, self.version = policy, version
         self.names = policy.names
+        self.checkpoints = checkpoints
+        self.saved_step = policy.learned
+
+    @property
+    def learned(self) -> int:
+        """Outcomes learned by this version, across restarts."""
+        return self.policy.learned
 
     def decide(self, ctx: Mapping, eligible: list[str]) -> tuple[str, float, list[str], str]:
         """Chosen gateway, its propensity, every eligible gateway ranked, decision id."""
@@ -34,12 +47,30 @@ class ChampionRouter:
         self.policy.learn(decision_id, {"success": bool(outcome["success"]),
                                         "latency_ms": float(outcome.get("latency_ms", 0.0))})
 
+    def save_checkpoint(self) -> bool:
+        """Store the online-learned state if it learned anything since the last save
+        (blocking: MLflow I/O; serving calls it off the event loop). True if saved."""
+        if self.checkpoints is None or self.policy.learned == self.saved_step:
+            return False
+        blob, step = self.policy.snapshot(), self.policy.learned
+        self.checkpoints.save(self.version, blob, step)
+        self.saved_step = step
+        return True
+
 
 def load_champion(tracking_uri: str | None = None) -> ChampionRouter:
-    """`gateway-router@champion` from MLflow, or a fresh default policy if none exists."""
+    """`gateway-router@champion` from MLflow, or a fresh default policy if none exists,
+    restored from its newest online checkpoint."""
     from models.router.registry import MODEL_NAME, registry_for
 
     registry = registry_for(tracking_uri)
     version = registry.version_for_alias("champion")
     policy = registry.load_policy("champion" if version else None)
-    return ChampionRouter(policy, f"{MODEL_NAME}/{version}" if version else "fresh-vw")
+    name = f"{MODEL_NAME}/{version}" if version else "fresh-vw"
+    store = CheckpointStore(registry)
+    found = store.latest(name)
+    if found is not None:
+        step, blob = found
+        policy = RouterPolicy.from_snapshot(policy.cfg, blob)
+        log.info("router %s carries on from its checkpoint at %d outcomes", name, step)
+    return ChampionRouter(policy, name, store)

@@ -14,13 +14,18 @@ WINDOWS_MIN = (15, 60, 1440)
 RING = 1440
 FEATURES = ("sr_15m", "sr_1h", "sr_24h", "latency_1h_s")
 ALL = "*"  # pseudo-segment holding every segment's counts (segment id 0)
+# Smoothing shared by this online tracker and the batch `gateway_stats` build
+# (pipelines/router/nodes.py): a rate starts at PRIOR_SR with PRIOR_WEIGHT pseudo-attempts,
+# a latency at PRIOR_LATENCY_MS with one.
+PRIOR_SR, PRIOR_WEIGHT, PRIOR_LATENCY_MS = 0.9, 2.0, 500.0
 
 
 class WindowStats:
     """Windowed attempts, successes and latency sums for K gateways x segments."""
 
-    def __init__(self, n_gateways: int, prior_sr: float = 0.9, prior_weight: float = 2.0,
-                 prior_latency_ms: float = 500.0) -> None:
+    def __init__(self, n_gateways: int, prior_sr: float = PRIOR_SR,
+                 prior_weight: float = PRIOR_WEIGHT,
+                 prior_latency_ms: float = PRIOR_LATENCY_MS) -> None:
         self.k, self.prior_sr, self.prior_w = n_gateways, prior_sr, prior_weight
         self.prior_lat = prior_latency_ms
         self.seg_ids: dict[str, int] = {ALL: 0}
@@ -66,6 +71,22 @@ class WindowStats:
         for s in (sid, 0) if sid else (0,):
             self.ring[:, slot, gateway, s] += obs
             self.win[:, :, gateway, s] += obs
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The counts, windows, segment ids and clock, as arrays (for checkpoints)."""
+        keys = sorted(self.seg_ids, key=self.seg_ids.__getitem__)
+        return {"ring": self.ring, "win": self.win, "segments": np.array(keys, dtype=str),
+                "minute": np.array(-1 if self.minute is None else self.minute)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take back what `state` gave (the gateway count must be the same)."""
+        ring, win = np.asarray(state["ring"], float), np.asarray(state["win"], float)
+        if ring.shape[2] != self.k:
+            raise ValueError(f"stats for {ring.shape[2]} gateways, router has {self.k}")
+        self.ring, self.win = ring.copy(), win.copy()
+        self.seg_ids = {str(k): i for i, k in enumerate(state["segments"].tolist())}
+        minute = int(state["minute"])
+        self.minute = None if minute < 0 else minute
 
     def attempts(self, window: int, sid: int = 0) -> np.ndarray:
         """Attempts per gateway in window `window` (index into WINDOWS_MIN); sid 0 = all."""

@@ -12,9 +12,11 @@ from models.router import offline
 from models.router.config import WorldConfig
 from models.router.context import derive, shared_features
 from models.router.ope import RewardModel, doubly_robust, ips, snips
-from models.router.policies import RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
+from models.router.policies import Payment, RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
 from models.router.replay import Decisions, payments, replay
-from models.router.stats import FEATURES, WINDOWS_MIN
+from models.router.stats import (
+    FEATURES, PRIOR_LATENCY_MS, PRIOR_SR, PRIOR_WEIGHT, WINDOWS_MIN,
+)
 from models.router.vw_policy import VWRouter
 from models.router.world import World
 
@@ -155,6 +157,32 @@ def ope_estimates(eval_log: pd.DataFrame, pmf: np.ndarray, q_hat: np.ndarray,
     return out
 
 
+BASELINES = ("static_rule", "sliding_window_sr", "thompson")
+
+
+def baseline_pmfs(log: pd.DataFrame, cfg: WorldConfig, seed: int) -> dict[str, np.ndarray]:
+    """n x K probabilities each baseline policy gives the logged payments. Each runs
+    through the log in time order and is taught every logged outcome (the traffic the
+    logging policy routed), the way the VW target reads the logged gateway statistics:
+    all are judged on what the same traffic told them."""
+    names = cfg.gateway_names
+    elig, fee = offline.eligible_matrix(log, names), offline.fee_matrix(log, names)
+    ts = pd.to_datetime(log["timestamp"], utc=True)
+    minute = ((ts - ts.min().normalize()).dt.total_seconds() // 60).astype(int).tolist()
+    seg, shared = log["segment"].astype(str).tolist(), log["shared"].tolist()
+    action, success = log["action_idx"].to_numpy(), log["success"].to_numpy(dtype=bool)
+    latency, reward = log["latency_ms"].to_numpy(float), log["reward"].to_numpy(float)
+    out = {}
+    for name in BASELINES:
+        policy, pmf = make_policy(name, cfg, seed), np.zeros((len(log), len(names)))
+        for i in range(len(log)):
+            p = Payment(minute[i], seg[i], elig[i], fee[i], shared[i])
+            pmf[i] = policy.pmf(p)
+            policy.update(p, int(action[i]), bool(success[i]), latency[i], reward[i])
+        out[name] = pmf
+    return out
+
+
 def train_offline(train: pd.DataFrame, cfg: WorldConfig, passes: int = 1) -> VWRouter:
     """VW router learnt from logged decisions (cb_type and exploration from config)."""
     return offline.train(train, cfg.gateway_names, cfg.router, passes)
@@ -171,10 +199,12 @@ def gateway_stats_table(log: pd.DataFrame) -> pd.DataFrame:
     g = per_min.set_index("minute").groupby(["gateway", "segment"], sort=True)
     for name, minutes in zip(("15m", "1h", "24h"), WINDOWS_MIN):
         roll = g[["n", "s", "lat"]].rolling(f"{minutes}min").sum().reset_index(drop=True)
-        out[f"sr_{name}"] = ((roll["s"] + 2 * 0.9) / (roll["n"] + 2)).to_numpy()
+        out[f"sr_{name}"] = ((roll["s"] + PRIOR_WEIGHT * PRIOR_SR)
+                             / (roll["n"] + PRIOR_WEIGHT)).to_numpy()
         if name == "1h":
             out["attempts_1h"] = roll["n"].to_numpy().astype(np.int64)
-            out["latency_1h_s"] = ((roll["lat"] + 500.0) / (roll["n"] + 1) / 1000).to_numpy()
+            out["latency_1h_s"] = ((roll["lat"] + PRIOR_LATENCY_MS)
+                                   / (roll["n"] + 1) / 1000).to_numpy()
     out["gateway_segment"] = out["gateway"] + "|" + out["segment"]
     return out.rename(columns={"minute": "event_timestamp"})
 

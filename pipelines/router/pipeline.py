@@ -120,7 +120,8 @@ def evaluate(params: RouterParams, out_dir: Path) -> dict:
         vw_log = nodes.decision_log(rp.ctx, decisions["vw"], rp.world, rp.cfg)
         write_parquet_atomic(vw_log.drop(columns=["shared"]), out_dir / "decisions_vw.parquet")
         info["gateway_stats_rows"] = write_gateway_stats(vw_log)
-    info["plot"] = str(plot_regret(nodes.regret_curves(decisions, rp.world), out_dir / "regret.png"))
+    info["plot"] = str(plot_regret(nodes.regret_curves(decisions, rp.world), out_dir / "regret.png",
+                                   rp.ctx["timestamp"], rp.cfg.outages))
     return {"report": report, "info": info}
 
 
@@ -161,24 +162,14 @@ def _materialize_gateway_stats(table: pd.DataFrame) -> bool:
     return True
 
 
-def plot_regret(curves: pd.DataFrame, path: Path) -> Path:
-    """Cumulative regret vs the oracle per policy, as a PNG."""
-    import matplotlib
+def plot_regret(curves: pd.DataFrame, path: Path, timestamps: pd.Series | None = None,
+                outages: list | None = None) -> Path:
+    """Cumulative regret vs the oracle per policy, as a PNG (outage windows shaded)."""
+    from models.router import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name in curves.columns:
-        ax.plot(curves.index, curves[name], label=name)
-    ax.set_xlabel("payments")
-    ax.set_ylabel("cumulative regret (expected lost authorisations)")
-    ax.set_title("Gateway routing: regret vs the oracle that knows true success rates")
-    ax.legend()
-    fig.tight_layout()
+    windows = plots.outage_windows(timestamps, outages) if outages else []
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.regret(curves, windows).savefig(path, dpi=110)
     return path
 
 
@@ -233,8 +224,9 @@ def _truth(evaluation: pd.DataFrame, pmf: np.ndarray, cfg: WorldConfig) -> np.nd
 
 
 def train(params: TrainParams, settings) -> dict:
-    """Train on the earlier logs, DR-evaluate challenger and champion on the later ones,
-    register the challenger and promote it only through the gate."""
+    """Train on the earlier logs, DR-evaluate challenger, champion and the baseline
+    policies on the later ones, register the challenger and promote it only through
+    the gate."""
     from models.router import offline, registry
 
     cfg = training_config(params)
@@ -250,17 +242,21 @@ def train(params: TrainParams, settings) -> dict:
         champ = registry.policy_from_artifacts(folder)
         champ_pmf = offline.target_pmf(champ.router, evaluation, champ.names)
         champion_value = nodes.ope_estimates(evaluation, champ_pmf, q_hat)["dr"]
+    baselines = {name: nodes.ope_estimates(evaluation, b_pmf, q_hat, _truth(evaluation, b_pmf, cfg))
+                 for name, b_pmf in nodes.baseline_pmfs(evaluation, cfg, params.seed).items()}
     dr = challenger
-    promoted = registry.gate(_estimate(dr), champion_value)
+    promoted = registry.gate(_estimate(dr), champion_value,
+                             {name: est["dr"] for name, est in baselines.items()})
     version = reg.log_and_register(
         router.model_bytes(), cfg,
         params={"cb_type": cfg.router.cb_type, "exploration": cfg.router.exploration.algorithm,
                 "train_rows": len(train_log), "eval_rows": len(evaluation)},
         metrics={"dr": dr["dr"], "dr_lo": dr["dr_ci"][0], "dr_hi": dr["dr_ci"][1],
-                 "ips": dr["ips"], "snips": dr["snips"]})
+                 "ips": dr["ips"], "snips": dr["snips"],
+                 **{f"baseline_{name}_dr": est["dr"] for name, est in baselines.items()}})
     reg.promote(version, promoted)
     return {"version": version, "challenger": challenger, "champion_value": champion_value,
-            "promoted": promoted}
+            "baselines": baselines, "promoted": promoted}
 
 
 def _estimate(d: dict):

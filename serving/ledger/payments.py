@@ -187,6 +187,27 @@ def recent(conn: Connection, merchant_id: str, user_id: str | None,
     return [dict(r) for r in rows.mappings()]
 
 
+def scored_since(conn: Connection, merchant_id: str | None, since) -> list[tuple]:
+    """(created_at, risk_score, fraud_decision, status) of the payments made since
+    `since` (of one merchant when given), for the fraud page."""
+    q = select(_P.c.created_at, _P.c.risk_score, _P.c.fraud_decision, _P.c.status
+               ).where(_P.c.created_at >= since)
+    if merchant_id is not None:
+        q = q.where(_P.c.merchant_id == merchant_id)
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def rewarded(conn: Connection, merchant_id: str | None, limit: int) -> list[dict]:
+    """(id, merchant_id, user_id, reward) of the newest payments that name a user (of
+    one merchant when given), for the rewards page."""
+    q = select(_P.c.id, _P.c.merchant_id, _P.c.user_id, _P.c.reward).where(
+        _P.c.user_id.is_not(None))
+    if merchant_id is not None:
+        q = q.where(_P.c.merchant_id == merchant_id)
+    q = q.order_by(_P.c.created_at.desc()).limit(limit)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
 def count_by_status(conn: Connection) -> dict[str, int]:
     """How many payments sit in each status."""
     return {status: n for status, n in conn.execute(_COUNT_BY_STATUS)}

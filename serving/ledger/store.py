@@ -241,6 +241,15 @@ class Ledger:
         """A merchant's latest payments (of one user when given), newest first."""
         return await self.runner.run(payments.recent, merchant_id, user_id, limit)
 
+    async def scored_since(self, merchant_id: str | None, since) -> list[tuple]:
+        """(created_at, risk_score, fraud_decision, status) of the payments made since
+        `since` (every merchant's when `merchant_id` is None)."""
+        return await self.runner.run(payments.scored_since, merchant_id, since)
+
+    async def rewarded(self, merchant_id: str | None, limit: int = 1_000) -> list[dict]:
+        """The newest payments that name a user: id, merchant, user and reward."""
+        return await self.runner.run(payments.rewarded, merchant_id, limit)
+
     async def count_by_status(self) -> dict[str, int]:
         """How many payments sit in each status (for tests and the demo)."""
         return await self.runner.run(payments.count_by_status)

@@ -116,7 +116,7 @@ def _hook(service, marker: str):
 def test_a_model_service_built_in_process_starts_nothing(fake_backends, service, holder):
     threads = threading.active_count()
     instance = service()
-    assert getattr(instance, holder)._task is None
+    assert not getattr(instance, holder).running
     assert threading.active_count() == threads
 
 
@@ -139,4 +139,4 @@ def test_a_served_model_service_reloads_between_its_startup_and_shutdown_hooks(
         return getattr(instance, holder)
 
     held = asyncio.run(scenario())
-    assert held.current.version == "2" and held._task is None
+    assert held.current.version == "2" and not held.running

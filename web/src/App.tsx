@@ -1,10 +1,20 @@
 import { useState } from "react";
 import { readToken, type Session } from "./api";
+import { Assistant } from "./Assistant";
+import { Fraud } from "./Fraud";
 import { Gateways } from "./Gateways";
+import { Models } from "./Models";
 import { Payments } from "./Payments";
-import { Reviews } from "./Reviews";
+import { Rewards } from "./Rewards";
 
 const KEY = "smartpay.token";
+
+type Page = "payments" | "fraud" | "gateways" | "rewards" | "models" | "assistant";
+// [page, button label, operators only]
+const PAGES: [Page, string, boolean][] = [
+  ["payments", "Live payments", false], ["fraud", "Fraud", false],
+  ["gateways", "Gateways", true], ["rewards", "Rewards", false],
+  ["models", "Models", true], ["assistant", "Assistant", false]];
 
 function restore(): Session | null {
   const saved = sessionStorage.getItem(KEY);
@@ -17,7 +27,7 @@ function restore(): Session | null {
 
 export function App() {
   const [session, setSession] = useState<Session | null>(restore);
-  const [page, setPage] = useState<"payments" | "reviews" | "gateways">("payments");
+  const [page, setPage] = useState<Page>("payments");
   if (!session) return <SignIn onSession={(s) => { sessionStorage.setItem(KEY, s.token); setSession(s); }} />;
   const admin = session.scopes.includes("admin");
   return (
@@ -25,19 +35,9 @@ export function App() {
       <header>
         <strong>SmartPay</strong>
         <nav>
-          <button className={page === "payments" ? "on" : ""} onClick={() => setPage("payments")}>
-            Live payments
-          </button>
-          {admin && (
-            <button className={page === "reviews" ? "on" : ""} onClick={() => setPage("reviews")}>
-              Fraud reviews
-            </button>
-          )}
-          {admin && (
-            <button className={page === "gateways" ? "on" : ""} onClick={() => setPage("gateways")}>
-              Gateways
-            </button>
-          )}
+          {PAGES.filter(([, , ops]) => admin || !ops).map(([p, label]) => (
+            <button key={p} className={page === p ? "on" : ""} onClick={() => setPage(p)}>{label}</button>
+          ))}
         </nav>
         <span className="who" data-testid="who">
           {admin ? "admin (all merchants)" : `merchant ${session.merchant}`}
@@ -46,8 +46,11 @@ export function App() {
       </header>
       <main>
         {page === "payments" && <Payments session={session} />}
-        {page === "reviews" && <Reviews session={session} />}
+        {page === "fraud" && <Fraud session={session} />}
         {page === "gateways" && <Gateways session={session} />}
+        {page === "rewards" && <Rewards session={session} />}
+        {page === "models" && <Models session={session} />}
+        {page === "assistant" && <Assistant session={session} />}
       </main>
     </div>
   );

@@ -86,13 +86,34 @@ def test_a_checkpoint_restores_the_same_probabilities():
     assert a == pytest.approx(b, abs=1e-6)
 
 
-def test_checkpoints_are_handed_over_every_n_outcomes():
-    got: list[bytes] = []
-    policy = RouterPolicy(small_config(), checkpoint_every=10, on_checkpoint=got.append)
-    for _ in range(25):
-        d = policy.decide(CTX, ["stripe"])
-        policy.learn(d.decision_id, {"success": True})
-    assert len(got) == 2 and all(len(b) > 100 for b in got)
+def _trained(policy: RouterPolicy, n: int = 400) -> RouterPolicy:
+    """`n` outcomes, one a minute, where acquirer_x succeeds and stripe mostly fails."""
+    for i in range(n):
+        d = policy.decide(CTX, ["stripe", "acquirer_x"], now_s=60.0 * i)
+        policy.learn(d.decision_id, {"success": d.gateway == "acquirer_x" or i % 3 == 0,
+                                     "latency_ms": 200})
+    return policy
+
+
+def test_a_restored_snapshot_decides_like_the_policy_it_was_taken_from():
+    policy = _trained(RouterPolicy(small_config(), seed=3))
+    restored = RouterPolicy.from_snapshot(policy.cfg, policy.snapshot(), seed=3)
+    assert restored.learned == policy.learned == 400
+    # Within the windows the statistics still count: they came back with the model.
+    now = 60.0 * 400
+    a = policy.decide(CTX, ["stripe", "acquirer_x"], now_s=now)
+    b = restored.decide(CTX, ["stripe", "acquirer_x"], now_s=now)
+    assert a.probabilities == pytest.approx(b.probabilities, abs=1e-9)
+    assert a.record["stats"] == b.record["stats"]
+    fresh = RouterPolicy(policy.cfg, policy.checkpoint()).decide(
+        CTX, ["stripe", "acquirer_x"], now_s=now)
+    assert fresh.record["stats"] != a.record["stats"]  # the model bytes alone lose them
+
+
+def test_a_snapshot_for_other_gateways_is_refused():
+    blob = _trained(RouterPolicy(small_config()), 20).snapshot()
+    with pytest.raises(ValueError, match="gateways"):
+        RouterPolicy.from_snapshot(default_policy().cfg, blob)
 
 
 def test_configured_capabilities_decide_default_eligibility():

@@ -21,6 +21,17 @@ def test_the_gate_promotes_a_challenger_clearly_above_the_champion():
     assert registry.gate(Estimate(0.95, 0.945, 0.955, 1000), champion_value=0.93)
 
 
+def test_a_challenger_below_a_baseline_policy_is_refused_even_without_a_champion():
+    baselines = {"static_rule": 0.90, "sliding_window_sr": 0.936, "thompson": 0.93}
+    assert not registry.gate(Estimate(0.94, 0.934, 0.946, 9000), None, baselines)
+    assert registry.gate(Estimate(0.945, 0.937, 0.953, 9000), None, baselines)
+
+
+def test_the_gate_needs_both_the_champion_and_the_baselines_beaten():
+    assert not registry.gate(Estimate(0.95, 0.94, 0.96, 9000), 0.945, {"thompson": 0.93})
+    assert not registry.gate(Estimate(0.95, 0.94, 0.96, 9000), 0.93, {"thompson": 0.945})
+
+
 def test_the_first_challenger_becomes_champion():
     assert registry.gate(Estimate(0.5, 0.1, 0.9, 10), champion_value=None)
 

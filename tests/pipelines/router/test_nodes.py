@@ -73,3 +73,19 @@ def test_risk_proxy_separates_frauds_from_genuine_payments():
     out = nodes.add_risk_proxy(tx, seed=0)
     assert out["risk_score"].between(0, 1).all()
     assert out.loc[out.is_fraud == 1, "risk_score"].mean() > out.loc[out.is_fraud == 0, "risk_score"].mean() + 0.4
+
+
+def test_baselines_judged_on_a_log_give_eligible_distributions_and_the_rule_its_cheapest():
+    cfg, ctx, world, dec = _replayed()
+    log = nodes.decision_log(ctx, dec, world, cfg)
+    pmfs = nodes.baseline_pmfs(log, cfg, seed=3)
+    assert set(pmfs) == set(nodes.BASELINES)
+    elig = log[[f"elig__{g}" for g in cfg.gateway_names]].to_numpy(bool)
+    fee = log[[f"fee__{g}" for g in cfg.gateway_names]].to_numpy(float)
+    for pmf in pmfs.values():
+        assert np.allclose(pmf.sum(axis=1), 1.0) and not (pmf[~elig] > 0).any()
+    cheapest = np.where(elig, fee, np.inf).argmin(axis=1)
+    assert (pmfs["static_rule"].argmax(axis=1) == cheapest).all()
+    # Sliding-window SR learns from the logged outcomes: it ends on the gateway that
+    # succeeded most for the segment, which the uniform logging policy does not.
+    assert pmfs["sliding_window_sr"].max(axis=1).mean() > 0.6

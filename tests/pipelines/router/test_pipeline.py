@@ -38,14 +38,20 @@ def test_evaluate_refuses_a_config_that_does_not_exist(data_dir):
     assert result.exit_code != 0
 
 
-def test_train_registers_the_first_version_as_champion_and_gates_the_next(data_dir):
+def test_train_registers_every_version_and_gates_it_against_the_baselines_and_champion(
+        data_dir):
     args = ["train", "router", "--days", "1", "--customers", "400", "--config", str(TEST_CONFIG), "--json"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     r1 = json.loads(first.stdout.strip().splitlines()[-1])
-    assert r1["version"] == "1" and r1["promoted"] and r1["champion_value"] is None
+    assert r1["version"] == "1" and r1["champion_value"] is None
+    assert set(r1["baselines"]) == {"static_rule", "sliding_window_sr", "thompson"}
+    bar1 = max(b["dr"] for b in r1["baselines"].values())
+    assert r1["promoted"] == (r1["challenger"]["dr_ci"][0] >= bar1)
     second = CliRunner().invoke(app, args + ["--cb-type", "ips"])
     assert second.exit_code == 0, second.output
     r2 = json.loads(second.stdout.strip().splitlines()[-1])
-    assert r2["version"] == "2" and r2["champion_value"] is not None
-    assert r2["promoted"] == (r2["challenger"]["dr_ci"][0] >= r2["champion_value"])
+    assert r2["version"] == "2"
+    assert (r2["champion_value"] is not None) == r1["promoted"]
+    bar2 = max([r2["champion_value"] or 0.0, *(b["dr"] for b in r2["baselines"].values())])
+    assert r2["promoted"] == (r2["challenger"]["dr_ci"][0] >= bar2)

@@ -1,0 +1,49 @@
+"""Backends of a Bento: exactly the model versions pinned at build time.
+
+No probe, so no hot reload: a pinned service serves one version for its whole life, and
+a new champion reaches it by a new Bento (`smartpay bento build`) and a rollout.
+"""
+
+from __future__ import annotations
+
+from serving.backends_real import ModelUnavailable
+from smartpay.locks import SCHEMA_MIGRATIONS
+from smartpay.settings import get_settings
+
+
+def _pinned(version: str, model: str) -> str:
+    if not version.isdigit():
+        raise ModelUnavailable(
+            f"{model}: pinned version {version!r} is not a version "
+            "number; build the Bento with `smartpay bento build`"
+        )
+    return version
+
+
+def pinned_fraud():
+    """`fraud-detector` version `serving.fraud_model_version` with Feast features."""
+    from models.fraud.registry import RegistryError
+    from models.fraud.serve import load_champion
+
+    settings = get_settings()
+    version = _pinned(settings.serving.fraud_model_version, "fraud-detector")
+    try:
+        with SCHEMA_MIGRATIONS:
+            return load_champion(version, settings)  # a version number is a ref too
+    except RegistryError as exc:
+        raise ModelUnavailable(str(exc)) from None
+
+
+def pinned_router():
+    """`gateway-router` version `serving.router_model_version`."""
+    from models.router.registry import MODEL_NAME, RouterRegistry, policy_from_artifacts
+    from models.router.serve import ChampionRouter
+
+    settings = get_settings()
+    version = _pinned(settings.serving.router_model_version, MODEL_NAME)
+    with SCHEMA_MIGRATIONS:
+        folder = RouterRegistry.from_settings(settings).model_folder(version)
+    return ChampionRouter(
+        policy_from_artifacts(folder / "artifacts" / "router"),
+        f"{MODEL_NAME}/{version}",
+    )
