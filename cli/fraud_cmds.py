@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli import evaluate_cmds, promote_cmds, train_cmds
+from cli import evaluate_cmds, promote_cmds, score_cmds, train_cmds
 from cli._ui import console, spinner
 from smartpay.settings import get_settings
 
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
     promote_cmds.app.command("fraud")(promote_fraud)
     promote_cmds.retrain_app.command("fraud")(retrain_fraud)
     evaluate_cmds.app.command("fraud")(evaluate_fraud)
+    score_cmds.app.command("fraud")(score_fraud)
     app.command("ui")(ui)
 
 
@@ -88,6 +89,10 @@ def train_fraud(
     decline_fp: float = typer.Option(0.001, help="False-positive budget of 'decline'."),
     tolerance: float = typer.Option(0.01, help="AP the challenger may lose and pass."),
     json_out: bool = typer.Option(False, "--json", help="Last line: metrics as JSON."),
+    engine: str = typer.Option(None, help="pandas (one process) or spark "
+                               "(xgboost.spark, 2 workers); default: the profile's."),
+    master: str = typer.Option(None, help="Spark master URL (default "
+                               "SMARTPAY_SPARK_MASTER, else local[2])."),
 ) -> None:
     """Train baselines and a tuned XGBoost, register it, gate it against the champion."""
     from pipelines.fraud import nodes, pipeline as fp
@@ -96,7 +101,18 @@ def train_fraud(
     _progress_to_stderr()
     cfg = _config(trials, seed, review_fp, decline_fp)
     settings = get_settings()
-    if table is not None:
+    # A bring-your-own table is one process's job: the profile's engine applies to
+    # the reference features; `--engine spark` with --table is refused.
+    engine = _engine(engine or ("pandas" if table is not None else None), settings)
+    if engine == "spark":
+        if table is not None:
+            raise InputError("--table", str(table), "no --table with --engine spark "
+                             "(the Spark path trains on the fraud_model_v1 features)")
+        url = master or settings.spark_master
+        with spinner(f"Training the tuned XGBoost on Spark ({url})"):
+            out = fp.train_reference_spark(settings, cfg, tolerance=tolerance,
+                                           master=master)
+    elif table is not None:
         for name, value in (("--label", label), ("--time", time_col)):
             if not value:
                 raise InputError(name, value, "a column name when --table is given")
@@ -110,6 +126,40 @@ def train_fraud(
         with spinner("Training fraud models on the fraud_model_v1 features"):
             out = fp.train_reference(settings, cfg, tolerance=tolerance)
     _print_outcome(out, json_out)
+
+
+def score_fraud(
+    table: Path = typer.Option(..., help="Parquet table (file or folder) with the "
+                               "model's feature columns and ids."),
+    out: Path = typer.Option(..., help="Where to write ids, score and decision "
+                             "(parquet; a folder of parts with --engine spark)."),
+    engine: str = typer.Option(None, help="pandas (in this process) or spark "
+                               "(mlflow.pyfunc.spark_udf); default: the profile's."),
+    ref: str = typer.Option("champion", help="Alias or version number to score with."),
+    master: str = typer.Option(None, help="Spark master URL (default "
+                               "SMARTPAY_SPARK_MASTER, else local[2])."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Score every row of a table with fraud-detector@champion: ids, score, decision."""
+    from pipelines.fraud.scoring import score_table
+
+    settings = get_settings()
+    summary = score_table(settings, table, out, _engine(engine, settings), ref, master)
+    if json_out:
+        print(json.dumps(summary))
+        return
+    console.print(f"scored {summary['rows']:,} rows with fraud-detector "
+                  f"v{summary['version']} on {summary['engine']} -> {summary['out']}")
+
+
+def _engine(engine: str | None, settings) -> str:
+    """--engine, else the profile's engine; anything but pandas/spark names the flag."""
+    from smartpay.errors import InputError
+
+    engine = engine or settings.data_engine
+    if engine not in ("pandas", "spark"):
+        raise InputError("--engine", engine, "pandas or spark")
+    return engine
 
 
 def _seeds(text: str) -> list[int]:

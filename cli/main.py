@@ -12,7 +12,7 @@ import typer
 
 from cli import data_cmds, demo_cmds, features_cmds, serve_cmds
 from cli import assistant_cmds, evaluate_cmds
-from cli import fraud_cmds, promote_cmds, train_cmds
+from cli import fraud_cmds, promote_cmds, score_cmds, train_cmds
 from cli import gateways_cmds
 from cli import decisions_cmds, events_cmds, reconcile_cmds
 from cli import deploy_cmds
@@ -34,6 +34,7 @@ assistant_cmds.register(app)
 app.add_typer(evaluate_cmds.app, name="evaluate")
 fraud_cmds.register(app)
 app.add_typer(train_cmds.app, name="train")
+app.add_typer(score_cmds.app, name="score")
 app.add_typer(promote_cmds.app, name="promote")
 app.add_typer(promote_cmds.retrain_app, name="retrain")
 gateways_cmds.register(app)

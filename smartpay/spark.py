@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -49,6 +50,17 @@ def _builder(master: str, app_name: str, conf: dict[str, str]):
     return builder
 
 
+def _worker_python(master: str, conf: dict[str, str]) -> str | None:
+    """The Python that runs this session's Python workers (UDFs, xgboost.spark).
+
+    pyspark takes PYSPARK_PYTHON or `python3` on PATH, which outside an activated venv
+    lacks pandas. Locally the driver's own interpreter is right; on a cluster it is
+    `spark.pyspark.python` (or PYSPARK_PYTHON), since the driver's path may not exist
+    on the executors' machines."""
+    explicit = conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
+    return explicit or (sys.executable if master.startswith("local") else None)
+
+
 @contextmanager
 def spark_session(master: str, app_name: str = "smartpay",
                   conf: dict[str, str] | None = None) -> Iterator[SparkSession]:
@@ -56,8 +68,12 @@ def spark_session(master: str, app_name: str = "smartpay",
     reason = spark_missing_reason()
     if reason:
         raise SparkUnavailable(reason)
-    session = _builder(master, app_name, conf or {}).getOrCreate()
+    conf = conf or {}
+    session = _builder(master, app_name, conf).getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    python = _worker_python(master, conf)
+    if python:
+        session.sparkContext.pythonExec = python  # this context's, not os.environ
     try:
         yield session
     finally:

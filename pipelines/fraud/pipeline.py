@@ -140,6 +140,31 @@ def train_reference(settings: Settings, cfg: TrainConfig, w: Windows = Windows()
     return _finish(settings, comp, cfg, cols, ctx, tolerance, {"data": t_data}, t0, len(df))
 
 
+def train_reference_spark(settings: Settings, cfg: TrainConfig, w: Windows = Windows(),
+                          tolerance: float = 0.01, master: str | None = None,
+                          run_name: str = "train-spark") -> Outcome:
+    """`train_reference` with the tuned XGBoost fitted by `xgboost.spark` in the
+    caller's Spark session or one on `master`: same window (from Feast's Spark offline
+    store in the `cluster` profile), selection, thresholds, logging and gate."""
+    from models.fraud.selection import tune_xgb
+    from models.fraud.train_spark import compare_on_spark
+    from smartpay.spark import spark_session_for
+
+    t0 = time.perf_counter()
+    url = master or settings.spark_master
+    with spark_session_for(url, "smartpay-train-fraud") as spark:
+        df, feats, win = feature_frame(settings, w)
+        cols = Columns()
+        test, folds = nodes.reference_splits(df, win["train_start"], w, cols)
+        t_data = time.perf_counter() - t0
+        sel = tune_xgb(df, folds, feats, cols.label, cfg.n_trials, cfg.seed,
+                       cfg.xgb_threads, cfg.timeout_s, cols.card)
+        comp = compare_on_spark(spark, df, feats, cols, test, sel, cfg)
+    ctx = {**_context(win, test, comp.test_frame, cols, "feast"), "engine": "spark",
+           "run_name": run_name}
+    return _finish(settings, comp, cfg, cols, ctx, tolerance, {"data": t_data}, t0, len(df))
+
+
 def train_table(settings: Settings, spec: TableSpec, cfg: TrainConfig,
                 tolerance: float = 0.01) -> Outcome:
     """Train on a bring-your-own table with a time-ordered split; same reports, plus

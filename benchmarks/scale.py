@@ -1,0 +1,152 @@
+"""Wall time and peak memory of features build and training, pandas vs Spark, by world size.
+
+For each world (1x = the reference 5,000 customers / 10,000 terminals / 183 days; 10x
+and 30x streamed by `smartpay simulate --scale`), each step runs in its own child
+process while this one samples the resident memory of the child's whole process tree
+(Python, the Spark driver JVM and its Python workers) every 0.2 s:
+
+- simulate: the day-partitioned raw table (engine-independent, measured once);
+- features: `features build` on the engine;
+- train: the newest protocol window's point-in-time training set from the
+  `fraud_model_v1` FeatureService (DuckDB offline store for pandas, Feast's Spark
+  offline store for spark, i.e. the `cluster` profile) and one fit of the tuned model
+  shape with fixed parameters (no search: the search is the same at every scale)
+  by `xgb.train` in one process or `xgboost.spark` with 2 workers on local[2].
+
+A step the kernel kills for memory, or that raises MemoryError, reads "OOM". The
+machine has 24 GB and 2 cores shared with other work: times are indicative.
+
+    .venv/bin/python -m benchmarks.scale --scales 1,10 --root /tmp/scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STEPS = (("simulate", "pandas"), ("features", "pandas"), ("features", "spark"),
+         ("train", "pandas"), ("train", "spark"))
+FIXED_PARAMS = {"max_depth": 6, "learning_rate": 0.1, "min_child_weight": 1.0,
+                "subsample": 1.0, "colsample_bytree": 1.0, "scale_pos_weight": 1.0,
+                "reg_lambda": 1.0, "max_bin": 256, "n_estimators": 100}
+
+
+def _settings(data_dir: Path, engine: str):
+    os.environ["SMARTPAY_DATA_DIR"] = str(data_dir)  # a child program, not a library
+    os.environ["SMARTPAY_PROFILE"] = "cluster" if engine == "spark" else "local"
+    os.environ["SMARTPAY_SPARK_MASTER"] = "local[2]"
+    from smartpay.settings import get_settings
+
+    return get_settings()
+
+
+def run_step(step: str, engine: str, scale: int, data_dir: Path) -> dict:
+    """One step in this process (the child); returns row counts."""
+    settings = _settings(data_dir, engine)
+    raw = settings.path("raw", "transactions.parquet")
+    if step == "simulate":
+        from pipelines.simulate.pipeline import SimulationParams, run
+
+        return {"transactions": run(SimulationParams(scale=scale), raw)["transactions"]}
+    if step == "features":
+        from pipelines.features import pipeline as features
+
+        return features.build(settings, raw, validate=False, engine=engine).rows
+    return _train(settings, engine)
+
+
+def _train(settings, engine: str) -> dict:
+    from models.fraud.estimators import fit_xgb, matrix
+    from models.fraud.protocol import Columns, Windows
+    from pipelines.features import pipeline as features
+    from pipelines.fraud import nodes
+    from pipelines.fraud.pipeline import feature_frame
+
+    cols, w = Columns(), Windows()
+    features.apply(settings)
+    if engine == "pandas":
+        df, feats, win = feature_frame(settings, w)
+        split, _ = nodes.reference_splits(df, win["train_start"], w, cols)
+        train = df.iloc[split.train]
+        fit_xgb(matrix(train, feats), train[cols.label].to_numpy(), FIXED_PARAMS, feats)
+        return {"window_rows": len(df), "train_rows": len(train)}
+    from models.fraud.train_spark import fit_xgb_spark, training_frame
+    from smartpay.spark import spark_session
+
+    with spark_session(settings.spark_master, "smartpay-scale") as spark:
+        df, feats, win = feature_frame(settings, w)
+        split, _ = nodes.reference_splits(df, win["train_start"], w, cols)
+        train = df.iloc[split.train]
+        fit_xgb_spark(training_frame(spark, train, feats, cols.label), feats, cols.label,
+                      FIXED_PARAMS)
+    return {"window_rows": len(df), "train_rows": len(train)}
+
+
+def _tree_rss(proc) -> int:
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(step: str, engine: str, scale: int, data_dir: Path) -> dict:
+    """Run one step in a child process; wall time, peak tree RSS and its outcome."""
+    import psutil
+
+    argv = [sys.executable, "-m", "benchmarks.scale", "--child", step, engine,
+            str(scale), str(data_dir)]
+    t0 = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    proc, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, _tree_rss(proc))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    out, err = child.communicate()
+    wall = time.perf_counter() - t0
+    oom = child.returncode == -9 or "MemoryError" in err
+    status = "ok" if child.returncode == 0 else ("OOM" if oom else "failed")
+    rows = json.loads(out.strip().splitlines()[-1]) if status == "ok" else {}
+    return {"scale": scale, "step": step, "engine": engine, "status": status,
+            "wall_s": round(wall, 1), "peak_gb": round(peak / 2**30, 2), "rows": rows,
+            "error": err.strip().splitlines()[-1][:200] if status != "ok" and err else ""}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", default="1,10,30")
+    ap.add_argument("--root", type=Path, default=Path("/tmp/smartpay-scale"))
+    ap.add_argument("--steps", default=",".join(f"{s}:{e}" for s, e in STEPS))
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        step, engine, scale, data_dir = args.child
+        print(json.dumps(run_step(step, engine, int(scale), Path(data_dir)), default=int))
+        return
+    steps = [tuple(s.split(":")) for s in args.steps.split(",")]
+    print(f"{'world':>6} {'step':<9} {'engine':<7} {'status':<7} {'wall s':>8} "
+          f"{'peak GB':>8}  rows", flush=True)
+    for scale in [int(s) for s in args.scales.split(",")]:
+        data_dir = (args.root / f"x{scale}").resolve()
+        for step, engine in steps:
+            r = measure(step, engine, scale, data_dir)
+            print(f"{str(scale) + 'x':>6} {step:<9} {engine:<7} {r['status']:<7} "
+                  f"{r['wall_s']:>8.1f} {r['peak_gb']:>8.2f}  {r['rows'] or r['error']}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
