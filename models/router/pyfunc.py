@@ -8,6 +8,7 @@ MLflow puts `code/` on `sys.path` when it loads the model.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -106,3 +107,8 @@ def save(path: str, mlflow_model, folder: Path) -> None:
             path, python_model=RouterModel(), artifacts={"router": str(folder)},
             code_paths=code, signature=signature(), input_example=INPUT_EXAMPLE,
             pip_requirements=requirements(), mlflow_model=mlflow_model)
+    # MLflow copies `artifacts` through a throwaway artifact repository whose transfer
+    # pool it never shuts down; the repository sits in a reference cycle, so its idle
+    # threads would outlive the call until the next garbage collection. Collect now:
+    # a collected pool's workers exit.
+    gc.collect()
