@@ -58,39 +58,38 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.prod
-def test_a_dump_restored_into_a_fresh_database_holds_every_payment(
-    prod_server, tmp_path
-):
+@pytest.fixture
+def backed_up(prod_server, tmp_path):
+    """(source, empty target, dump of the source holding 20 payments)."""
     host, port = prod_server("postgres")
     dump = tmp_path / "ledger.dump"
     with scratch_database(host, port) as source, scratch_database(host, port) as target:
         asyncio.run(_write_payments(source))
-        written = asyncio.run(_payments(source))
         backup = _run(BACKUP / "pg_backup.sh", source, dump)
         assert backup.returncode == 0, backup.stderr
-        restore = _run(BACKUP / "pg_restore.sh", dump, target)
-        assert restore.returncode == 0, restore.stderr
-        assert asyncio.run(_payments(target)) == written
+        yield source, target, dump
+
+
+@pytest.mark.prod
+def test_a_dump_restored_into_a_fresh_database_holds_every_payment(backed_up):
+    source, target, dump = backed_up
+    written = asyncio.run(_payments(source))
+    restore = _run(BACKUP / "pg_restore.sh", dump, target)
+    assert restore.returncode == 0, restore.stderr
+    assert asyncio.run(_payments(target)) == written
     assert len(written) == 20
     assert [s for s, _, _ in written.values()].count("captured") == 10
 
 
 @pytest.mark.prod
-def test_a_truncated_archive_is_refused_before_any_row_is_restored(
-    prod_server, tmp_path
-):
-    host, port = prod_server("postgres")
-    dump = tmp_path / "ledger.dump"
-    with scratch_database(host, port) as source, scratch_database(host, port) as target:
-        asyncio.run(_write_payments(source))
-        assert _run(BACKUP / "pg_backup.sh", source, dump).returncode == 0
-        dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
-        assert _run(BACKUP / "pg_restore.sh", dump, target).returncode != 0
-        import psycopg
+def test_a_truncated_archive_is_refused_before_any_row_is_restored(backed_up):
+    source, target, dump = backed_up
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
+    assert _run(BACKUP / "pg_restore.sh", dump, target).returncode != 0
+    import psycopg
 
-        with psycopg.connect(target.replace("+psycopg", "")) as conn:
-            tables = conn.execute(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-            ).fetchone()[0]
-        assert tables == 0  # one transaction: nothing half-restored
+    with psycopg.connect(target.replace("+psycopg", "")) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchone()[0]
+    assert tables == 0  # one transaction: nothing half-restored
