@@ -17,9 +17,20 @@ from serving.security import ApiError
 log = logging.getLogger("smartpay.assistant")
 
 
-def ledger_facts(ledger: Ledger, loop: asyncio.AbstractEventLoop):
+def reward_words(reward: dict | None, decimals: int) -> str | None:
+    """A payment's reward as the assistant says it: '1.234 SmartReward (escrowed)'."""
+    if not reward or not reward.get("amount"):
+        return None
+    tokens = reward["amount"] / 10 ** decimals
+    return f"{tokens:,.{decimals}f}".rstrip("0").rstrip(".") + \
+        f" SmartReward ({reward.get('status', 'unknown')})"
+
+
+def ledger_facts(ledger: Ledger, loop: asyncio.AbstractEventLoop, decimals: int = 6):
     """A transactions provider over the async ledger for the assistant's worker
-    thread: the read runs on the service's loop, the thread waits for it."""
+    thread: the read runs on the service's loop, the thread waits for it. Each row
+    carries what the payment earned, so a user asking about their payment hears of
+    their reward too."""
     from integrations.rag import TransactionFact
 
     def provider(user_id: str | None, merchant_id: str) -> list:
@@ -29,7 +40,8 @@ def ledger_facts(ledger: Ledger, loop: asyncio.AbstractEventLoop):
                                 user_id=r["user_id"], amount_minor=r["amount_minor"],
                                 currency=r["currency"], status=r["status"],
                                 created_at=r["created_at"], reason_code=None,
-                                description=r["reason"] or "", gateway=r["gateway"])
+                                description=r["reason"] or "", gateway=r["gateway"],
+                                reward=reward_words(r["reward"], decimals))
                 for r in rows]
     return provider
 
@@ -47,10 +59,13 @@ class AssistantAdapter:
             if self._assistant is None:
                 from integrations.rag import Assistant
 
+                from smartpay.settings import get_settings
+
+                decimals = (self.settings or get_settings()).rewards.decimals
                 try:
                     self._assistant = await asyncio.to_thread(
                         Assistant.from_settings, self.settings,
-                        ledger_facts(self.ledger, asyncio.get_running_loop()))
+                        ledger_facts(self.ledger, asyncio.get_running_loop(), decimals))
                 except Exception as exc:
                     log.exception("assistant failed to load")
                     raise ApiError(503, "assistant_unavailable", "the assistant could "

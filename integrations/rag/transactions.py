@@ -100,6 +100,8 @@ def fact_sentence(fact: TransactionFact) -> str:
     )
     if fact.reason_code:
         text += f" with reason code {redact(fact.reason_code)}"
+    if fact.reward:
+        text += f"; it earned {redact(fact.reward)}"
     return text + "."
 
 

@@ -48,8 +48,11 @@ class TransactionFact(BaseModel):
         default=None, validation_alias=AliasChoices("reason_code", "reason")
     )
     gateway: str | None = None
+    # What the payment earned in rewards, as the caller words it ("1.234 SmartReward,
+    # escrowed"); None when it earned nothing or the caller does not say.
+    reward: str | None = None
 
-    @field_validator("reason_code", "description")
+    @field_validator("reason_code", "description", "reward")
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         """Free text from gateways is cut to a sensible length."""

@@ -4,6 +4,7 @@ the asking merchant's own payments from the ledger."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,14 @@ def saved_kb_index(data_dir, request):
 
 
 def test_chat_answers_with_sources_and_a_repeat_is_served_from_the_cache(client):
-    client.post("/pay", json=pay_body(), headers=auth(key="chat-p"))
+    paid = client.post("/pay", json=pay_body(), headers=auth(key="chat-p")).json()
+    # The merchant's payments are part of the answer's key: let the reward minter
+    # finish, so the repeat asks about the same facts.
+    for _ in range(100):
+        view = client.get(f"/payments/{paid['payment_id']}", headers=auth()).json()
+        if (view["reward"] or {}).get("status") != "minting":
+            break
+        time.sleep(0.1)
     q = {"message": "How long does a refund take to reach the customer?"}
     first = client.post("/chat", json=q, headers=auth())
     assert first.status_code == 200, first.text
@@ -51,3 +59,12 @@ def test_a_users_chat_sees_that_users_payments_and_never_another_users(client,
         assert paid[me] in str(r.json()["sources"])
         assert paid[other] not in r.text
         assert ("987.65" in r.text) == (me == "u_bob")
+        # ...and what a captured payment earned (1 token per 10 USD, pro rata), only
+        # for its own user; a declined one earned nothing.
+        earned = {"u_alice": "1.234 SmartReward", "u_bob": "98.765 SmartReward"}
+        views = {u: client.get(f"/payments/{p}", headers=auth()).json()
+                 for u, p in paid.items()}
+        for user, words in earned.items():
+            rewarded = bool((views[user]["reward"] or {}).get("amount"))
+            assert (words in r.text) == (rewarded and user == me), r.text
+    assert any((v["reward"] or {}).get("amount") for v in views.values())
