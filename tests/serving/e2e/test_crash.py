@@ -106,16 +106,28 @@ def test_a_kill_9_mid_burst_loses_no_charge_charges_nothing_twice_and_delivers_e
     assert report["captured"] >= 40 and report["killed_requests"] > 0
 
 
+async def _resend(url, token, path, body, key) -> dict | None:
+    """`_send`, again while the answer is 409: a key the killed process had claimed
+    stays in progress until its lease (IDEMPOTENCY_LEASE_S, 30 s) runs out, and a
+    client retries such a key later, as the 409's Retry-After says."""
+    for _ in range(12):
+        answer = await _send(url, token, path, body, key)
+        if answer != {"_status": 409}:
+            return answer
+        await asyncio.sleep(5)
+    return answer
+
+
 async def _retry_all(url, token, run, first) -> dict:
     """Retry with the same key what the kill cut off, then re-ask every payment and
     refund once more (replays must answer the same)."""
     out = {}
     for i in range(N_PAY):
-        out[f"p{i}"] = await _send(url, token, "/pay", _body(i, run), f"{run}-p{i}")
+        out[f"p{i}"] = await _resend(url, token, "/pay", _body(i, run), f"{run}-p{i}")
         if f"r{i}" in first and out[f"p{i}"].get("status") in ("captured", "refunded"):
             pid = out[f"p{i}"]["payment_id"]
-            out[f"r{i}"] = await _send(url, token, f"/payments/{pid}/refund",
-                                       {"amount_minor": 300}, f"{run}-r{i}")
+            out[f"r{i}"] = await _resend(url, token, f"/payments/{pid}/refund",
+                                         {"amount_minor": 300}, f"{run}-r{i}")
     out["_killed"] = sum(v is None for v in first.values())
     await asyncio.sleep(3)  # the relay drains the outbox, status sync settles
     return out
