@@ -32,6 +32,9 @@ def running_moto(log_dir: Path) -> Iterator[str]:
     port = free_port()
     exe = str(Path(sys.executable).parent / "moto_server")
     url = f"http://127.0.0.1:{port}"
+    # `.out`, not `.log`: moto's access log lists presigned URLs whose random
+    # signatures the service-log card scan can misread as card numbers; it is the
+    # stand-in's output, not a log of ours.
     with server_process([exe, "-H", "127.0.0.1", "-p", str(port)],
-                        f"{url}/moto-api/", log_dir / "moto.log", timeout_s=60):
+                        f"{url}/moto-api/", log_dir / "moto.out", timeout_s=60):
         yield url

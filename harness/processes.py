@@ -11,9 +11,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.server import free_port
+from harness.server import free_port, free_ports
 
-__all__ = ["free_port", "server_process"]
+__all__ = ["free_port", "free_ports", "server_process"]
 
 
 def _wait_http(proc: subprocess.Popen, url: str, timeout_s: float, log: Path) -> None:

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from harness.processes import free_port, server_process
+from harness.processes import free_ports, server_process
 from models.fraud.registry import FraudRegistry
 from models.router.registry import RouterRegistry
 from tests.models import tiny
@@ -34,8 +34,7 @@ def champions(tmp_path_factory):
     return root, uri, fraud, router
 
 
-def _serve(uri: str, model: str, log: Path):
-    port = free_port()
+def _serve(uri: str, model: str, log: Path, port: int):
     cmd = [MLFLOW, "models", "serve", "-m", f"models:/{model}@champion", "-p", str(port),
            "-h", "127.0.0.1", "--env-manager", "local", "--workers", "1"]
     return port, server_process(cmd, f"http://127.0.0.1:{port}/ping", log,
@@ -49,8 +48,9 @@ def test_mlflow_models_serve_answers_for_both_champions_with_in_process_scores(c
     expected = fraud.load_predictor("champion").scores(rows)
     policy = router.load_policy("champion")
     want = policy.decide(dict(tiny.ROUTER_ROW), tiny.ELIGIBLE)
-    fport, fraud_server = _serve(uri, "fraud-detector", root / "fraud.log")
-    rport, router_server = _serve(uri, "gateway-router", root / "router.log")
+    fport, rport = free_ports(2)  # both picked before either server binds its own
+    _, fraud_server = _serve(uri, "fraud-detector", root / "fraud.log", fport)
+    _, router_server = _serve(uri, "gateway-router", root / "router.log", rport)
     with fraud_server, router_server:
         got = httpx.post(f"http://127.0.0.1:{fport}/invocations", timeout=30,
                          json={"dataframe_split": rows.to_dict(orient="split")})
