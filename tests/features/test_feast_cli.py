@@ -7,14 +7,14 @@ subprocesses; state goes to a temporary FEAST_DATA_DIR.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from harness.processes import free_port, server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 FEAST = str(Path(sys.executable).with_name("feast"))
@@ -35,12 +35,6 @@ def _feast(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -83,32 +77,12 @@ def test_feast_apply_writes_a_registry_holding_both_feature_services(
 
 @pytest.mark.slow
 def test_feast_ui_starts_and_serves_the_registry_page(applied):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [FEAST, "-f", LOCAL_YAML, "ui", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT / "features",
-        env=_env(applied),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline, response = time.monotonic() + 60, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert response is not None and response.status_code == 200
+    port = free_port()
+    cmd = [FEAST, "-f", LOCAL_YAML, "ui", "--host", "127.0.0.1", "--port", str(port)]
+    env = {"FEAST_DATA_DIR": str(applied), "PYTHONPATH": str(ROOT)}
+    with server_process(cmd, f"http://127.0.0.1:{port}/", applied / "feast-ui.out",
+                        env=env, cwd=ROOT / "features"):
+        response = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert response.status_code == 200
         projects = httpx.get(f"http://127.0.0.1:{port}/projects-list.json", timeout=5)
         assert projects.status_code == 200 and "smartpay" in projects.text
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
