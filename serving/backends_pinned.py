@@ -35,15 +35,12 @@ def pinned_fraud():
 
 
 def pinned_router():
-    """`gateway-router` version `serving.router_model_version`."""
-    from models.router.registry import MODEL_NAME, RouterRegistry, policy_from_artifacts
-    from models.router.serve import ChampionRouter
+    """`gateway-router` version `serving.router_model_version`, with the online
+    checkpoints of that version (restored at start, saved by the router service)."""
+    from models.router.registry import MODEL_NAME, RouterRegistry
+    from models.router.serve import load_version
 
     settings = get_settings()
     version = _pinned(settings.serving.router_model_version, MODEL_NAME)
     with SCHEMA_MIGRATIONS:
-        folder = RouterRegistry.from_settings(settings).model_folder(version)
-    return ChampionRouter(
-        policy_from_artifacts(folder / "artifacts" / "router"),
-        f"{MODEL_NAME}/{version}",
-    )
+        return load_version(RouterRegistry.from_settings(settings), version)

@@ -58,16 +58,16 @@ class ChampionRouter:
         return True
 
 
-def load_champion(tracking_uri: str | None = None, alias: str = "champion"
-                  ) -> ChampionRouter:
-    """`gateway-router@<alias>` from MLflow, or a fresh default policy if none exists,
-    restored from its newest online checkpoint."""
-    from models.router.registry import MODEL_NAME, registry_for
+def load_version(registry, version: str | None) -> ChampionRouter:
+    """`gateway-router` version `version` (a fresh default policy for None), carrying
+    on from that version's newest online checkpoint; it checkpoints to the same store."""
+    from models.router.registry import MODEL_NAME, policy_from_artifacts
 
-    registry = registry_for(tracking_uri)
-    version = registry.version_for_alias(alias)
-    policy = registry.load_policy(alias if version else None)
-    name = f"{MODEL_NAME}/{version}" if version else "fresh-vw"
+    if version is None:
+        policy, name = registry.load_policy(None), "fresh-vw"
+    else:
+        folder = registry.model_folder(version) / "artifacts" / "router"
+        policy, name = policy_from_artifacts(folder), f"{MODEL_NAME}/{version}"
     store = CheckpointStore(registry)
     found = store.latest(name)
     if found is not None:
@@ -75,3 +75,13 @@ def load_champion(tracking_uri: str | None = None, alias: str = "champion"
         policy = RouterPolicy.from_snapshot(policy.cfg, blob)
         log.info("router %s carries on from its checkpoint at %d outcomes", name, step)
     return ChampionRouter(policy, name, store)
+
+
+def load_champion(tracking_uri: str | None = None, alias: str = "champion"
+                  ) -> ChampionRouter:
+    """`gateway-router@<alias>` from MLflow, or a fresh default policy if none exists,
+    restored from its newest online checkpoint."""
+    from models.router.registry import registry_for
+
+    registry = registry_for(tracking_uri)
+    return load_version(registry, registry.version_for_alias(alias))
