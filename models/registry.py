@@ -223,7 +223,12 @@ class MlflowRegistry:
 
     def read_artifact(self, version: str, artifact: str, read: Callable[[Path], Any]) -> Any:
         """`read(local_path)` of an artifact of the run behind a version."""
-        run_id = self.run_of(version)
+        return self.read_run_artifact(self.run_of(version), artifact, read)
+
+    def read_run_artifact(self, run_id: str, artifact: str,
+                          read: Callable[[Path], Any]) -> Any:
+        """`read(local_path)` of an artifact of a run: in place for a local store, else
+        downloaded through a repository whose transfer threads are stopped after."""
         uri = self.client.get_run(run_id).info.artifact_uri
         root = local_path(uri)
         if root is not None:

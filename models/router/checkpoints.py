@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.registry import MlflowRegistry, local_path
+from models.registry import MlflowRegistry
 
 ROLE = "router-online"
 FOLDER = "checkpoints"
@@ -62,9 +62,4 @@ class CheckpointStore:
             return None
         newest = max(names)
         step = int(Path(newest).stem.removeprefix("step-"))
-        run = self.client.get_run(run_id)
-        folder = local_path(run.info.artifact_uri)
-        if folder is not None:
-            return step, (folder / newest).read_bytes()
-        with tempfile.TemporaryDirectory() as tmp:
-            return step, Path(self.client.download_artifacts(run_id, newest, tmp)).read_bytes()
+        return step, self.registry.read_run_artifact(run_id, newest, Path.read_bytes)
