@@ -42,7 +42,7 @@ def export(
     start, end = _when(since, "--since"), _when(until, "--until")
     if out.suffix != ".parquet":
         raise typer.BadParameter(f"{out} must end in .parquet", param_hint="--out")
-    rows = asyncio.run(_rows(get_settings(), start, end))
+    rows = asyncio.run(served_rows(get_settings(), start, end))
     log = decision_log(rows, load_config(config))
     out.parent.mkdir(parents=True, exist_ok=True)
     log.to_parquet(out, index=False)
@@ -51,7 +51,8 @@ def export(
                   f"{log['policy'].nunique()} policy version(s))")
 
 
-async def _rows(settings, since, until) -> list[dict]:
+async def served_rows(settings, since, until) -> list[dict]:
+    """The ledger's served decisions with a known outcome in [since, until)."""
     from serving.composition import open_ledger
 
     ledger = await open_ledger(settings)

@@ -17,6 +17,7 @@ from cli import gateways_cmds
 from cli import decisions_cmds, events_cmds, reconcile_cmds
 from cli import deploy_cmds
 from cli import router_cmds  # noqa: F401  (adds `evaluate router` and `train router`)
+from cli import router_retrain_cmds  # noqa: F401  (adds `retrain router`)
 from cli import bento_cmds
 from smartpay.errors import SmartPayError
 

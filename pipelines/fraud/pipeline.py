@@ -310,14 +310,14 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def every(interval_s: float, job: Callable[[], Any], sleep: Callable[[float], None] = time.sleep,
-          max_runs: int | None = None) -> int:
+          max_runs: int | None = None, what: str = "fraud retrain") -> int:
     """Run `job` now and then every interval; a failed run is logged, the loop goes on."""
     runs = 0
     while max_runs is None or runs < max_runs:
         try:
             job()
         except Exception:  # one failed run must not end the scheduler
-            log.exception("scheduled fraud retrain failed; nothing was changed")
+            log.exception("scheduled %s failed; nothing was changed", what)
         runs += 1
         if max_runs is None or runs < max_runs:
             sleep(interval_s)

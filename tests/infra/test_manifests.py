@@ -211,9 +211,16 @@ def test_both_models_are_retrained_by_a_cronjob_that_never_overlaps_itself():
     commands = {" ".join(_containers(j)[0]["command"]) for j in jobs}
     assert commands == {
         "python -m cli.main retrain fraud",
-        "python -m cli.main train router",
+        "python -m cli.main retrain router --window 7d",
     }
     assert all(j["spec"]["concurrencyPolicy"] == "Forbid" for j in jobs)
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    for command in commands:  # each is a command the CLI has, with options it takes
+        res = CliRunner().invoke(app, [*command.split()[3:], "--help"])
+        assert res.exit_code == 0, (command, res.output)
 
 
 def test_every_secret_key_a_workload_references_is_in_the_secret_template():

@@ -18,13 +18,14 @@ from tests.serving.conftest import app_client, auth, pay_body
 N = 60
 
 
+def body(i: int) -> dict:  # every fourth card is refused (a hard decline)
+    token = "pm_card_chargeCustomerFail" if i % 4 == 0 else "pm_card_visa"
+    return pay_body(customer_id=i, amount_minor=1_000 + 37 * i,
+                    payment_method={"type": "card", "token": token})
+
+
 def test_served_decisions_export_to_a_log_that_train_router_learns_from(serving_env,
                                                                        tmp_path):
-    def body(i: int) -> dict:  # every fourth card is refused (a hard decline)
-        token = "pm_card_chargeCustomerFail" if i % 4 == 0 else "pm_card_visa"
-        return pay_body(customer_id=i, amount_minor=1_000 + 37 * i,
-                        payment_method={"type": "card", "token": token})
-
     with app_client() as c:
         views = [c.post("/pay", json=body(i), headers=auth(key=uuid.uuid4().hex)).json()
                  for i in range(N)]
@@ -66,3 +67,34 @@ def test_export_names_a_bad_option_and_an_empty_window(serving_env, tmp_path):
     res = CliRunner().invoke(app, ["decisions", "export", "--out", str(tmp_path / "x.parquet"),
                                    "--since", "2100-01-01"])
     assert res.exit_code != 0 and "decisions" in str(res.exception or res.output)
+
+
+def test_retrain_router_learns_from_the_served_window_and_gates(serving_env, tmp_path):
+    serving_env.setenv("SMARTPAY_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'r.db'}")
+    with app_client() as c:
+        ids = {c.post("/pay", json=body(i), headers=auth(key=uuid.uuid4().hex)).json()[
+            "payment_id"]
+               for i in range(N)}
+    res = CliRunner().invoke(app, ["retrain", "router", "--min-decisions", str(N + 1),
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    skipped = json.loads(res.output.strip().splitlines()[-1])
+    assert skipped["served"] == N and "fewer than --min-decisions" in skipped["skipped"]
+
+    res = CliRunner().invoke(app, ["retrain", "router", "--window", "1h",
+                                   "--min-decisions", str(N), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    log = pd.read_parquet(out["log"])
+    assert set(log["transaction_id"]) == ids and out["served"] == N and out["extra"] == 0
+    held_out = N - int(N * TrainParams(logs=None).train_share)
+    assert out["version"] == "1" and out["challenger"]["n"] == held_out
+    assert set(out["baselines"]) >= {"static_rule", "sliding_window_sr", "thompson"}
+
+
+def test_retrain_router_names_bad_options(serving_env, tmp_path):
+    for args, name in ((["--window", "soon"], "--window"), (["--every", "0h"], "--every"),
+                       (["--min-decisions", "3"],
+                       "--min-decisions"), (["--logs", str(tmp_path / "none.parquet")], "--logs")):
+        res = CliRunner().invoke(app, ["retrain", "router", *args])
+        assert res.exit_code == 2 and name in res.output, (args, res.output)
