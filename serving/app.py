@@ -33,7 +33,7 @@ from serving.schemas import (
     PaymentId, PaymentStatus, PaymentView, PayRequest, RefundRequest, ReviewRequest,
     RewardInfo,
     RewardRequest,
-    RouteRequest, RouteResult, UserId,
+    OutcomeAck, RouteOutcome, RouteRequest, RouteResult, UserId,
 )
 from serving.security import ApiError, Principal
 from serving.ws import Hub, ws_credentials
@@ -75,6 +75,7 @@ _OPEN = _errors(429, 503)
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 PaymentPath = Annotated[PaymentId, Path(max_length=64)]
 UserPath = Annotated[UserId, Path(max_length=64)]
+DecisionPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 async def rt_of(request: Request) -> Runtime:
@@ -158,6 +159,14 @@ def _routes(app: FastAPI) -> None:
         eligible = rt.payments.eligible(body.payment_method_type, body.currency,
                                         body.channel)
         return await rt.payments.route(body, eligible)
+
+    @app.post("/route/{decision_id}/outcome", response_model=OutcomeAck, responses=_ERRORS,
+              tags=["models"])
+    async def route_outcome(decision_id: DecisionPath, body: RouteOutcome, who: Writer,
+                            rt: RT) -> OutcomeAck:
+        """The outcome of a payment you routed with /route and charged yourself: the
+        router learns from it (a payment made through /pay reports its own)."""
+        return await rt.payments.route_outcome(decision_id, body)
 
     @app.post("/pay", response_model=PaymentView, responses=_IDEMPOTENT,
               tags=["payments"])

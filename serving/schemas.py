@@ -160,6 +160,27 @@ class RouteRequest(RouteContext):
     _cur = field_validator("currency")(_currency)
 
 
+class RouteOutcome(_Strict):
+    """POST /route/{decision_id}/outcome: what happened to a payment routed by /route
+    and charged by the merchant itself, so the router learns from it."""
+
+    gateway: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    success: bool
+    latency_ms: float = Field(ge=0, le=600_000)
+    amount_minor: Amount
+    currency: Currency
+
+    _cur = field_validator("currency")(_currency)
+
+
+class OutcomeAck(BaseModel):
+    """Whether the router learned the outcome; an outcome for a decision it no longer
+    holds (already learned, unknown or dropped as the oldest pending) is not learned."""
+
+    learned: bool
+    reason: str | None = None
+
+
 class RouteResult(BaseModel):
     """The chosen gateway, the policy's probability for it and the full ranking."""
 

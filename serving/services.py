@@ -206,8 +206,8 @@ class _RouterPort:
             out.model_dump() if isinstance(out, RouteResult) else out)
 
     async def feedback(self, decision_id, gateway, success, latency_ms, amount_minor,
-                       currency) -> None:
-        await _call(self.dep.to_async.feedback,
+                       currency) -> dict:
+        return await _call(self.dep.to_async.feedback,
                     decision_id=decision_id, gateway=gateway, success=success,
                     latency_ms=latency_ms, amount_minor=amount_minor, currency=currency)
 

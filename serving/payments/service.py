@@ -24,7 +24,8 @@ from serving.payments.rewarding import Rewarding
 from serving.payments.views import (
     payment_fields, processed_event, risk_fingerprint, route_request, to_view,
 )
-from serving.schemas import FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult
+from serving.schemas import (FraudRequest, FraudResult, OutcomeAck, PayRequest, PaymentView,
+                             RouteOutcome, RouteRequest, RouteResult)
 from serving.security import ApiError, Principal
 
 log = logging.getLogger("smartpay.payments")
@@ -94,6 +95,19 @@ class PaymentService(Rewarding, Reviewing):
                                decision_id="fallback")
         obs.MODEL_UP.labels("router").set(1)
         return result
+
+    async def route_outcome(self, decision_id: str, outcome: RouteOutcome) -> OutcomeAck:
+        """Teach the router the outcome of one of its /route decisions that the
+        merchant charged itself (a /pay payment reports its own)."""
+        try:
+            out = await self.router.feedback(decision_id, outcome.gateway, outcome.success,
+                                             outcome.latency_ms, outcome.amount_minor,
+                                             outcome.currency)
+        except Exception as exc:
+            log.warning("router feedback failed: %s", type(exc).__name__)
+            raise ApiError(503, "router_unavailable", "the router did not take the "
+                           "outcome; send it again", headers={"Retry-After": "1"}) from None
+        return OutcomeAck.model_validate(out if isinstance(out, dict) else {"learned": True})
 
     # -- /pay --------------------------------------------------------------------
     async def pay(self, who: Principal, req: PayRequest, key: str) -> PaymentView:

@@ -50,6 +50,23 @@ def test_fraud_and_route_endpoints_answer_with_a_score_and_a_ranking(client):
         "stripe", "amazon_pay", "solana"}
 
 
+def test_a_routed_payment_charged_elsewhere_teaches_the_router_its_outcome_once(client):
+    r = client.post("/route", json={"amount_minor": 4_200, "currency": "EUR",
+                                    "issuing_country": "DE"}, headers=auth()).json()
+    outcome = {"gateway": r["gateway"], "success": False, "latency_ms": 640.0,
+               "amount_minor": 4_200, "currency": "EUR"}
+    url = f"/route/{r['decision_id']}/outcome"
+    first = client.post(url, json=outcome, headers=auth())
+    assert first.status_code == 200 and first.json() == {"learned": True, "reason": None}
+    again = client.post(url, json=outcome, headers=auth()).json()
+    assert again["learned"] is False and again["reason"]  # learned once, not twice
+    unknown = client.post("/route/nosuchdecision/outcome", json=outcome, headers=auth())
+    assert unknown.status_code == 200 and unknown.json()["learned"] is False
+    bad = client.post(url, json={**outcome, "latency_ms": -1}, headers=auth())
+    assert bad.status_code == 422 and "latency_ms" in bad.text
+    assert client.post(url, json=outcome).status_code == 401
+
+
 def test_a_high_risk_payment_is_declined_before_any_gateway_and_raises_fraud_detected(client):
     with client.websocket_connect(f"/ws?token={token('m1')}") as ws:
         ws.receive_json()

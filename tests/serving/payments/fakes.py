@@ -158,8 +158,11 @@ class FakeRouter:
                               record={"policy_version": "fake-vw", "segment": "s"})
 
     async def feedback(self, decision_id, gateway, success, latency_ms, amount_minor,
-                       currency) -> None:
+                       currency) -> dict:
         self.feedback_calls.append((decision_id, gateway, success))
+        if self.down:
+            raise ConnectionError("router unreachable")
+        return {"learned": True}
 
 
 @dataclass

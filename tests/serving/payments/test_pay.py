@@ -283,3 +283,17 @@ def test_a_routed_attempt_with_an_unknown_outcome_is_not_logged_with_a_guess(wor
     view = world.run(world.pay())
     assert view.status == "pending"
     assert world.store.decisions["d1"]["success"] is None
+
+
+def test_a_route_outcome_the_router_cannot_take_is_a_503_to_resend(world):
+    from serving.schemas import RouteOutcome
+    from serving.security import ApiError
+
+    outcome = RouteOutcome(gateway="alpha", success=True, latency_ms=300.0,
+                           amount_minor=900, currency="USD")
+    assert world.run(world.svc.route_outcome("d1", outcome)).learned is True
+    world.router.down = True
+    with pytest.raises(ApiError) as err:
+        world.run(world.svc.route_outcome("d1", outcome))
+    assert err.value.status == 503 and err.value.headers == {"Retry-After": "1"}
+    assert [c[0] for c in world.router.feedback_calls] == ["d1", "d1"]
