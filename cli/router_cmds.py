@@ -23,9 +23,21 @@ def evaluate_router(
     workers: int = typer.Option(2, help="Processes replaying policies in parallel."),
     out: Path = typer.Option(None, help="Output folder (default: <data>/router)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on the last line."),
+    through_api: bool = typer.Option(False, "--through-api", help="Drive one simulated "
+                                     "day through a running API (/route, then the "
+                                     "outcome) and compare with the offline replay."),
+    url: str = typer.Option(None, help="--through-api: the API's base URL."),
+    token: str = typer.Option(None, help="--through-api: a bearer token (default: one "
+                              "minted with this profile's JWT secret)."),
 ) -> None:
     """Replay simulated days through every routing policy and compare them."""
     from pipelines.router.pipeline import RouterParams, evaluate
+
+    if through_api:
+        from cli.router_api_cmds import evaluate_through_api
+
+        evaluate_through_api(url, token, customers, seed, json_out)
+        return
 
     params = RouterParams(days=days, customers=customers, terminals=customers, seed=seed,
                           config=config, workers=workers)

@@ -156,6 +156,9 @@ class RouteRequest(RouteContext):
     payment_method_type: MethodType = "card"
     risk_score: float = Field(default=0.0, ge=0, le=1)
     hour: int | None = Field(default=None, ge=0, le=23)
+    # When the payment happens (Unix seconds; default now): its UTC hour is the
+    # context's hour unless `hour` is given.
+    tx_epoch_s: int | None = Field(default=None, ge=0, le=4_102_444_800)
 
     _cur = field_validator("currency")(_currency)
 
@@ -189,6 +192,8 @@ class RouteResult(BaseModel):
     ranking: list[str]
     decision_id: str
     cached: bool = False
+    # The router version that decided (None: the static fallback order, router down).
+    model_version: str | None = None
 
 
 class RouterDecision(RouteResult):

@@ -109,6 +109,7 @@ class GatewayRouter:
 
     def __init__(self) -> None:
         serving = get_settings().serving
+        self.event_time = serving.router_event_time
         self.policy = _reloading(serving.router_backend)
         self.checkpoints = Checkpointing(lambda: self.policy.current,
                                          serving.router_checkpoint_s)
@@ -126,18 +127,23 @@ class GatewayRouter:
     @bentoml.api
     def decide(self, request: RouteRequest, eligible: list[str]) -> RouterDecision:
         """The chosen gateway, its probability, the full ranking and a decision id."""
-        ctx = request.model_dump()
-        ctx["hour"] = request.hour if request.hour is not None else datetime.now(
-            timezone.utc).hour
+        ctx = request.model_dump(exclude={"tx_epoch_s"})
+        at = request.tx_epoch_s
+        ctx["hour"] = request.hour if request.hour is not None else (
+            datetime.fromtimestamp(at, timezone.utc) if at is not None
+            else datetime.now(timezone.utc)).hour
         current = self.policy.current
         if hasattr(current, "decide_logged"):  # the record travels to the ledger
-            d = current.decide_logged(ctx, eligible)
+            clock = {"now_s": float(at)} if self.event_time and at is not None else {}
+            d = current.decide_logged(ctx, eligible, **clock)
             return RouterDecision(gateway=d.gateway, probability=d.probability,
                                   ranking=d.ranking, decision_id=d.decision_id,
-                                  record=d.record)
+                                  record=d.record,
+                                  model_version=d.record.get("policy_version"))
         gateway, p, ranking, decision_id = current.decide(ctx, eligible)
         return RouterDecision(gateway=gateway, probability=p, ranking=ranking,
-                              decision_id=decision_id)
+                              decision_id=decision_id,
+                              model_version=getattr(current, "version", None))
 
     @bentoml.api
     def feedback(self, decision_id: str, gateway: str, success: bool, latency_ms: float,

@@ -79,6 +79,10 @@ class ServingSettings(BaseModel):
     # How often the router's online-learned state is checkpointed to MLflow (0: never);
     # a restart carries on from the newest checkpoint of the served version.
     router_checkpoint_s: float = Field(default=60.0, ge=0)
+    # The router's clock: wall time, or (on) a /route request's `tx_epoch_s`, so that a
+    # simulated day can be replayed through a running server (`smartpay evaluate router
+    # --through-api`). Its gateway statistics windows follow that clock; prod refuses it.
+    router_event_time: bool = False
     # How long a fraud check waits, under sustained traffic, for others to share its
     # call to the scorer (0 = always send at once; a quiet service never waits).
     fraud_linger_ms: float = 5.0
@@ -421,6 +425,9 @@ def _production_problems(s: Settings):
                "a secret of 32+ characters, or SMARTPAY_SERVING__JWKS_URL for RS256")
     elif not s.serving.jwks_url and len(s.jwt_secret.get_secret_value()) < 32:
         yield "SMARTPAY_JWT_SECRET", "too short for HS256 in prod; use 32+ characters"
+    if s.serving.router_event_time:
+        yield ("SMARTPAY_SERVING__ROUTER_EVENT_TIME", "a request's own timestamp moving "
+               "the router's clock is for replaying simulated days; unset it in prod")
     gw = s.gateways
     if gw.sandbox_hooks:
         yield ("SMARTPAY_GATEWAYS__SANDBOX_HOOKS", "sandbox behaviour is for the local "

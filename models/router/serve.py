@@ -35,10 +35,10 @@ class ChampionRouter:
         d = self.decide_logged(ctx, eligible)
         return d.gateway, d.probability, d.ranking, d.decision_id
 
-    def decide_logged(self, ctx: Mapping, eligible: list[str]):
+    def decide_logged(self, ctx: Mapping, eligible: list[str], now_s: float | None = None):
         """The whole `Decision`, with the record the decision log keeps (the policy
-        version included)."""
-        d = self.policy.decide(dict(ctx), list(eligible))
+        version included); `now_s` is the clock (default wall time)."""
+        d = self.policy.decide(dict(ctx), list(eligible), now_s)
         d.record["policy_version"] = self.version
         return d
 

@@ -31,7 +31,7 @@ def route_request(req: PayRequest, risk: float, clock) -> RouteRequest:
     hour = (req.tx_epoch_s or int(clock())) // 3600 % 24
     return RouteRequest(amount_minor=req.amount_minor, currency=req.currency,
                         payment_method_type=req.payment_method.type, risk_score=risk,
-                        hour=hour, **req.model_dump(include={
+                        hour=hour, tx_epoch_s=req.tx_epoch_s, **req.model_dump(include={
                             "card_network", "issuing_country", "merchant_category",
                             "channel", "device_id"}))
 

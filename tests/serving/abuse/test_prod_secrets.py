@@ -52,6 +52,13 @@ def test_prod_in_rs256_mode_without_a_key_set_url_names_the_jwks_variable():
     assert err.value.variable == "SMARTPAY_SERVING__JWKS_URL"
 
 
+def test_prod_refuses_a_router_clock_set_by_requests():
+    _prod().check_production()  # the base settings pass
+    with pytest.raises(SettingsError) as err:
+        _prod(serving={"router_event_time": True}).check_production()
+    assert err.value.variable == "SMARTPAY_SERVING__ROUTER_EVENT_TIME"
+
+
 def test_prod_with_a_key_set_url_needs_no_shared_secret():
     _prod(serving={"jwks_url": "https://issuer.example/jwks.json"}).model_copy(
         update={"jwt_secret": SecretStr(LOCAL_JWT_SECRET)}).check_production()
