@@ -65,8 +65,10 @@ def through_api_day(url: str, token: str, customers: int, seed: int,
                 "versions": sorted(run.versions), "learned": run.learned,
                 "compared": False, "why": "the server does not serve a fresh VW policy "
                 "(the offline replay starts fresh), so no like-for-like comparison"}
+    ope = through_api.served_ope(through_api.served_log(run, rp.ctx, rp.world, rp.cfg),
+                                 rp.cfg, seed)
     return {**through_api.compare(run, rp.ctx, rp.world, rp.cfg, rp.draws),
-            "seconds": seconds, "compared": True}
+            "seconds": seconds, "compared": True, "ope": ope}
 
 
 def print_report(r: dict) -> None:
@@ -81,3 +83,8 @@ def print_report(r: dict) -> None:
     console.print(f"served - offline {r['difference_pp']:+.2f} pp (se {r['difference_se_pp']:.2f}"
                   f" pp); static rule {r['static_rule_auth_rate']:.4f}, oracle "
                   f"{r['oracle_auth_rate']:.4f} on the same eligible sets")
+    o = r["ope"]
+    console.print(f"OPE on the newest {o['held_out']:,} served decisions (DR vs truth): " +
+                  ", ".join(f"{name} {e['dr']:.4f} vs {e['truth']:.4f} "
+                            f"({o['dr_error_pp'][name]:.2f} pp)"
+                            for name, e in o["policies"].items()))

@@ -136,3 +136,44 @@ def compare(run: ApiRun, ctx: pd.DataFrame, world, cfg, draws, seed: int = 7) ->
         "oracle_auth_rate": round(float(nodes.oracle_success(same).mean()), 5),
         "learned": run.learned, "restarts": run.restarts,
     }
+
+
+def served_log(run: ApiRun, ctx: pd.DataFrame, world, cfg) -> pd.DataFrame:
+    """The day's served decisions as a decision log (the schema `train router` reads),
+    with the gateway statistics each decision saw rebuilt from the served outcomes in
+    order (what the served router's own windows held) and the world's true success
+    probabilities (`p_true__g`) for OPE checks."""
+    from models.router.replay import _observe
+    from models.router.stats import FEATURES, WindowStats
+
+    same = replace(world, eligible=run.eligible)
+    pays = payments(ctx, same, ctx["shared"].to_numpy())
+    dec = run.decisions
+    tracker = WindowStats(len(cfg.gateway_names))
+    feats = np.empty((len(pays), len(cfg.gateway_names), len(FEATURES)), np.float32)
+    for i, p in enumerate(pays):
+        feats[i] = _observe(tracker, p)
+        tracker.record(int(dec.action[i]), tracker.segment_id(p.segment),
+                       bool(dec.success[i]), float(dec.latency_ms[i]))
+    log = nodes.decision_log(ctx, replace(dec, features=feats), same, cfg)
+    for k, g in enumerate(cfg.gateway_names):
+        log[f"p_true__{g}"] = world.p_success[:, k]
+    return log
+
+
+def served_ope(log: pd.DataFrame, cfg, seed: int = 1, train_share: float = 2 / 3) -> dict:
+    """OPE on the held-out (newest) part of a served log: a VW challenger trained on
+    the earlier part and the baseline policies, each with its DR / IPS / SNIPS estimate
+    and its simulated truth on the same contexts, and each |DR - truth| in pp. A
+    target far from the logging policy (a deterministic rule against a served policy
+    that explores little) gets a wide interval: its error says how far served logs
+    can be trusted for it."""
+    train_log, held = nodes.split_by_time(log, train_share)
+    p_true = held[[f"p_true__{g}" for g in cfg.gateway_names]].to_numpy()
+    q_hat = nodes.fit_reward_model(train_log, len(cfg.gateway_names)).predict(held)
+    targets = {"vw_challenger": nodes.target_pmf(nodes.train_offline(train_log, cfg), held,
+                                                 cfg),
+               **nodes.baseline_pmfs(held, cfg, seed)}
+    out = {name: nodes.ope_estimates(held, pmf, q_hat, p_true) for name, pmf in targets.items()}
+    errors = {name: round(abs(e["dr"] - e["truth"]) * 100, 3) for name, e in out.items()}
+    return {"policies": out, "held_out": len(held), "dr_error_pp": errors}

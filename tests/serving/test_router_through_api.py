@@ -48,6 +48,11 @@ def test_a_served_day_matches_the_offline_replay_and_survives_a_restart(standins
     # the same policy on the same day: the difference is within noise
     assert abs(day["difference_pp"]) <= 4 * day["difference_se_pp"] + 0.5, day
     assert day["served_auth_rate"] > day["oracle_auth_rate"] - 0.1
+    ope = day["ope"]  # the served log's held-out third, every target with its truth
+    assert set(ope["policies"]) == {"vw_challenger", "static_rule", "sliding_window_sr",
+                                    "thompson"}
+    assert ope["held_out"] == day["payments"] - int(day["payments"] * 2 / 3)
+    assert all(0 < e["truth"] < 1 for e in ope["policies"].values())
 
     # a second server on a new store: the restart at half-day stops it (checkpoint at
     # shutdown) and starts it again, which must carry on from that checkpoint
