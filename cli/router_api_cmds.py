@@ -49,6 +49,7 @@ def through_api_day(url: str, token: str, customers: int, seed: int,
     from pipelines.router.pipeline import RouterParams, build
 
     rp = build(RouterParams(days=1, customers=customers, terminals=customers, seed=seed))
+    rp.ctx, rp.world, rp.draws, left_out = through_api.payable(rp.ctx, rp.world, rp.draws)
 
     async def go():
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -60,7 +61,7 @@ def through_api_day(url: str, token: str, customers: int, seed: int,
     run = asyncio.run(go())
     seconds = round(time.perf_counter() - t0, 1)
     if run.versions != {"fresh-vw"}:
-        return {"payments": len(rp.ctx), "seconds": seconds,
+        return {"payments": len(rp.ctx), "seconds": seconds, "left_out": left_out,
                 "served_auth_rate": round(float(run.decisions.success.mean()), 5),
                 "versions": sorted(run.versions), "learned": run.learned,
                 "compared": False, "why": "the server does not serve a fresh VW policy "
@@ -68,11 +69,12 @@ def through_api_day(url: str, token: str, customers: int, seed: int,
     ope = through_api.served_ope(through_api.served_log(run, rp.ctx, rp.world, rp.cfg),
                                  rp.cfg, seed)
     return {**through_api.compare(run, rp.ctx, rp.world, rp.cfg, rp.draws),
-            "seconds": seconds, "compared": True, "ope": ope}
+            "seconds": seconds, "compared": True, "ope": ope, "left_out": left_out}
 
 
 def print_report(r: dict) -> None:
-    console.print(f"{r['payments']:,} payments through the API in {r['seconds']} s; "
+    console.print(f"{r['payments']:,} payments through the API in {r['seconds']} s "
+                  f"({r['left_out']} of 0 minor units left out); "
                   f"{r['learned']:,} outcomes learned")
     if not r["compared"]:
         console.print(f"served auth rate {r['served_auth_rate']:.4f}; {r['why']}")

@@ -39,6 +39,16 @@ class ApiRun:
     versions: set[str]  # the router versions that decided
 
 
+def payable(ctx: pd.DataFrame, world, draws):
+    """The day without the payments the API would refuse (a simulated amount that
+    rounds to 0 minor units): the same rows of contexts, world and draws; and how
+    many were left out."""
+    keep = ctx["amount_minor"].to_numpy() > 0
+    fields = {f: getattr(world, f)[keep] for f in world.__dataclass_fields__}
+    return (ctx[keep].reset_index(drop=True), replace(world, **fields),
+            (draws[0][keep], draws[1][keep]), int((~keep).sum()))
+
+
 def route_body(row: dict) -> dict:
     body = {k: row[k] for k in FIELDS}
     body["amount_minor"], body["hour"] = int(body["amount_minor"]), int(body["hour"])

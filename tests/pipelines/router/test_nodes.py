@@ -89,3 +89,16 @@ def test_baselines_judged_on_a_log_give_eligible_distributions_and_the_rule_its_
     # Sliding-window SR learns from the logged outcomes: it ends on the gateway that
     # succeeded most for the segment, which the uniform logging policy does not.
     assert pmfs["sliding_window_sr"].max(axis=1).mean() > 0.6
+
+
+def test_through_api_leaves_out_unpayable_rows_from_contexts_world_and_draws_alike():
+    from pipelines.router.pipeline import RouterParams, build
+    from pipelines.router.through_api import payable
+
+    rp = build(RouterParams(days=1, customers=200, terminals=200, seed=3))
+    rp.ctx.loc[[0, 5], "amount_minor"] = 0
+    ctx, world, draws, left_out = payable(rp.ctx, rp.world, rp.draws)
+    assert left_out == 2 and len(ctx) == len(rp.ctx) - 2 == len(world.p_success)
+    assert (world.p_success[4] == rp.world.p_success[6]).all()
+    assert (draws[0][4] == rp.draws[0][6]).all() and draws[1][4] == rp.draws[1][6]
+    assert ctx["transaction_id"].iloc[4] == rp.ctx["transaction_id"].iloc[6]
