@@ -112,6 +112,31 @@ def materialize(settings: Settings, project: str | None = None) -> dict[str, int
     }
 
 
+def seed_fresh(settings: Settings, raw_path: Path, project: str | None = None) -> int:
+    """Start the fresh fraud features from raw transactions: load the payments the
+    windows can still reach into the event log, and push every customer's and
+    terminal's windows as of the second after its newest transaction (what live
+    pushes keep up to date from then on). Returns how many payments were logged."""
+    from features.event_log import seed
+    from features.fresh import CUSTOMER_PUSH, RETENTION_S, TERMINAL_PUSH, push_rows
+    from features.windows import WINDOWS_DAYS, customer_columns, terminal_columns
+
+    tx = read_table(raw_path, columns=RAW_COLUMNS)
+    reach = pd.Timedelta(seconds=max(RETENTION_S.values()))
+    recent = tx[tx["timestamp"] >= tx["timestamp"].max() - reach]
+    seed(settings, nodes.fresh_event_rows(recent))
+    customers, terminals = nodes.latest_windows(tx)
+    store = open_store(settings, project)
+    cust_cols = [c for w in WINDOWS_DAYS for c in customer_columns(w)]
+    term_cols = [terminal_columns(w)[0] for w in WINDOWS_DAYS]
+    for source, df, cols in ((CUSTOMER_PUSH, customers, ["customer_id", *cust_cols]),
+                             (TERMINAL_PUSH, terminals, ["terminal_id", *term_cols])):
+        rows = df[[*cols, "event_timestamp"]].assign(
+            event_timestamp=df["event_timestamp"].dt.tz_localize("UTC"))
+        push_rows(store, source, rows.to_dict("records"))
+    return len(recent)
+
+
 def _views_with_data(settings: Settings) -> list[str]:
     """Views whose offline table exists: a view fed by a later stage (the router's
     gateway statistics) is materialized by that stage, not before it has data."""

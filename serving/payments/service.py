@@ -21,8 +21,10 @@ from serving.payments import decisions as d
 from serving.ports import GatewayPort, GatewayResult
 from serving.payments.reviews import Reviewing
 from serving.payments.rewarding import Rewarding
+from serving.ledger.store import new_payment_id
 from serving.payments.views import (
-    payment_fields, processed_event, risk_fingerprint, route_request, to_view,
+    created_event, payment_fields, processed_event, risk_fingerprint, route_request,
+    to_view,
 )
 from serving.schemas import FraudRequest, FraudResult, PayRequest, PaymentView, RouteRequest, RouteResult
 from serving.security import ApiError, Principal
@@ -106,25 +108,28 @@ class PaymentService(Rewarding, Reviewing):
         fraud = await self.score(FraudRequest(**req.model_dump(
             include=set(FraudRequest.model_fields))))
         fields = payment_fields(who, req, fraud, key)
+        fields["id"] = pid = new_payment_id()
+        created = [created_event(pid, who.merchant_id, req, self.clock)]
         if fraud.decision == "decline":
-            return await self._decline_fraud(who, fields, fraud)
+            return await self._decline_fraud(who, fields, fraud, created)
         eligible = self.eligible(req.payment_method.type, req.currency, req.channel)
         decision = await self.route(route_request(req, fraud.risk_score, self.clock),
                                     eligible)
         ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
         logged = d.logged_decision(decision)
-        pid = await self.store.create_payment(first_gateway=ranking[0],
-                                              route_decision_id=decision.decision_id,
-                                              decision=logged, **fields)
+        await self.store.create_payment(first_gateway=ranking[0],
+                                        route_decision_id=decision.decision_id,
+                                        decision=logged, events=created, **fields)
         await self._charge({**fields, "id": pid}, req, ranking, decision.decision_id,
                            hold=fraud.decision == "review", logged=logged is not None)
         return await self.finish(pid)
 
-    async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
+    async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult,
+                             created: list[Event]):
         reason = d.decline_reason(fraud.risk_score, fraud.model_version,
                                   None if fraud.thresholds is None
                                   else fraud.thresholds.decline)
-        pid = await self.store.create_payment(**fields)
+        pid = await self.store.create_payment(events=created, **fields)
         top = [c.model_dump() for c in fraud.top_features[:3]]
         detected = Event(type="fraud_detected", merchant_id=who.merchant_id,
                          payment_id=pid, data={"risk_score": fraud.risk_score,
