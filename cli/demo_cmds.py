@@ -65,7 +65,7 @@ def data_stages(settings, customers: int, terminals: int, days: int, seed: int) 
         counts = materialize(settings)
         fresh = seed_fresh(settings, raw)
     console.print(", ".join(f"{k}: {v:,} entities" for k, v in counts.items())
-                  + f", {fresh:,} recent payments for the fresh features"
+                  + f", {fresh:,} event-log rows for the fresh features"
                   + f" [{time.perf_counter() - t0:.1f} s]")
     return raw
 

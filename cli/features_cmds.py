@@ -67,7 +67,7 @@ def materialize(
     if Path(raw).exists():
         with spinner("fresh features: event log and pushes"):
             n = seed_fresh(settings, Path(raw))
-        console.print(f"[green]fresh[/] {n:,} recent payments in the event log")
+        console.print(f"[green]fresh[/] {n:,} (entity, payment) rows in the event log")
     else:
         console.print(f"no {raw}: the fresh features start from the next payments")
     console.print(f"materialize took {time.perf_counter() - t0:.1f} s")

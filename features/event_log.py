@@ -27,12 +27,25 @@ Row = tuple[str, int, str, int, int]
 class EventLog(Protocol):
     async def add(self, kind: str, entity_id: int, payment_id: str, epoch_s: int,
                   amount_minor: int) -> Windows: ...
+    async def at(self, kind: str, entity_id: int, instant_s: int
+                 ) -> tuple[Windows, Windows | None]: ...
     async def aclose(self) -> None: ...
 
 
-def _windows(latest: int, n: int, flat: Iterable[int]) -> Windows:
+def _windows(instant: int, latest: int, n: int, flat: Iterable[int]) -> Windows:
     flat = [int(v or 0) for v in flat]
-    return Windows(int(latest), int(n), tuple(flat[0::2]), tuple(flat[1::2]))
+    return Windows(int(instant), int(latest), int(n), tuple(flat[0::2]),
+                   tuple(flat[1::2]))
+
+
+def _pair(instant_s: int, out: list, n_windows: int) -> tuple[Windows, Windows | None]:
+    """`at`'s answer from [latest or -1, n, sums at the instant..., sums at latest+1...]."""
+    latest, n, flat = int(out[0]), int(out[1]), list(out[2:])
+    if latest < 0:
+        return _windows(instant_s, -1, 0, [0] * 2 * n_windows), None
+    k = 2 * n_windows
+    return (_windows(instant_s, latest, n, flat[:k]),
+            _windows(latest + 1, latest, n, flat[k:]))
 
 
 # KEYS[1]: the entity's sorted set (score: epoch s; member: "payment id|amount").
@@ -62,6 +75,29 @@ def _key(prefix: str, kind: str, entity_id: int) -> str:
     return f"{prefix}:fresh:{kind}:{int(entity_id)}"
 
 
+# Read only. KEYS[1] as above; ARGV: the instant, then (lo, hi) of each window. Returns
+# the newest event time (-1: none), the count, the sums at the instant, then at newest+1.
+_AT = """
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #newest == 0 then return {-1, 0} end
+local latest = tonumber(newest[2])
+local out = {latest, redis.call('ZCARD', KEYS[1])}
+for _, now in ipairs({tonumber(ARGV[1]), latest + 1}) do
+  for i = 2, #ARGV, 2 do
+    local members = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[i]),
+                               '(' .. (now - tonumber(ARGV[i + 1])))
+    local total = 0
+    for _, m in ipairs(members) do
+      total = total + tonumber(string.match(m, '|(-?%d+)$'))
+    end
+    out[#out + 1] = #members
+    out[#out + 1] = total
+  end
+end
+return out
+"""
+
+
 class RedisEventLog:
     """Sorted sets `<prefix>:fresh:<kind>:<id>` in Redis, through the async client."""
 
@@ -69,15 +105,24 @@ class RedisEventLog:
         import redis.asyncio as aioredis
 
         self._r = aioredis.from_url(url)
-        self._script = self._r.register_script(_ADD)
+        self._add, self._at = self._r.register_script(_ADD), self._r.register_script(_AT)
         self.prefix = prefix
 
     async def add(self, kind: str, entity_id: int, payment_id: str, epoch_s: int,
                   amount_minor: int) -> Windows:
         offsets = [v for pair in WINDOWS[kind] for v in pair]
-        out = await self._script(keys=[_key(self.prefix, kind, entity_id)], args=[
+        out = await self._add(keys=[_key(self.prefix, kind, entity_id)], args=[
             payment_id, int(epoch_s), int(amount_minor), RETENTION_S[kind], *offsets])
-        return _windows(out[0], out[1], out[2:])
+        return _windows(int(out[0]) + 1, out[0], out[1], out[2:])
+
+    async def at(self, kind: str, entity_id: int, instant_s: int
+                 ) -> tuple[Windows, Windows | None]:
+        """The windows as of `instant_s` and, if any payment is logged, as of the
+        second after the newest (what its last push wrote); changes nothing."""
+        offsets = [v for pair in WINDOWS[kind] for v in pair]
+        out = await self._at(keys=[_key(self.prefix, kind, entity_id)],
+                             args=[int(instant_s), *offsets])
+        return _pair(int(instant_s), out, len(WINDOWS[kind]))
 
     async def aclose(self) -> None:
         await self._r.aclose()
@@ -120,6 +165,9 @@ class SqliteEventLog:
 
             db = await aiosqlite.connect(self.path, isolation_level=None, timeout=30)
             await db.execute("PRAGMA journal_mode=WAL")
+            # a commit survives the process, not a power cut: the log is rebuilt from
+            # the raw transactions by `materialize`
+            await db.execute("PRAGMA synchronous=NORMAL")
             await db.executescript(_SCHEMA)
             self._db = db
         return self._db
@@ -151,7 +199,27 @@ class SqliteEventLog:
         async with db.execute(_aggregate_sql(len(WINDOWS[kind])),
                               (kind, entity_id, *bounds)) as cur:
             row = await cur.fetchone()
-        return _windows(latest, row[0], row[1:])
+        return _windows(now, latest, row[0], row[1:])
+
+    async def at(self, kind: str, entity_id: int, instant_s: int
+                 ) -> tuple[Windows, Windows | None]:
+        """The windows as of `instant_s` and, if any payment is logged, as of the
+        second after the newest (what its last push wrote); changes nothing."""
+        async with self._lock:
+            db = await self._conn()
+            async with db.execute(f"SELECT MAX(t) FROM fresh_events {_WHERE}",
+                                  (kind, int(entity_id))) as cur:
+                latest = (await cur.fetchone())[0]
+            out = [-1 if latest is None else latest]
+            for now in (int(instant_s), None if latest is None else latest + 1):
+                if now is None:
+                    break
+                bounds = [now - v for pair in WINDOWS[kind] for v in pair]
+                async with db.execute(_aggregate_sql(len(WINDOWS[kind])),
+                                      (kind, int(entity_id), *bounds)) as cur:
+                    row = await cur.fetchone()
+                out = [*out, row[0], *row[1:]] if len(out) == 1 else [*out, *row[1:]]
+        return _pair(int(instant_s), out, len(WINDOWS[kind]))
 
     async def aclose(self) -> None:
         if self._db is not None:

@@ -46,22 +46,28 @@ class Payment:
 
 @dataclass(frozen=True)
 class Windows:
-    """An entity's windows after an update: its newest event time, how many events
+    """An entity's windows as of `instant_s`: its newest event time, how many events
     its log keeps, and per window (WINDOWS_DAYS order) a count and an amount sum."""
 
+    instant_s: int
     latest_s: int
     n_events: int
     counts: tuple[int, ...]
     sums_minor: tuple[int, ...]
 
+    def same_values(self, other: "Windows") -> bool:
+        return (self.counts, self.sums_minor) == (other.counts, other.sums_minor)
+
 
 def pushed_at(w: Windows) -> datetime:
-    """The event timestamp of a pushed row: the newest payment's second, plus one
-    microsecond per logged event. Redis keeps a row only if it is newer than the one
-    stored; a payment that arrives late, within the same second as the newest, adds an
-    event and so still gets through, while a replay adds none and is skipped."""
+    """The event timestamp of a pushed row: the second before its instant (after a
+    payment: the payment's second), plus one microsecond per logged event. Redis keeps
+    a row only if it is newer than the one stored: a later instant always is; a
+    payment that arrives late adds an event and so still gets through; a repeat adds
+    none and is skipped."""
     ticks = min(w.n_events, _MAX_TICKS)
-    return datetime.fromtimestamp(w.latest_s, timezone.utc) + timedelta(microseconds=ticks)
+    return (datetime.fromtimestamp(w.instant_s - 1, timezone.utc)
+            + timedelta(microseconds=ticks))
 
 
 def customer_row(customer_id: int, w: Windows) -> dict:
@@ -82,11 +88,20 @@ def terminal_row(terminal_id: int, w: Windows) -> dict:
     return row
 
 
-def push_rows(store, source: str, rows: list[dict]) -> None:
-    """Write rows to the online store through the push source (blocking: Feast's push
-    is synchronous; callers on an event loop run it in an executor)."""
+def views_of(store, source: str) -> list[str]:
+    """The feature views a push source feeds (what `FeatureStore.push` looks up)."""
+    return [fv.name for fv in store.list_feature_views()
+            if fv.stream_source is not None and fv.stream_source.name == source]
+
+
+def write_rows(store, views: list[str], rows: list[dict]) -> None:
+    """Write rows to the online store of the views a push source feeds: what
+    `FeatureStore.push(..., to=PushMode.ONLINE)` does, minus its per-call registry
+    listing (it deserializes every view and FeatureService again: 30 ms of a 32 ms
+    push, measured), so callers resolve `views_of` once. Blocking: callers on an event
+    loop run it in an executor."""
     import pandas as pd
-    from feast.data_source import PushMode
 
-    store.push(source, pd.DataFrame(rows), to=PushMode.ONLINE)
-
+    df = pd.DataFrame(rows)
+    for view in views:
+        store.write_to_online_store(view, df)

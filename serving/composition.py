@@ -148,12 +148,12 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
             closers.append(rewards.service.aclose)
     if assistant == "configured":
         assistant = _assistant(settings, store)
-    if s.fresh_features:
-        fresh = fresh_features(settings)
+    fresh = fresh_features(settings) if s.fresh_features else None
+    if fresh is not None:
         bus.subscribe("fresh_features", fresh.handle)
         closers.append(fresh.aclose)
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
-                             cache=cache, rewards=rewards,
+                             cache=cache, rewards=rewards, fresh=fresh,
                              policy=Policy(consistency_window_s=s.consistency_window_s,
                                            review_hold_s=s.review_hold_s,
                                            review_default=s.review_default))

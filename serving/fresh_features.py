@@ -3,7 +3,10 @@
 A payment's `payment_created` event is written with the payment (the ledger's outbox)
 and relayed after the commit; this handler adds the payment to its customer's and
 terminal's event logs and pushes their recomputed windows to the Feast online store
-(`features.fresh`). A crash or a failed push loses nothing: the bus retries the event,
+(`features.fresh.write_rows`: the online half of a push to the push sources). Windows also change with time alone (a payment leaves the one-day
+window a day later): `slide`, called before a payment is scored, pushes the windows as
+of the payment's instant when they differ from the last push, so the model scores it
+with the offline build's values. A crash or a failed push loses nothing: the bus retries the event,
 then parks it with the dead letters for a replay. A repeat counts nothing twice: the
 logs keep each payment id once, and the pushed windows are recomputed from them.
 
@@ -22,7 +25,7 @@ from typing import Any, Callable
 
 from features.event_log import EventLog
 from features.fresh import (CUSTOMER_PUSH, TERMINAL_PUSH, Payment, customer_row,
-                            push_rows, terminal_row)
+                            terminal_row, views_of, write_rows)
 from serving import observability as obs
 from serving.events import Event
 
@@ -45,7 +48,7 @@ class FreshFeatures:
 
     def __init__(self, events: EventLog, open_store: Callable[[], Any]) -> None:
         self.events, self._open_store = events, open_store
-        self._store = None
+        self._store, self._views = None, {}
         self._retry_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feast-push")
         self.pushed = 0
@@ -65,6 +68,27 @@ class FreshFeatures:
         obs.FRESH_FEATURES_S.observe(time.perf_counter() - t0)
         self.pushed += 1
 
+    async def slide(self, customer_id: int, terminal_id: int, epoch_s: int) -> int:
+        """Before a payment at `epoch_s` is scored: push its customer's and terminal's
+        windows as of that instant where they differ from the last push (a payment
+        left a window, or entered a terminal's delayed one, since), and zeros for an
+        entity never logged (offline, a first transaction sees counts of 0). How many
+        rows were pushed; an instant before the entity's newest payment pushes none."""
+        if not await self._ready():
+            return 0
+        pushes = []
+        for kind, eid, source, row in (
+                ("customer", customer_id, CUSTOMER_PUSH, customer_row),
+                ("terminal", terminal_id, TERMINAL_PUSH, terminal_row)):
+            now, last = await self.events.at(kind, eid, epoch_s)
+            if last is None or (now.instant_s > last.instant_s
+                                and not now.same_values(last)):
+                pushes.append((source, [row(eid, now)]))
+        if pushes:
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._push,
+                                                             pushes)
+        return len(pushes)
+
     async def _ready(self) -> bool:
         """True once the Feast registry has the push sources. Until then (no `smartpay
         features apply` yet: nothing online to refresh) payments are not logged, and
@@ -78,19 +102,19 @@ class FreshFeatures:
 
     def _open(self) -> bool:
         store = self._open_store()
-        try:
-            for source in (CUSTOMER_PUSH, TERMINAL_PUSH):
-                store.get_data_source(source)
-        except Exception as exc:  # noqa: BLE001 - Feast's not-found errors vary
+        views = {source: views_of(store, source) for source in (CUSTOMER_PUSH,
+                                                               TERMINAL_PUSH)}
+        missing = [source for source, names in views.items() if not names]
+        if missing:
             log.warning("fresh fraud features are off until `smartpay features apply` "
-                        "registers their push sources: %s", exc)
+                        "registers views fed by %s", ", ".join(missing))
             return False
-        self._store = store
+        self._store, self._views = store, views
         return True
 
     def _push(self, pushes: list[tuple[str, list[dict]]]) -> None:
         for source, rows in pushes:
-            push_rows(self._store, source, rows)
+            write_rows(self._store, self._views[source], rows)
 
     async def aclose(self) -> None:
         """Close the event log and stop the worker (a push in flight finishes first)."""

@@ -131,12 +131,10 @@ def latest_windows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out[0], out[1]
 
 
-def fresh_event_rows(tx: pd.DataFrame) -> list[tuple[str, int, str, int, int]]:
-    """Each transaction as event-log rows of its customer and its terminal:
+def fresh_event_rows(tx: pd.DataFrame, kind: str) -> list[tuple[str, int, str, int, int]]:
+    """Each transaction as an event-log row of its customer or terminal (`kind`):
     (kind, entity id, payment id, epoch s, amount minor)."""
+    ids = tx[f"{kind}_id"].tolist()
     pid = ("tx-" + tx["transaction_id"].astype(str)).tolist()
     t, amount = _seconds(tx["timestamp"]).tolist(), tx["amount_minor"].tolist()
-    return ([("customer", c, p, s, a) for c, p, s, a in
-             zip(tx["customer_id"].tolist(), pid, t, amount)]
-            + [("terminal", k, p, s, a) for k, p, s, a in
-               zip(tx["terminal_id"].tolist(), pid, t, amount)])
+    return [(kind, e, p, s, a) for e, p, s, a in zip(ids, pid, t, amount)]

@@ -113,18 +113,23 @@ def materialize(settings: Settings, project: str | None = None) -> dict[str, int
 
 
 def seed_fresh(settings: Settings, raw_path: Path, project: str | None = None) -> int:
-    """Start the fresh fraud features from raw transactions: load the payments the
-    windows can still reach into the event log, and push every customer's and
-    terminal's windows as of the second after its newest transaction (what live
-    pushes keep up to date from then on). Returns how many payments were logged."""
+    """Start the fresh fraud features from raw transactions: load into the event log
+    the payments each customer's and terminal's windows can still reach (back from
+    its newest transaction), and push every entity's windows as of the second after
+    its newest transaction (what live pushes keep up to date from then on). Returns
+    how many (entity, payment) rows were logged."""
     from features.event_log import seed
-    from features.fresh import CUSTOMER_PUSH, RETENTION_S, TERMINAL_PUSH, push_rows
+    from features.fresh import (CUSTOMER_PUSH, RETENTION_S, TERMINAL_PUSH, views_of,
+                                write_rows)
     from features.windows import WINDOWS_DAYS, customer_columns, terminal_columns
 
     tx = read_table(raw_path, columns=RAW_COLUMNS)
-    reach = pd.Timedelta(seconds=max(RETENTION_S.values()))
-    recent = tx[tx["timestamp"] >= tx["timestamp"].max() - reach]
-    seed(settings, nodes.fresh_event_rows(recent))
+    logged = []
+    for kind, key in (("customer", "customer_id"), ("terminal", "terminal_id")):
+        reach = pd.Timedelta(seconds=RETENTION_S[kind])
+        newest = tx.groupby(key)["timestamp"].transform("max")
+        logged += nodes.fresh_event_rows(tx[tx["timestamp"] >= newest - reach], kind)
+    seed(settings, logged)
     customers, terminals = nodes.latest_windows(tx)
     store = open_store(settings, project)
     cust_cols = [c for w in WINDOWS_DAYS for c in customer_columns(w)]
@@ -133,8 +138,8 @@ def seed_fresh(settings: Settings, raw_path: Path, project: str | None = None) -
                              (TERMINAL_PUSH, terminals, ["terminal_id", *term_cols])):
         rows = df[[*cols, "event_timestamp"]].assign(
             event_timestamp=df["event_timestamp"].dt.tz_localize("UTC"))
-        push_rows(store, source, rows.to_dict("records"))
-    return len(recent)
+        write_rows(store, views_of(store, source), rows.to_dict("records"))
+    return len(logged)
 
 
 def _views_with_data(settings: Settings) -> list[str]:

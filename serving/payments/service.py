@@ -51,6 +51,7 @@ class PaymentService(Rewarding, Reviewing):
     cache: object  # serving.cache.Cache
     rewards: object | None = None  # RewardsPort
     minter: object | None = None  # serving.payments.minter.RewardMinter, when running
+    fresh: object | None = None  # serving.fresh_features.FreshFeatures, when pushing
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.time
     _tasks: set = field(default_factory=set, repr=False)
@@ -62,6 +63,7 @@ class PaymentService(Rewarding, Reviewing):
         hit = await self.cache.get("risk", key)
         if hit is not None:
             return FraudResult.model_validate({**hit, "cached": True})
+        await self._slide_features(req)
         try:
             result = await self.fraud.score(req)
         except Exception as exc:  # no score, no payment: nothing is written
@@ -74,6 +76,17 @@ class PaymentService(Rewarding, Reviewing):
         obs.FRAUD_SCORE.observe(result.risk_score)
         await self.cache.set("risk", key, result.model_dump(exclude={"cached"}))
         return result
+
+    async def _slide_features(self, req: FraudRequest) -> None:
+        """Bring the customer's and terminal's online windows to this instant before
+        the model reads them; on failure the payment is scored with the last push."""
+        if self.fresh is None:
+            return
+        try:
+            await self.fresh.slide(req.customer_id, req.terminal_id,
+                                   req.tx_epoch_s or int(self.clock()))
+        except Exception as exc:  # stale features must not stop a payment
+            log.warning("fresh features: slide failed: %s", type(exc).__name__)
 
     def eligible(self, method_type: str, currency: str, channel: str) -> list[str]:
         return [n for n, g in self.gateways.items() if g.accepts(method_type, currency,

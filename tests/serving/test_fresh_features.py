@@ -47,13 +47,21 @@ class RecordingPredictor:
 
 
 def feast_recording_fraud():
-    """The FraudScorer backend of these tests: Feast online features, recorded."""
+    """The FraudScorer backend of these tests: Feast online features, recorded with
+    the requests they were read for."""
     from models.fraud.serve import OnlineFraudModel
+
+    class Recording(OnlineFraudModel):
+        requests: list[dict] = []
+
+        def predict(self, rows: list[dict]) -> list[dict]:
+            self.requests = self.requests + rows
+            return super().predict(rows)
 
     store = open_store(get_settings())
     service = store.get_feature_service("fraud_model_v1")
     names = [f.name for p in service.feature_view_projections for f in p.features]
-    return OnlineFraudModel(RecordingPredictor(names), store)
+    return Recording(RecordingPredictor(names), store)
 
 
 @pytest.fixture
@@ -99,6 +107,24 @@ def _scored(scorer) -> list[dict]:
     return scorer.model.current.predictor.seen
 
 
+def _scored_by_request(scorer) -> pd.DataFrame:
+    """What each scored request was scored with, keyed by customer, terminal, time."""
+    backend = scorer.model.current
+    keys = pd.DataFrame(backend.requests)[["customer_id", "terminal_id", "tx_epoch_s"]]
+    return pd.concat([keys, pd.DataFrame(backend.predictor.seen)], axis=1)
+
+
+def _offline_rows(seen: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """The offline build's row of each scored transaction (customer and terminal)."""
+    at = pd.to_datetime(scored["tx_epoch_s"], unit="s")
+    cust = nodes.customer_spending(seen)
+    term = nodes.terminal_risk(seen)
+    out = scored[["customer_id", "terminal_id"]].assign(event_timestamp=at)
+    out = out.merge(cust, on=["customer_id", "event_timestamp"], how="left")
+    return out.merge(term[["terminal_id", "event_timestamp", *TERMINAL]],
+                     on=["terminal_id", "event_timestamp"], how="left")
+
+
 def test_online_features_after_a_replay_equal_the_offline_build_at_the_same_instant(
         fresh_env):
     from serving.services import FraudScorer
@@ -126,7 +152,13 @@ def test_online_features_after_a_replay_equal_the_offline_build_at_the_same_inst
     for col in TERMINAL:
         np.testing.assert_array_equal(online_t[col].to_numpy(), terminals[col].to_numpy(),
                                       err_msg=col)
-    assert len(_scored(scorer)) >= 140  # the cache answers a repeat of the same hour
+    # and each payment was scored with the offline build's row of its transaction
+    scored = _scored_by_request(scorer)
+    assert len(scored) >= 140  # the risk cache answers a repeat within the hour
+    offline = _offline_rows(seen, scored)
+    for col in CUSTOMER + TERMINAL:  # the model's input is float32
+        np.testing.assert_allclose(scored[col].to_numpy(float),
+                                   offline[col].to_numpy(float), rtol=1e-6, err_msg=col)
 
 
 def test_the_next_payment_of_a_customer_is_scored_with_the_previous_one(fresh_env):
@@ -142,12 +174,21 @@ def test_the_next_payment_of_a_customer_is_scored_with_the_previous_one(fresh_en
         _pay(client, amount_minor=3_000, tx_epoch_s=t0 + 60, **new)
         _settle_events(client)
         _pay(client, amount_minor=2_000, tx_epoch_s=t0 + 120, **new)
-    first, second, third = _scored(scorer)
-    assert np.isnan(first["cust_tx_count_1d"])  # a customer nobody has seen
+        _settle_events(client)
+        _pay(client, amount_minor=4_000, tx_epoch_s=t0 + 2 * 86_400, **new)
+        _settle_events(client)
+        _pay(client, amount_minor=4_000, tx_epoch_s=t0 + 8 * 86_400, **new)
+    first, second, third, later, week = _scored(scorer)
+    # a customer nobody has seen gets what a first transaction gets offline
+    assert first["cust_tx_count_30d"] == 0 and first["cust_avg_amount_30d"] == 0.0
     assert second["cust_tx_count_1d"] == 1 and second["cust_avg_amount_1d"] == 10.0
     assert third["cust_tx_count_30d"] == 2 and third["cust_avg_amount_30d"] == 20.0
-    # the terminal's counts end 7 days back: the minutes-old payments are not in them
-    assert third["term_tx_count_30d"] == 0
+    # two days on, the three payments have left the one-day window, not the others
+    assert later["cust_tx_count_1d"] == 0 and later["cust_tx_count_7d"] == 3
+    # the terminal's counts end 7 days back: a payment enters them a week later. Eight
+    # days on, the 1-day one holds (t0, t0 + 1 day]: the second and third payments
+    assert third["term_tx_count_30d"] == 0 and later["term_tx_count_30d"] == 0
+    assert week["term_tx_count_1d"] == 2 and week["term_tx_count_30d"] == 3
 
 
 def test_a_replayed_event_counts_its_payment_once(fresh_env):
