@@ -14,7 +14,11 @@ from features.sources import (  # noqa: F401
     terminal_activity_push,
     terminal_risk_source,
 )
-from features.sources_gateway import gateway_segment, gateway_stats_source  # noqa: F401
+from features.sources_gateway import (  # noqa: F401
+    gateway_segment,
+    gateway_stats_push,
+    gateway_stats_source,
+)
 from features.views.card import card_profile  # noqa: F401
 from features.views.customer import customer_spending  # noqa: F401
 from features.views.gateway import gateway_stats  # noqa: F401

@@ -131,7 +131,8 @@ def definitions(settings: Settings | None = None) -> list:
         customer_spending, terminal_activity, terminal_risk, card_profile,
         transaction_context,
         s.fraud_model_v1, s.routing_v1,
-        gw.gateway_segment, gw.gateway_stats_source, gateway_stats,
+        gw.gateway_segment, gw.gateway_stats_source, gw.gateway_stats_push,
+        gateway_stats,
     ]
     settings = settings or get_settings()
     _absolutize(objects, store_dir(settings))
