@@ -39,7 +39,7 @@ def _windows(instant: int, latest: int, n: int, flat: Iterable[int]) -> Windows:
 
 
 def _pair(instant_s: int, out: list, n_windows: int) -> tuple[Windows, Windows | None]:
-    """`at`'s answer from [latest or -1, n, sums at the instant..., sums at latest+1...]."""
+    """`at`'s answer from [latest or -1, n, sums at the instant, sums at latest+1]."""
     latest, n, flat = int(out[0]), int(out[1]), list(out[2:])
     if latest < 0:
         return _windows(instant_s, -1, 0, [0] * 2 * n_windows), None
@@ -76,7 +76,8 @@ def _key(prefix: str, kind: str, entity_id: int) -> str:
 
 
 # Read only. KEYS[1] as above; ARGV: the instant, then (lo, hi) of each window. Returns
-# the newest event time (-1: none), the count, the sums at the instant, then at newest+1.
+# the newest event time (-1: none), the count, the sums at the instant, then at
+# newest+1.
 _AT = """
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #newest == 0 then return {-1, 0} end
@@ -105,7 +106,8 @@ class RedisEventLog:
         import redis.asyncio as aioredis
 
         self._r = aioredis.from_url(url)
-        self._add, self._at = self._r.register_script(_ADD), self._r.register_script(_AT)
+        self._add = self._r.register_script(_ADD)
+        self._at = self._r.register_script(_AT)
         self.prefix = prefix
 
     async def add(self, kind: str, entity_id: int, payment_id: str, epoch_s: int,
@@ -244,7 +246,7 @@ def open_event_log(settings: Settings) -> EventLog:
 
 def seed(settings: Settings, rows: Iterable[Row], chunk: int = 10_000) -> int:
     """Bulk-load past payments (blocking; for the CLI); how many rows were given.
-    Idempotent like `add`; what has left the windows goes with each entity's next add."""
+    Idempotent like `add`; what left the windows goes with each entity's next add."""
     rows = list(rows)
     if uses_redis(settings):
         import redis

@@ -1,18 +1,21 @@
 """Fresh fraud features from live payments: the bus subscriber that pushes them.
 
 A payment's `payment_created` event is written with the payment (the ledger's outbox)
-and relayed after the commit; this handler adds the payment to its customer's and
-terminal's event logs and pushes their recomputed windows to the Feast online store
-(`features.fresh.write_rows`: the online half of a push to the push sources). Windows also change with time alone (a payment leaves the one-day
-window a day later): `slide`, called before a payment is scored, pushes the windows as
-of the payment's instant when they differ from the last push, so the model scores it
-with the offline build's values. A crash or a failed push loses nothing: the bus retries the event,
-then parks it with the dead letters for a replay. A repeat counts nothing twice: the
-logs keep each payment id once, and the pushed windows are recomputed from them.
+and relayed after the commit; `handle` adds the payment to its customer's and
+terminal's event logs and writes their recomputed windows to the Feast online store
+(`features.fresh.write_rows`: the online half of a push to the push sources). A crash
+or a failed write loses nothing: the bus retries the event, then parks it with the
+dead letters for a replay. A repeat counts nothing twice: the logs keep each payment
+id once, and the pushed windows are recomputed from them.
 
-The logs are async (redis.asyncio, aiosqlite). Feast's push is synchronous, so it runs
-in one worker thread of this object's own (at most one push in flight per process; the
-bus hands this handler one event at a time).
+Windows also change with time alone (a payment leaves the one-day window a day
+later): `slide`, called before a payment is scored, pushes the windows as of the
+payment's instant where they differ from the last push, so the model scores it with
+the offline build's values.
+
+The logs are async (redis.asyncio, aiosqlite). Feast's online write is synchronous, so
+it runs in one worker thread of this object's own: at most one write in flight per
+process, never on the event loop.
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ def latest_windows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     transaction, by the definitions above (what a live push writes, `features.fresh`).
     Rows keyed by the entity, `event_timestamp` its newest transaction's second."""
     out = []
-    for key, table in (("customer_id", customer_spending), ("terminal_id", terminal_risk)):
+    for key, table in (("customer_id", customer_spending),
+                       ("terminal_id", terminal_risk)):
         latest = tx.groupby(key, sort=True)["timestamp"].max().dt.floor("s")
         probes = pd.DataFrame({key: latest.index.to_numpy(),
                                "timestamp": latest.to_numpy() + np.timedelta64(1, "s")})
@@ -131,7 +132,8 @@ def latest_windows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out[0], out[1]
 
 
-def fresh_event_rows(tx: pd.DataFrame, kind: str) -> list[tuple[str, int, str, int, int]]:
+def fresh_event_rows(tx: pd.DataFrame, kind: str
+                     ) -> list[tuple[str, int, str, int, int]]:
     """Each transaction as an event-log row of its customer or terminal (`kind`):
     (kind, entity id, payment id, epoch s, amount minor)."""
     ids = tx[f"{kind}_id"].tolist()
