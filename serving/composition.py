@@ -150,8 +150,9 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
         assistant = _assistant(settings, store)
     fresh = fresh_features(settings) if s.fresh_features else None
     if fresh is not None:
-        bus.subscribe("fresh_features", fresh.handle)
         closers.append(fresh.aclose)
+        await fresh.warm()
+        bus.subscribe("fresh_features", fresh.handle)
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
                              cache=cache, rewards=rewards, fresh=fresh,
                              policy=Policy(consistency_window_s=s.consistency_window_s,

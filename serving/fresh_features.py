@@ -92,6 +92,17 @@ class FreshFeatures:
                                                              pushes)
         return len(pushes)
 
+    async def warm(self) -> bool:
+        """Open the Feast store now (at start-up) rather than on the first payment's
+        path; False, with a warning, while the registry lacks the push sources or
+        cannot be reached (the first payment tries again)."""
+        try:
+            return await self._ready()
+        except Exception as exc:  # noqa: BLE001 - the API serves without it
+            log.warning("fresh fraud features: the Feast store did not open: %s", exc)
+            self._retry_at = 0.0
+            return False
+
     async def _ready(self) -> bool:
         """True once the Feast registry has the push sources. Until then (no `smartpay
         features apply` yet: nothing online to refresh) payments are not logged, and

@@ -212,3 +212,13 @@ def test_a_replayed_event_counts_its_payment_once(fresh_env):
     online = _online(pd.Series([900_011], name="customer_id"), CUSTOMER,
                      "customer_spending")
     assert online["cust_tx_count_30d"].tolist() == [1]
+
+
+def test_payments_go_through_while_the_feast_registry_has_no_push_sources(
+        serving_env):
+    serving_env.setenv("SMARTPAY_SERVING__FRESH_FEATURES", "true")  # nothing applied
+    with app_client() as client:
+        paid = _pay(client, amount_minor=1_500, tx_epoch_s=1_795_000_000)
+        _settle_events(client)
+        assert paid["status"] == "captured"
+        assert client.portal.call(client.app.state.rt.bus.dlq) == []
