@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.store import (definitions, offline_on_spark, open_store, source_path,
-                            tables_dir)
+                            tables_dir, use_wal)
 from pipelines.features import nodes
 from pipelines.io import PARQUET_OPTIONS, check_writable, read_table, replace_path
 from smartpay.errors import ValidationFailed
@@ -104,6 +104,7 @@ def materialize(settings: Settings, project: str | None = None) -> dict[str, int
                               feature_views=views)
     else:
         store.materialize(start_date=bounds[0], end_date=bounds[1], feature_views=views)
+    use_wal(settings)
     return {
         name: int(read_table(tables_dir(settings) / f"{name}.parquet",
                              [key]).nunique().iloc[0])
