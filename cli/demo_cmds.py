@@ -29,7 +29,7 @@ def _stage(title: str):
 
 def data_stages(settings, customers: int, terminals: int, days: int, seed: int) -> Path:
     """simulate -> validate -> features build -> apply -> materialize."""
-    from pipelines.features.pipeline import apply, build, materialize
+    from pipelines.features.pipeline import apply, build, materialize, seed_fresh
     from pipelines.simulate.pipeline import SimulationParams, run
     from pipelines.validate.pipeline import validate_transactions
     from pipelines.io import read_table
@@ -63,7 +63,9 @@ def data_stages(settings, customers: int, terminals: int, days: int, seed: int) 
     t0 = _stage("5. feast materialize (online store)")
     with spinner("materializing"):
         counts = materialize(settings)
+        fresh = seed_fresh(settings, raw)
     console.print(", ".join(f"{k}: {v:,} entities" for k, v in counts.items())
+                  + f", {fresh:,} event-log rows for the fresh features"
                   + f" [{time.perf_counter() - t0:.1f} s]")
     return raw
 

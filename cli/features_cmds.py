@@ -47,13 +47,27 @@ def apply() -> None:
 
 
 @app.command("materialize")
-def materialize() -> None:
-    """Load the latest feature values of every entity into the online store."""
+def materialize(
+    raw: Path = typer.Option(None, help="Raw transactions that start the fresh fraud "
+                             "features (default: <data>/raw/transactions.parquet, "
+                             "skipped when it does not exist)."),
+) -> None:
+    """Load the latest feature values of every entity into the online store, then
+    start the fresh fraud features (live payments' pushes) from the raw transactions."""
     from pipelines.features.pipeline import materialize as run_materialize
+    from pipelines.features.pipeline import seed_fresh
 
+    settings = get_settings()
     t0 = time.perf_counter()
     with spinner("feast materialize"):
-        counts = run_materialize(get_settings())
+        counts = run_materialize(settings)
     for name, n in counts.items():
         console.print(f"[green]online[/] {name}: {n:,} entities")
+    raw = raw or settings.path("raw", "transactions.parquet")
+    if Path(raw).exists():
+        with spinner("fresh features: event log and pushes"):
+            n = seed_fresh(settings, Path(raw))
+        console.print(f"[green]fresh[/] {n:,} (entity, payment) rows in the event log")
+    else:
+        console.print(f"no {raw}: the fresh features start from the next payments")
     console.print(f"materialize took {time.perf_counter() - t0:.1f} s")

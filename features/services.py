@@ -6,12 +6,12 @@ from features.on_demand import transaction_context
 from features.views.card import card_profile
 from features.views.customer import customer_spending
 from features.views.gateway import gateway_stats
-from features.views.terminal import terminal_risk
+from features.views.terminal import terminal_activity, terminal_risk
 
 # Everything the fraud detector v1 reads, in training and in serving alike.
 fraud_model_v1 = FeatureService(
     name="fraud_model_v1",
-    features=[customer_spending, terminal_risk, transaction_context],
+    features=[customer_spending, terminal_activity, terminal_risk, transaction_context],
     description="Inputs of fraud-detector v1.",
 )
 

@@ -4,7 +4,7 @@ Paths are relative to the store's repo path (the `feast/` folder of the data dir
 one set of definitions serves every data dir and profile.
 """
 
-from feast import Field, FileSource, RequestSource
+from feast import Field, FileSource, PushSource, RequestSource
 from feast.types import Int64
 
 # Per-transaction customer spending windows (strictly before each transaction).
@@ -19,6 +19,20 @@ terminal_risk_source = FileSource(
     name="terminal_risk_source", path="tables/terminal_risk.parquet",
     timestamp_field="event_timestamp",
     description="Terminal counts and fraud shares over windows ending 7 days before.",
+)
+
+# Live payments push the customer windows they change (`features.fresh`); the batch
+# source above stays what training reads and what `materialize` loads.
+customer_spending_push = PushSource(
+    name="customer_spending_push", batch_source=customer_spending_source,
+    description="Customer windows recomputed online after each payment.",
+)
+
+# Live payments push the terminal counts (labels are not known yet, so never the
+# fraud shares); backed by the same table as the terminal risk view.
+terminal_activity_push = PushSource(
+    name="terminal_activity_push", batch_source=terminal_risk_source,
+    description="Terminal counts recomputed online after each payment.",
 )
 
 # Static card attributes, stamped when the card is first seen.

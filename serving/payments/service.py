@@ -21,8 +21,10 @@ from serving.payments import decisions as d
 from serving.ports import GatewayPort, GatewayResult
 from serving.payments.reviews import Reviewing
 from serving.payments.rewarding import Rewarding
+from serving.ledger.store import new_payment_id
 from serving.payments.views import (
-    payment_fields, processed_event, risk_fingerprint, route_request, to_view,
+    created_event, payment_fields, processed_event, risk_fingerprint, route_request,
+    to_view,
 )
 from serving.schemas import (FraudRequest, FraudResult, OutcomeAck, PayRequest, PaymentView,
                              RouteOutcome, RouteRequest, RouteResult)
@@ -50,6 +52,7 @@ class PaymentService(Rewarding, Reviewing):
     cache: object  # serving.cache.Cache
     rewards: object | None = None  # RewardsPort
     minter: object | None = None  # serving.payments.minter.RewardMinter, when running
+    fresh: object | None = None  # serving.fresh_features.FreshFeatures, when pushing
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.time
     _tasks: set = field(default_factory=set, repr=False)
@@ -61,6 +64,7 @@ class PaymentService(Rewarding, Reviewing):
         hit = await self.cache.get("risk", key)
         if hit is not None:
             return FraudResult.model_validate({**hit, "cached": True})
+        await self._slide_features(req)
         try:
             result = await self.fraud.score(req)
         except Exception as exc:  # no score, no payment: nothing is written
@@ -73,6 +77,17 @@ class PaymentService(Rewarding, Reviewing):
         obs.FRAUD_SCORE.observe(result.risk_score)
         await self.cache.set("risk", key, result.model_dump(exclude={"cached"}))
         return result
+
+    async def _slide_features(self, req: FraudRequest) -> None:
+        """Bring the customer's and terminal's online windows to this instant before
+        the model reads them; on failure the payment is scored with the last push."""
+        if self.fresh is None:
+            return
+        try:
+            await self.fresh.slide(req.customer_id, req.terminal_id,
+                                   req.tx_epoch_s or int(self.clock()))
+        except Exception as exc:  # stale features must not stop a payment
+            log.warning("fresh features: slide failed: %s", type(exc).__name__)
 
     def eligible(self, method_type: str, currency: str, channel: str) -> list[str]:
         return [n for n, g in self.gateways.items() if g.accepts(method_type, currency,
@@ -120,25 +135,28 @@ class PaymentService(Rewarding, Reviewing):
         fraud = await self.score(FraudRequest(**req.model_dump(
             include=set(FraudRequest.model_fields))))
         fields = payment_fields(who, req, fraud, key)
+        fields["id"] = pid = new_payment_id()
+        created = [created_event(pid, who.merchant_id, req, self.clock)]
         if fraud.decision == "decline":
-            return await self._decline_fraud(who, fields, fraud)
+            return await self._decline_fraud(who, fields, fraud, created)
         eligible = self.eligible(req.payment_method.type, req.currency, req.channel)
         decision = await self.route(route_request(req, fraud.risk_score, self.clock),
                                     eligible)
         ranking = [decision.gateway] + [g for g in decision.ranking if g != decision.gateway]
         logged = d.logged_decision(decision)
-        pid = await self.store.create_payment(first_gateway=ranking[0],
-                                              route_decision_id=decision.decision_id,
-                                              decision=logged, **fields)
+        await self.store.create_payment(first_gateway=ranking[0],
+                                        route_decision_id=decision.decision_id,
+                                        decision=logged, events=created, **fields)
         await self._charge({**fields, "id": pid}, req, ranking, decision.decision_id,
                            hold=fraud.decision == "review", logged=logged is not None)
         return await self.finish(pid)
 
-    async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult):
+    async def _decline_fraud(self, who: Principal, fields: dict, fraud: FraudResult,
+                             created: list[Event]):
         reason = d.decline_reason(fraud.risk_score, fraud.model_version,
                                   None if fraud.thresholds is None
                                   else fraud.thresholds.decline)
-        pid = await self.store.create_payment(**fields)
+        pid = await self.store.create_payment(events=created, **fields)
         top = [c.model_dump() for c in fraud.top_features[:3]]
         detected = Event(type="fraud_detected", merchant_id=who.merchant_id,
                          payment_id=pid, data={"risk_score": fraud.risk_score,

@@ -20,6 +20,16 @@ def processed_event(p: dict) -> Event:
                  merchant_id=p["merchant_id"], payment_id=p["id"], data=data)
 
 
+def created_event(pid: str, merchant_id: str, req: PayRequest, clock=time.time) -> Event:
+    """`payment_created`, committed with the payment: what it adds to its customer's
+    and terminal's fraud features (`serving.fresh_features`); not sent to WebSockets."""
+    data = {"customer_id": req.customer_id, "terminal_id": req.terminal_id,
+            "amount_minor": req.amount_minor, "currency": req.currency,
+            "tx_epoch_s": req.tx_epoch_s or int(clock())}
+    return Event(id=f"{pid}:created", type="payment_created", merchant_id=merchant_id,
+                 payment_id=pid, data=data)
+
+
 def risk_fingerprint(r: FraudRequest, clock=time.time) -> str:
     """Same customer, terminal, card, amount and hour -> same cached risk."""
     hour = (r.tx_epoch_s or int(clock())) // 3600

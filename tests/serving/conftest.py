@@ -17,6 +17,9 @@ from smartpay.settings import get_settings
 TEST_BACKENDS = {
     "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
     "SMARTPAY_SERVING__ROUTER_BACKEND": "serving.backends_real:champion_router",
+    # the tiny backend reads no Feast features (tests/serving/test_fresh_features.py
+    # turns the pushes on)
+    "SMARTPAY_SERVING__FRESH_FEATURES": "false",
 }
 
 

@@ -29,6 +29,7 @@ def _prod_env(standins: dict, db_url: str, prefix: str, tracking: str) -> dict:
         "SMARTPAY_SERVING__REDIS_PREFIX": prefix, "SMARTPAY_JWT_SECRET": SECRET,
         "SMARTPAY_STRIPE_API_KEY": "sk_test_crash", "SMARTPAY_MLFLOW_TRACKING_URI": tracking,
         "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
+        "SMARTPAY_SERVING__FRESH_FEATURES": "false",
         "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
         "SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S": "100000",
         "SMARTPAY_SERVING__RECONCILE_EVERY_S": "2",

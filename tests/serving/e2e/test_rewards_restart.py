@@ -26,6 +26,7 @@ def _env(standins: dict, data: str, tracking: str) -> dict:
         "SMARTPAY_PROFILE": "local", "SMARTPAY_DATA_DIR": data,
         "SMARTPAY_MLFLOW_TRACKING_URI": tracking,
         "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
+        "SMARTPAY_SERVING__FRESH_FEATURES": "false",
         "SMARTPAY_SERVING__ASSISTANT": "false",
         "SMARTPAY_REWARDS__REFUND_WINDOW_S": str(WINDOW_S),
         "SMARTPAY_REWARDS__RELEASE_EVERY_S": "0",  # only the CLI releases here

@@ -26,8 +26,19 @@ def test_a_fraud_decline_declines_without_calling_a_gateway_and_announces_both_e
     declined = [c for c in world.store.commits if c.status == "declined"]
     assert declined == [Commit("record", view.payment_id, "declined",
                                ("fraud_detected", "payment_processed"))]
-    assert [e.type for e in world.store.outbox] == ["fraud_detected",
+    assert [e.type for e in world.store.outbox] == ["payment_created", "fraud_detected",
                                                     "payment_processed"]
+
+
+def test_every_payment_announces_its_feature_contribution_in_the_commit_creating_it(
+        world):
+    view = world.run(world.pay())
+    created = [c for c in world.store.commits if c.op == "create_payment"]
+    assert created == [Commit("create_payment", view.payment_id, "created",
+                              ("payment_created",))]
+    event = world.store.events("payment_created")[0]
+    assert event.id == f"{view.payment_id}:created"
+    assert set(event.data) >= {"customer_id", "terminal_id", "amount_minor", "tx_epoch_s"}
 
 
 def test_a_model_decline_below_the_threshold_is_not_explained_as_reaching_it(world):
