@@ -102,13 +102,14 @@ def test_a_win_is_claimed_only_when_the_paired_interval_is_above_zero(signal, wi
 
 
 def test_blind_spot_recall_counts_frauds_flagged_at_the_review_threshold():
-    from models.fraud.evaluation import blind_spot
+    from models.fraud.blind_spot import blind_spot
 
     y = np.array([1, 1, 1, 1, 1, 0])
     blind = np.array([True, True, False, False, False, False])
     tuned = np.array([0.9, 0.1, 0.6, 0.4, 0.8, 0.95])  # caught: first, third, fifth
     test = ScoredSet(y, np.arange(6), None, {TUNED: tuned})
-    out = blind_spot([WeekResult("w", test, np.arange(6), 6, 5, blind, review={TUNED: 0.5})])
+    out = blind_spot([WeekResult("w", test, np.arange(6), 6, 5, blind, review={TUNED: 0.5})],
+                     TUNED)
     assert out["first_week_frauds"] == 2 and out["frauds"] == 5
     assert out["recall_first_week"] == 0.5
     assert out["recall_other"] == pytest.approx(2 / 3, abs=1e-6)
