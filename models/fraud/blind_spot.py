@@ -65,29 +65,36 @@ def blind_spot(results: list[WeekResult], model: str) -> dict | None:
             "recall_first_week": _num(rec[0]), "recall_other": _num(rec[1]), "at": AT}
 
 
+def recall_samples(results: list[WeekResult], boot: CardBootstrap, n_boot: int,
+                   seed: int, models: list[str]) -> dict[str, np.ndarray]:
+    """Per model with a review threshold: (first-week, other) recall under each of the
+    bootstrap's resamples, an n_boot x 2 array; one draw serves every model."""
+    models = [m for m in models if _ready(results, m)]
+    counts = {m: _card_counts(results, m, boot.n_cards) for m in models}
+    samples = {m: [] for m in models}
+    if models:
+        for mult in boot.draws(n_boot, seed):
+            for m in models:
+                samples[m].append(_recalls(counts[m], mult))
+    return {m: np.array(s) for m, s in samples.items()}
+
+
 def blind_spot_intervals(results: list[WeekResult], boot: CardBootstrap, n_boot: int,
                          seed: int, models: list[str], pairs: list[tuple[str, str]]
                          ) -> tuple[dict, dict]:
     """Pooled blind-spot recall per model with 95 % intervals from the metric
     bootstrap's resamples, and paired differences `a-b` for each pair (a, b)."""
-    models = [m for m in models if _ready(results, m)]
-    if not models:
-        return {}, {}
-    counts = {m: _card_counts(results, m, boot.n_cards) for m in models}
-    samples = {m: [] for m in models}
-    for mult in boot.draws(n_boot, seed):
-        for m in models:
-            samples[m].append(_recalls(counts[m], mult))
+    samples = recall_samples(results, boot, n_boot, seed, models)
     spots = {}
-    for m in models:
-        spot, s = blind_spot(results, m), np.array(samples[m])
+    for m, s in samples.items():
+        spot = blind_spot(results, m)
         for j, key in enumerate(("recall_first_week", "recall_other")):
             spot[f"{key}_ci"] = _ci(s[:, j])
         spots[m] = spot
     paired = {}
     for a, b in pairs:
         if a in spots and b in spots:
-            d = np.array(samples[a]) - np.array(samples[b])
+            d = samples[a] - samples[b]
             paired[f"{a}-{b}"] = {
                 key: {"value": _diff(spots[a][key], spots[b][key]), "ci": _ci(d[:, j])}
                 for j, key in enumerate(("recall_first_week", "recall_other"))}
