@@ -190,7 +190,7 @@ def evaluate_fraud(
         "outcomes as terminal features: review verdicts, assumed issuer fraud reports, "
         "and both (experiment)."),
     issuer_share: float = typer.Option(
-        0.5, help="Assumed share of frauds their issuer reports (with --early-outcomes)."),
+        0.5, help="Assumed share of frauds their issuer reports (--early-outcomes)."),
     issuer_min_delay: float = typer.Option(
         1.0, help="Shortest issuer report delay in days (uniform draw)."),
     issuer_max_delay: float = typer.Option(
@@ -239,7 +239,8 @@ def _issuer(share: float, min_delay: float, max_delay: float):
     if max_delay < min_delay:
         raise InputError("--issuer-max-delay", max_delay,
                          f"days >= --issuer-min-delay ({min_delay})")
-    return IssuerReports(share=share, min_delay_days=min_delay, max_delay_days=max_delay)
+    return IssuerReports(share=share, min_delay_days=min_delay,
+                         max_delay_days=max_delay)
 
 
 def _print_report(report: dict) -> None:
@@ -251,7 +252,8 @@ def _print_report(report: dict) -> None:
     for row in interval_rows(pooled):
         console.print(row)
     for model, spot in pooled["blind_spot"].items():
-        console.print(f"blind spot, {model}: recall {_ci_text(spot, 'recall_first_week')}"
+        first = _ci_text(spot, "recall_first_week")
+        console.print(f"blind spot, {model}: recall {first}"
                       f" on {spot['first_week_frauds']:,} first-week frauds, "
                       f"{_ci_text(spot, 'recall_other')} on the others")
     console.print(f"MLflow run {report['run_id']} (experiment fraud-evaluation)")

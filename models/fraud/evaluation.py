@@ -6,7 +6,9 @@ with the searched parameters) is refitted on that week's training window and sco
 Intervals come from a card bootstrap (bootstrap.py); pooled figures are the mean over
 test sets (weeks x worlds) of each resample, as the handbook averages test weeks.
 A "win" of the tuned model over a baseline is claimed only where the paired
-interval of the difference lies above zero.
+interval of the difference lies above zero. Variants of the tuned model (other feature
+sets with the searched parameters) are models like the others; those that only add
+inputs ("challengers") are compared as challenger minus tuned.
 """
 
 from __future__ import annotations
@@ -138,7 +140,8 @@ def _pairs(models: list[str], challengers: tuple[str, ...]) -> list[tuple[str, s
     """(a, b) for each paired difference a - b: the tuned model against every other
     model, except challengers (tuned variants with more inputs), which are compared
     as challenger minus tuned."""
-    return [(m, TUNED) if m in challengers else (TUNED, m) for m in models if m != TUNED]
+    return [(m, TUNED) if m in challengers else (TUNED, m)
+            for m in models if m != TUNED]
 
 
 def _block(point: np.ndarray, boots: np.ndarray, models: list[str],

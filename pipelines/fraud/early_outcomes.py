@@ -79,8 +79,8 @@ def terminal_verdicts(df: pd.DataFrame, flags: np.ndarray, label: str = "is_frau
     return pd.DataFrame(out, index=df.index)
 
 
-def count_in_window(key: np.ndarray, t: np.ndarray, ev_key: np.ndarray, ev_t: np.ndarray,
-                     width: int) -> np.ndarray:
+def count_in_window(key: np.ndarray, t: np.ndarray, ev_key: np.ndarray,
+                    ev_t: np.ndarray, width: int) -> np.ndarray:
     """For each (key, t): events of the same key with time in (t - width, t]."""
     if len(ev_t) == 0:
         return np.zeros(len(t), dtype=np.int64)

@@ -24,7 +24,8 @@ HANDBOOK_FEATURES = (
     ["hb_tx_amount", "hb_tx_during_weekend", "hb_tx_during_night"]
     + [f"hb_customer_{kind}_{w}day_window" for w in WINDOWS
        for kind in ("nb_tx", "avg_amount")]
-    + [f"hb_terminal_{kind}_{w}day_window" for w in WINDOWS for kind in ("nb_tx", "risk")])
+    + [f"hb_terminal_{kind}_{w}day_window" for w in WINDOWS
+       for kind in ("nb_tx", "risk")])
 
 
 def handbook_features(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Early outcomes, second stream: issuer fraud reports as terminal features (pure steps).
+"""Early outcomes, second stream: issuer fraud reports as terminal features (pure).
 
 The simulator has no issuers, so the stream is an explicit, seeded assumption of the
 evaluation, not something the data shows: each fraud is reported, independently with

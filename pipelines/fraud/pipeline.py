@@ -122,9 +122,9 @@ def feature_frame(settings: Settings, w: Windows, weeks: int = 1,
                             "`smartpay features build` and `smartpay features apply`") from None
     log.info("fetching %d rows from %s (%s .. %s)", len(tx), FEATURE_SERVICE,
              win["first_day"], win["end"])
-    parts = [store.get_historical_features(entity_df=entity_rows(tx.iloc[lo:lo + chunk]),
-                                           features=service).to_df()
-             for lo in range(0, len(tx), chunk)]
+    parts = [store.get_historical_features(
+        entity_df=entity_rows(tx.iloc[lo:lo + chunk]), features=service).to_df()
+        for lo in range(0, len(tx), chunk)]
     feats = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return nodes.join_labels(feats, tx), nodes.service_features(service), win
 
