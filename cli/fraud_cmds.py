@@ -186,8 +186,15 @@ def evaluate_fraud(
     terminals: int = typer.Option(10_000, help="Terminals of each simulated world."),
     days: int = typer.Option(183, help="Days of each simulated world."),
     early_outcomes: bool = typer.Option(
-        False, "--early-outcomes", help="Also evaluate the tuned XGBoost with review "
-        "verdicts as terminal features (experiment; twice the time)."),
+        False, "--early-outcomes", help="Also evaluate the tuned XGBoost with early "
+        "outcomes as terminal features: review verdicts, assumed issuer fraud reports, "
+        "and both (experiment)."),
+    issuer_share: float = typer.Option(
+        0.5, help="Assumed share of frauds their issuer reports (--early-outcomes)."),
+    issuer_min_delay: float = typer.Option(
+        1.0, help="Shortest issuer report delay in days (uniform draw)."),
+    issuer_max_delay: float = typer.Option(
+        5.0, help="Longest issuer report delay in days (uniform draw)."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Every model over several test weeks and seeds, 95 % intervals by card, paired
@@ -201,6 +208,7 @@ def evaluate_fraud(
         if value < low:
             raise InputError(name, value, f"an integer >= {low}")
     seed_list = _seeds(seeds)
+    issuer = _issuer(issuer_share, issuer_min_delay, issuer_max_delay)
     from models.fraud.protocol import Windows
     from pipelines.fraud import evaluation as ev
 
@@ -209,13 +217,30 @@ def evaluate_fraud(
     spec = ev.EvaluationSpec(seeds=seed_list, weeks=weeks, n_boot=boot, cfg=cfg,
                              windows=Windows(n_folds=folds),
                              sim_kwargs={"customers": customers, "terminals": terminals,
-                                         "days": days}, early_outcomes=early_outcomes)
+                                         "days": days}, early_outcomes=early_outcomes,
+                             issuer=issuer)
     with spinner(f"Evaluating {len(seed_list)} worlds x {weeks} test weeks"):
         report = ev.evaluate(get_settings(), spec)
     if json_out:
         print(json.dumps(report))
         return
     _print_report(report)
+
+
+def _issuer(share: float, min_delay: float, max_delay: float):
+    """The assumed issuer report stream; a bad value names its flag."""
+    from pipelines.fraud.issuer_reports import IssuerReports
+    from smartpay.errors import InputError
+
+    if not 0 <= share <= 1:
+        raise InputError("--issuer-share", share, "a share between 0 and 1")
+    if min_delay < 0:
+        raise InputError("--issuer-min-delay", min_delay, "days >= 0")
+    if max_delay < min_delay:
+        raise InputError("--issuer-max-delay", max_delay,
+                         f"days >= --issuer-min-delay ({min_delay})")
+    return IssuerReports(share=share, min_delay_days=min_delay,
+                         max_delay_days=max_delay)
 
 
 def _print_report(report: dict) -> None:
@@ -226,7 +251,19 @@ def _print_report(report: dict) -> None:
                   f"frauds in {pooled['rows']:,} rows), 95 % intervals by card:")
     for row in interval_rows(pooled):
         console.print(row)
+    for model, spot in pooled["blind_spot"].items():
+        first = _ci_text(spot, "recall_first_week")
+        console.print(f"blind spot, {model}: recall {first}"
+                      f" on {spot['first_week_frauds']:,} first-week frauds, "
+                      f"{_ci_text(spot, 'recall_other')} on the others")
     console.print(f"MLflow run {report['run_id']} (experiment fraud-evaluation)")
+
+
+def _ci_text(spot: dict, key: str) -> str:
+    lo, hi = spot[f"{key}_ci"]
+    if spot[key] is None or lo is None:
+        return "-"
+    return f"{spot[key]:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def promote_fraud(

@@ -14,6 +14,7 @@ duplicating the rows. Ranks are sorted once per model, so a resample costs O(row
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,16 +118,25 @@ class CardBootstrap:
         return self._evaluate({w: np.ones(n, dtype=np.int64)
                                for w, n in self.n_cards.items()})
 
-    def resample(self, rng: np.random.Generator) -> np.ndarray:
-        """Metrics under one resample of cards (each world drawn independently)."""
-        mult = {w: np.bincount(rng.integers(0, n, n), minlength=n)
+    def draw(self, rng: np.random.Generator) -> dict[int, np.ndarray]:
+        """One resample of cards: each card's multiplicity, per world (drawn
+        independently, in world order)."""
+        return {w: np.bincount(rng.integers(0, n, n), minlength=n)
                 for w, n in sorted(self.n_cards.items())}
-        return self._evaluate(mult)
+
+    def draws(self, n_boot: int, seed: int = 0) -> Iterator[dict[int, np.ndarray]]:
+        """The n_boot resamples `run` evaluates (same seed, same draws), for other
+        statistics that must be paired with its metrics."""
+        rng = np.random.default_rng(seed)
+        return (self.draw(rng) for _ in range(n_boot))
+
+    def resample(self, rng: np.random.Generator) -> np.ndarray:
+        """Metrics under one resample of cards."""
+        return self._evaluate(self.draw(rng))
 
     def run(self, n_boot: int, seed: int = 0) -> np.ndarray:
         """n_boot resamples: an array (n_boot x sets x models x 3)."""
-        rng = np.random.default_rng(seed)
-        return np.stack([self.resample(rng) for _ in range(n_boot)])
+        return np.stack([self._evaluate(m) for m in self.draws(n_boot, seed)])
 
 
 def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:

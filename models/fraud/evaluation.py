@@ -6,7 +6,9 @@ with the searched parameters) is refitted on that week's training window and sco
 Intervals come from a card bootstrap (bootstrap.py); pooled figures are the mean over
 test sets (weeks x worlds) of each resample, as the handbook averages test weeks.
 A "win" of the tuned model over a baseline is claimed only where the paired
-interval of the difference lies above zero.
+interval of the difference lies above zero. Variants of the tuned model (other feature
+sets with the searched parameters) are models like the others; those that only add
+inputs ("challengers") are compared as challenger minus tuned.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.fraud.blind_spot import blind_spot, blind_spot_intervals
 from models.fraud.bootstrap import METRICS, CardBootstrap, ScoredSet, interval
-from models.fraud.estimators import BASELINES, TUNED
+from models.fraud.estimators import BASELINES, TUNED, fit_xgb, matrix, score_booster
 from models.fraud.protocol import (
     DAY, Columns, Windows, day_number, handbook_split, last_full_test_start,
     prequential_splits)
-from models.fraud.selection import tune_xgb
+from models.fraud.selection import Selection, reselect, tune_xgb
+from models.fraud.thresholds import choose_thresholds
 from models.fraud.train import Comparison, TrainConfig, compare_with_selection
 
 log = logging.getLogger(__name__)
@@ -51,53 +55,56 @@ def test_week_starts(df: pd.DataFrame, w: Windows, cols: Columns, weeks: int
 
 def evaluate_weeks(df: pd.DataFrame, features: list[str], cols: Columns, w: Windows,
                    weeks: int, cfg: TrainConfig, world: str = "",
-                   blind_col: str | None = None) -> list[WeekResult]:
+                   blind_col: str | None = None,
+                   variants: dict[str, list[str]] | None = None) -> list[WeekResult]:
     """Search once before the first test week, then score every model on each week.
 
+    `variants` (name -> feature list) are more tuned XGBoosts: the searched parameters
+    on other features, with their own rounds and review threshold from the same folds
+    (`reselect`), so each differs from the tuned model only in what it sees.
     `blind_col` (optional) flags frauds in the label-delay blind spot; each week then
-    keeps the flags and the tuned model's review threshold (chosen on validation)."""
+    keeps the flags and every tuned model's review threshold (chosen on validation)."""
     starts = test_week_starts(df, w, cols, weeks)
     folds = prequential_splits(df, starts[0], w, cols)
     sel = tune_xgb(df, folds, features, cols.label, cfg.n_trials, cfg.seed,
                    cfg.xgb_threads, cfg.timeout_s, cols.card)
     log.info("%s search: val AP %.4f, %s", world, sel.val_ap, sel.params)
+    others = {}
+    for name, feats in (variants or {}).items():
+        others[name] = (feats, reselect(df, folds, feats, cols.label, sel, cfg.seed,
+                                        cfg.xgb_threads, cols.card))
+        log.info("%s %s: val AP %.4f", world, name, others[name][1].val_ap)
     out = []
     for start in starts:
         split = handbook_split(df, start, w, cols)
         comp = compare_with_selection(df, features, cols, split, sel, cfg)
+        scores, review = dict(comp.all_scores), {TUNED: comp.thresholds.review}
+        for name, (feats, vsel) in others.items():
+            scores[name], review[name] = _variant(comp, feats, cols, vsel, cfg)
         test = comp.test_frame
         first = (start + (w.train_days + w.delay_days) * DAY).date()
         out.append(WeekResult(
             f"{world}test {first}", ScoredSet(
                 y=test[cols.label].to_numpy(), card=np.zeros(len(test), np.int64),
-                day=day_number(test[cols.time]), scores=comp.all_scores),
+                day=day_number(test[cols.time]), scores=scores),
             test[cols.card].to_numpy(), len(test), int(test[cols.label].sum()),
-            test[blind_col].to_numpy(dtype=bool) if blind_col else None,
-            {TUNED: comp.thresholds.review}))
+            test[blind_col].to_numpy(dtype=bool) if blind_col else None, review))
     return out
 
 
-def blind_spot(results: list[WeekResult], model: str = TUNED) -> dict | None:
-    """Recall of a model at its review threshold on blind-spot frauds and on the
-    other frauds, over the given weeks (None when no week has flags)."""
-    counts = np.zeros(4)
-    for r in results:
-        if r.blind is None or model not in r.review:
-            return None
-        fraud = r.test.y == 1
-        caught = r.test.scores[model] >= r.review[model]
-        counts += [np.sum(fraud & r.blind), np.sum(fraud & r.blind & caught),
-                   np.sum(fraud & ~r.blind), np.sum(fraud & ~r.blind & caught)]
-    blind, blind_caught, other, other_caught = counts
-    return {"frauds": int(blind + other), "first_week_frauds": int(blind),
-            "recall_first_week": _num(blind_caught / blind) if blind else None,
-            "recall_other": _num(other_caught / other) if other else None,
-            "at": "the model's review threshold (validation, 1 % genuine flagged)"}
+def _variant(comp: Comparison, features: list[str], cols: Columns, sel: Selection,
+             cfg: TrainConfig) -> tuple[np.ndarray, float]:
+    """Test scores and review threshold of a variant fitted on the week's window."""
+    train = comp.train_frame
+    booster = fit_xgb(matrix(train, features), train[cols.label].to_numpy(), sel.params,
+                      features, cfg.seed, cfg.xgb_threads)
+    review = choose_thresholds(sel.val_labels, sel.val_scores, cfg.budget).review
+    return score_booster(booster, matrix(comp.test_frame, features)), review
 
 
-def _blind_spots(results: list[WeekResult]) -> dict | None:
-    spots = {m: blind_spot(results, m) for m in results[0].review}
-    return spots.get(TUNED) if list(spots) == [TUNED] else spots
+def _blind_spots(results: list[WeekResult]) -> dict:
+    """Point blind-spot recall of every model with a review threshold."""
+    return {m: blind_spot(results, m) for m in results[0].review}
 
 
 def number_cards(results: list[WeekResult], world: int) -> None:
@@ -129,55 +136,54 @@ def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
-def with_early_model(base: list[WeekResult], early: list[WeekResult], name: str
-                     ) -> list[WeekResult]:
-    """Add the tuned model of a second run on the same weeks (more features) to `base`
-    as model `name`, with its own review threshold."""
-    for b, e in zip(base, early, strict=True):
-        if not np.array_equal(b.test.y, e.test.y):
-            raise ValueError(f"{b.label}: the two runs tested different rows")
-        b.test.scores[name] = e.test.scores[TUNED]
-        b.review[name] = e.review[TUNED]
-    return base
+def _pairs(models: list[str], challengers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(a, b) for each paired difference a - b: the tuned model against every other
+    model, except challengers (tuned variants with more inputs), which are compared
+    as challenger minus tuned."""
+    return [(m, TUNED) if m in challengers else (TUNED, m)
+            for m in models if m != TUNED]
 
 
-def _block(point: np.ndarray, boots: np.ndarray, models: list[str]) -> dict:
-    """Per model and metric: value and interval; paired tuned-minus-baseline diffs.
+def _block(point: np.ndarray, boots: np.ndarray, models: list[str],
+           pairs: list[tuple[str, str]]) -> dict:
+    """Per model and metric: value and interval; paired differences a - b.
 
     point: models x 3, boots: n_boot x models x 3."""
     out = {"models": {}, "paired": {}}
     for j, m in enumerate(models):
         out["models"][m] = {k: _stat(point[j, i], boots[:, j, i])
                             for i, k in enumerate(METRICS)}
-    t = models.index(TUNED)
-    for j, b in enumerate(models):
-        if b == TUNED:
-            continue
+    for a, b in pairs:
+        ia, ib = models.index(a), models.index(b)
         diffs = {}
         for i, k in enumerate(METRICS):
-            d = boots[:, t, i] - boots[:, j, i]
-            stat = _stat(point[t, i] - point[j, i], d)
+            d = boots[:, ia, i] - boots[:, ib, i]
+            stat = _stat(point[ia, i] - point[ib, i], d)
             ok = ~np.isnan(d)
             stat["p_not_better"] = _num(float(np.mean(d[ok] <= 0))) if ok.any() else None
             stat["win"] = bool(stat["lo"] is not None and stat["lo"] > 0)
             diffs[k] = stat
-        out["paired"][f"{TUNED}-{b}"] = diffs
+        out["paired"][f"{a}-{b}"] = diffs
     return out
 
 
-def summarise(results: list[WeekResult], n_boot: int, seed: int = 0, k: int = 100
-              ) -> dict:
-    """Per test set and pooled: metrics with 95 % intervals and paired differences."""
+def summarise(results: list[WeekResult], n_boot: int, seed: int = 0, k: int = 100,
+              challengers: tuple[str, ...] = ()) -> dict:
+    """Per test set and pooled: metrics with 95 % intervals and paired differences;
+    pooled blind-spot recall with intervals from the same card resamples."""
     models = MODELS + [m for m in results[0].test.scores if m not in MODELS]
+    pairs = _pairs(models, challengers)
     boot = CardBootstrap([r.test for r in results], models, k)
     point, boots = boot.point(), boot.run(n_boot, seed)
     per_set = [{"set": r.label, "rows": r.rows, "positives": r.positives,
-                "blind_spot": _blind_spots([r]), **_block(point[i], boots[:, i], models)}
+                "blind_spot": _blind_spots([r]),
+                **_block(point[i], boots[:, i], models, pairs)}
                for i, r in enumerate(results)]
-    pooled = _block(_mean_over(point, 0), _mean_over(boots, 1), models)
+    pooled = _block(_mean_over(point, 0), _mean_over(boots, 1), models, pairs)
+    spots, spot_pairs = blind_spot_intervals(results, boot, n_boot, seed, models, pairs)
     pooled.update({"sets": len(results), "rows": sum(r.rows for r in results),
                    "positives": sum(r.positives for r in results),
-                   "blind_spot": _blind_spots(results)})
+                   "blind_spot": spots, "blind_spot_paired": spot_pairs})
     return {"n_boot": n_boot, "level": 0.95, "resampled_by": "card", "weeks": per_set,
             "pooled": pooled}
 

@@ -143,3 +143,18 @@ def _default_like() -> dict[str, Any]:
     return {"max_depth": 6, "learning_rate": 0.3, "min_child_weight": 1.0,
             "subsample": 1.0, "colsample_bytree": 1.0, "scale_pos_weight": 1.0,
             "reg_lambda": 1.0, "max_bin": 256}
+
+
+def reselect(
+    df: pd.DataFrame, folds: list[Split], features: list[str], label: str,
+    sel: Selection, seed: int = 0, n_jobs: int = 1, card: str | None = None,
+) -> Selection:
+    """A selection's parameters on another feature set, without a new search: the same
+    folds give its own early-stopped round count, validation AP and validation scores
+    (for its thresholds). Variants compared this way differ only in their features."""
+    params = {k: v for k, v in sel.params.items() if k != "n_estimators"}
+    preds, rounds = _fold_predictions(df, folds, features, label, params, seed, n_jobs,
+                                      card)
+    return Selection({**params, "n_estimators": rounds}, _mean_ap(preds),
+                     np.concatenate([p[1] for p in preds]),
+                     np.concatenate([p[0] for p in preds]), 0)

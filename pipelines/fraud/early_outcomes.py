@@ -75,12 +75,12 @@ def terminal_verdicts(df: pd.DataFrame, flags: np.ndarray, label: str = "is_frau
     for name, keep in (("term_review_frauds_7d", fraud), ("term_reviews_7d", None)):
         ev_t = known if keep is None else known[keep]
         ev_term = term[flags] if keep is None else term[flags][keep]
-        out[name] = _count_in_window(term, t, ev_term, ev_t, int(window.total_seconds()))
+        out[name] = count_in_window(term, t, ev_term, ev_t, int(window.total_seconds()))
     return pd.DataFrame(out, index=df.index)
 
 
-def _count_in_window(key: np.ndarray, t: np.ndarray, ev_key: np.ndarray, ev_t: np.ndarray,
-                     width: int) -> np.ndarray:
+def count_in_window(key: np.ndarray, t: np.ndarray, ev_key: np.ndarray,
+                    ev_t: np.ndarray, width: int) -> np.ndarray:
     """For each (key, t): events of the same key with time in (t - width, t]."""
     if len(ev_t) == 0:
         return np.zeros(len(t), dtype=np.int64)

@@ -18,6 +18,7 @@ import pandas as pd
 from models.fraud.protocol import Columns, Windows
 from models.fraud.train import TrainConfig
 from models.registry import MlflowRegistry
+from pipelines.fraud.issuer_reports import IssuerReports
 from pipelines.simulate.pipeline import SimulationParams
 from smartpay.settings import Settings
 
@@ -71,41 +72,75 @@ class EvaluationSpec:
     windows: Windows = field(default_factory=Windows)
     sim_kwargs: dict = field(default_factory=dict)
     early_outcomes: bool = False
+    issuer: IssuerReports = field(default_factory=IssuerReports)
 
 
+HANDBOOK_MODEL = "xgboost_handbook_features"
+VERDICT_MODEL = "xgboost_tuned_review_verdicts"
+ISSUER_MODEL = "xgboost_tuned_issuer_reports"
 EARLY_MODEL = "xgboost_tuned_early_outcomes"
-WARM_UP_WEEKS = 4  # weeks before the oldest fold: deployed models, verdict stream
+EARLY_MODELS = (VERDICT_MODEL, ISSUER_MODEL, EARLY_MODEL)
+WARM_UP_WEEKS = 4  # weeks before the oldest fold: deployed models, outcome streams
+
+
+def variants(feats: list[str], early: bool) -> dict[str, list[str]]:
+    """The tuned XGBoost's variants: the handbook's features (always) and, with
+    early outcomes, ours plus review verdicts, issuer reports, or both."""
+    from pipelines.fraud.early_outcomes import EARLY_FEATURES
+    from pipelines.fraud.handbook import HANDBOOK_FEATURES
+    from pipelines.fraud.issuer_reports import ISSUER_FEATURES
+
+    out = {HANDBOOK_MODEL: list(HANDBOOK_FEATURES)}
+    if early:
+        out.update({VERDICT_MODEL: feats + EARLY_FEATURES,
+                    ISSUER_MODEL: feats + ISSUER_FEATURES,
+                    EARLY_MODEL: feats + EARLY_FEATURES + ISSUER_FEATURES})
+    return out
+
+
+def world_frame(ws: Settings, spec: EvaluationSpec, seed: int
+                ) -> tuple[pd.DataFrame, list[str]]:
+    """One world's labelled feature rows, blind-spot flags, handbook features and
+    (with early outcomes) the review-verdict and issuer-report features."""
+    from pipelines.fraud.early_outcomes import add_early_outcomes
+    from pipelines.fraud.handbook import add_handbook_features
+    from pipelines.fraud.issuer_reports import add_issuer_reports
+    from pipelines.fraud.pipeline import feature_frame
+
+    extra = WARM_UP_WEEKS if spec.early_outcomes else 0
+    df, feats, _ = feature_frame(ws, spec.windows, weeks=spec.weeks + extra)
+    df = add_handbook_features(with_blind_spot(ws, df))
+    if spec.early_outcomes:
+        df = add_early_outcomes(df, feats, seed=seed)
+        df = add_issuer_reports(df, spec.issuer, seed)
+    return df, feats
 
 
 def evaluate(settings: Settings, spec: EvaluationSpec) -> dict:
     """Every model over `weeks` test weeks of each seed's world, with card intervals."""
-    from models.fraud.evaluation import (
-        evaluate_weeks, number_cards, summarise, with_early_model)
-    from pipelines.fraud.early_outcomes import EARLY_FEATURES, add_early_outcomes
-    from pipelines.fraud.pipeline import feature_frame
+    from models.fraud.evaluation import evaluate_weeks, number_cards, summarise
 
     t0 = time.perf_counter()
     results = []
-    extra = WARM_UP_WEEKS if spec.early_outcomes else 0
     for i, seed in enumerate(spec.seeds):
         ws = ensure_world(settings, seed, spec.sim_kwargs)
-        df, feats, _ = feature_frame(ws, spec.windows, weeks=spec.weeks + extra)
-        df = with_blind_spot(ws, df)
+        df, feats = world_frame(ws, spec, seed)
         cfg = spec.cfg.model_copy(update={"seed": seed})
         weeks = evaluate_weeks(df, feats, Columns(), spec.windows, spec.weeks, cfg,
-                               world=f"seed {seed} ", blind_col=BLIND)
-        if spec.early_outcomes:
-            df = add_early_outcomes(df, feats, seed=seed)
-            early = evaluate_weeks(df, feats + EARLY_FEATURES, Columns(), spec.windows,
-                                   spec.weeks, cfg, f"seed {seed} early ", BLIND)
-            weeks = with_early_model(weeks, early, EARLY_MODEL)
+                               world=f"seed {seed} ", blind_col=BLIND,
+                               variants=variants(feats, spec.early_outcomes))
+        del df
         number_cards(weeks, i)
         results += weeks
         log.info("seed %d done at %.0f s", seed, time.perf_counter() - t0)
-    report = summarise(results, spec.n_boot, seed=0, k=spec.cfg.top_k)
+    report = summarise(results, spec.n_boot, seed=0, k=spec.cfg.top_k,
+                       challengers=EARLY_MODELS)
     report.update({"seeds": spec.seeds, "test_weeks": spec.weeks,
                    "early_outcomes": spec.early_outcomes,
+                   "issuer_reports": spec.issuer.model_dump() if spec.early_outcomes
+                   else None,
                    "n_trials": spec.cfg.n_trials, "features": feats,
+                   "variants": variants(feats, spec.early_outcomes),
                    "seconds": round(time.perf_counter() - t0, 1)})
     report["run_id"] = log_evaluation(settings, report)
     return report
@@ -137,12 +172,14 @@ def _flat_metrics(report: dict) -> dict[str, float]:
                         out[f"pooled.{name}.{metric}.{key}"] = stat[key]
                 if "win" in stat:
                     out[f"pooled.{name}.{metric}.win"] = float(stat["win"])
-    spots = pooled.get("blind_spot") or {}
-    spots = spots if "frauds" not in spots else {"xgboost_tuned": spots}
-    for model, spot in spots.items():
+    for model, spot in (pooled.get("blind_spot") or {}).items():
         for key in ("recall_first_week", "recall_other"):
             if spot and spot.get(key) is not None:
                 out[f"pooled.blind_spot.{model}.{key}"] = spot[key]
+    for pair, stats in (pooled.get("blind_spot_paired") or {}).items():
+        for key, stat in stats.items():
+            if stat["value"] is not None:
+                out[f"pooled.blind_spot.{pair}.{key}"] = stat["value"]
     return out
 
 
@@ -156,7 +193,9 @@ def log_evaluation(settings: Settings, report: dict) -> str:
             "seeds": ",".join(map(str, report["seeds"])),
             "test_weeks": report["test_weeks"],
             "n_boot": report["n_boot"], "n_trials": report["n_trials"],
-            "resampled_by": report["resampled_by"]},
+            "resampled_by": report["resampled_by"],
+            "early_outcomes": report["early_outcomes"],
+            **{f"issuer_{k}": v for k, v in (report["issuer_reports"] or {}).items()}},
             metrics=_flat_metrics(report),
             tags={"wins": ",".join(wins) or "none"})
         book.client.log_dict(run_id, report, "evaluation/report.json")

@@ -104,13 +104,13 @@ def interval_rows(block: dict) -> list[str]:
             return f"{'-':>22}"
         return f"{stat['value']:.3f} [{stat['lo']:.3f}, {stat['hi']:.3f}]".rjust(22)
 
-    lines = [f"{'model':<36}" + "".join(f"{m:>22}" for m in ("AUC", "AP", "CP@100"))]
+    lines = [f"{'model':<46}" + "".join(f"{m:>22}" for m in ("AUC", "AP", "CP@100"))]
     for name, stats in block["models"].items():
         cells = "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))
-        lines.append(f"{name:<36}{cells}")
+        lines.append(f"{name:<46}{cells}")
     for name, stats in block["paired"].items():
         wins = [m for m in ("auc", "ap", "cp100") if stats[m]["win"]]
-        lines.append(f"{name:<36}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))
+        lines.append(f"{name:<46}" + "".join(cell(stats[m]) for m in ("auc", "ap", "cp100"))
                      + f"  win: {','.join(wins) or 'none'}")
     return lines
 

@@ -99,9 +99,15 @@ def exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def feature_frame(settings: Settings, w: Windows, weeks: int = 1
-                  ) -> tuple[pd.DataFrame, list[str], dict]:
-    """Newest protocol window(s) of labelled rows, features from the FeatureService."""
+# Entity rows per point-in-time retrieval: the DuckDB join's peak memory grows with
+# the rows asked at once (9.4 GB for 741k), so a long window is fetched in time slices.
+RETRIEVAL_CHUNK = 250_000
+
+
+def feature_frame(settings: Settings, w: Windows, weeks: int = 1,
+                  chunk: int = RETRIEVAL_CHUNK) -> tuple[pd.DataFrame, list[str], dict]:
+    """Newest protocol window(s) of labelled rows, features from the FeatureService
+    (fetched `chunk` entity rows at a time, in time order)."""
     from features.store import open_store
     from pipelines.features.nodes import entity_rows
 
@@ -116,8 +122,11 @@ def feature_frame(settings: Settings, w: Windows, weeks: int = 1
                             "`smartpay features build` and `smartpay features apply`") from None
     log.info("fetching %d rows from %s (%s .. %s)", len(tx), FEATURE_SERVICE,
              win["first_day"], win["end"])
-    job = store.get_historical_features(entity_df=entity_rows(tx), features=service)
-    return nodes.join_labels(job.to_df(), tx), nodes.service_features(service), win
+    parts = [store.get_historical_features(
+        entity_df=entity_rows(tx.iloc[lo:lo + chunk]), features=service).to_df()
+        for lo in range(0, len(tx), chunk)]
+    feats = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return nodes.join_labels(feats, tx), nodes.service_features(service), win
 
 
 def _context(win: dict | None, split, test: pd.DataFrame, cols: Columns, source: str

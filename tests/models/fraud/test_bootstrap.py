@@ -102,13 +102,51 @@ def test_a_win_is_claimed_only_when_the_paired_interval_is_above_zero(signal, wi
 
 
 def test_blind_spot_recall_counts_frauds_flagged_at_the_review_threshold():
-    from models.fraud.evaluation import blind_spot
+    from models.fraud.blind_spot import blind_spot
 
     y = np.array([1, 1, 1, 1, 1, 0])
     blind = np.array([True, True, False, False, False, False])
     tuned = np.array([0.9, 0.1, 0.6, 0.4, 0.8, 0.95])  # caught: first, third, fifth
     test = ScoredSet(y, np.arange(6), None, {TUNED: tuned})
-    out = blind_spot([WeekResult("w", test, np.arange(6), 6, 5, blind, review={TUNED: 0.5})])
+    out = blind_spot([WeekResult("w", test, np.arange(6), 6, 5, blind, review={TUNED: 0.5})],
+                     TUNED)
     assert out["first_week_frauds"] == 2 and out["frauds"] == 5
     assert out["recall_first_week"] == 0.5
     assert out["recall_other"] == pytest.approx(2 / 3, abs=1e-6)
+
+
+def _two_card_blind_week() -> WeekResult:
+    """Card 0 and card 1 each have one first-week fraud and one genuine row; model A
+    catches card 0's fraud, model B card 1's."""
+    y = np.array([1, 0, 1, 0])
+    test = ScoredSet(y, np.array([0, 0, 1, 1]), None,
+                     {"a": np.array([0.9, 0.1, 0.2, 0.1]),
+                      "b": np.array([0.2, 0.1, 0.9, 0.1])})
+    return WeekResult("w", test, np.arange(4), 4, 2, np.array([True, False, True, False]),
+                      review={"a": 0.5, "b": 0.5})
+
+
+def test_blind_spot_recall_resamples_pair_the_models_on_the_same_card_draws():
+    from models.fraud.blind_spot import blind_spot_intervals, recall_samples
+
+    week = _two_card_blind_week()
+    boot = CardBootstrap([week.test], ["a", "b"])
+    s = recall_samples([week], boot, 400, 0, ["a", "b"])
+    # Draws of two cards are (2, 0), (1, 1) or (0, 2): A's recall is 1, 1/2 or 0 and
+    # B's the mirror, so paired differences are 1, 0 or -1 and never +-1/2.
+    diff = s["a"][:, 0] - s["b"][:, 0]
+    assert set(np.round(diff, 6)) <= {-1.0, 0.0, 1.0}
+    assert np.mean(diff == 0) == pytest.approx(0.5, abs=0.08)
+    spots, paired = blind_spot_intervals([week], boot, 400, 0, ["a", "b"], [("a", "b")])
+    assert spots["a"]["recall_first_week"] == 0.5
+    assert spots["a"]["recall_first_week_ci"] == [0.0, 1.0]
+    assert paired["a-b"]["recall_first_week"] == {"value": 0.0, "ci": [-1.0, 1.0]}
+
+
+def test_challenger_variants_are_paired_as_challenger_minus_tuned():
+    from models.fraud.evaluation import _pairs
+
+    models = [*BASELINES, TUNED, "handbook", "early"]
+    pairs = _pairs(models, challengers=("early",))
+    assert ("early", TUNED) in pairs and (TUNED, "handbook") in pairs
+    assert all((TUNED, b) in pairs for b in BASELINES) and len(pairs) == 5
