@@ -44,9 +44,10 @@ def entity_rows(tx: DataFrame) -> DataFrame:
     takes it as the entity dataframe without a trip through the driver)."""
     from pyspark.sql import functions as F
 
+    ts = F.col("timestamp").cast("timestamp")  # raw times are UTC without a zone
     return tx.select("transaction_id", "customer_id", "terminal_id", "card_id",
-                     F.col("timestamp").alias("event_timestamp"), "amount_minor",
-                     F.floor(F.unix_micros("timestamp") / 1_000_000).alias("tx_epoch_s"))
+                     ts.alias("event_timestamp"), "amount_minor",
+                     F.unix_seconds(ts).alias("tx_epoch_s"))
 
 
 def join_labels(features: DataFrame, tx: DataFrame) -> DataFrame:
