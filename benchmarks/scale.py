@@ -54,7 +54,9 @@ def run_step(step: str, engine: str, scale: int, data_dir: Path) -> dict:
     if step == "simulate":
         from pipelines.simulate.pipeline import SimulationParams, run
 
-        return {"transactions": run(SimulationParams(scale=scale), raw)["transactions"]}
+        ref = SimulationParams()  # k copies of the reference density, as the CLI draws
+        world = SimulationParams(ref.customers * scale, ref.terminals * scale, scale=scale)
+        return {"transactions": run(world, raw)["transactions"]}
     if step == "features":
         from pipelines.features import pipeline as features
 
