@@ -8,15 +8,22 @@ process while this one samples the resident memory of the child's whole process 
 - simulate: the day-partitioned raw table (engine-independent, measured once);
 - features: `features build` on the engine;
 - train: the newest protocol window's point-in-time training set from the
-  `fraud_model_v1` FeatureService (DuckDB offline store for pandas, Feast's Spark
-  offline store for spark, i.e. the `cluster` profile) and one fit of the tuned model
-  shape with fixed parameters (no search: the search is the same at every scale)
-  by `xgb.train` in one process or `xgboost.spark` with 2 workers on local[2].
+  `fraud_model_v1` FeatureService and one fit of the tuned model shape with fixed
+  parameters (no search: the search is the same at every scale). pandas: the window
+  from the DuckDB offline store in this process, `xgb.train`. spark: the window as a
+  Spark frame from Feast's Spark offline store (the `cluster` profile,
+  `pipelines.fraud.pipeline_spark`), its training week fitted by `xgboost.spark` with
+  2 workers on local[2]; the driver heap is `SMARTPAY_SPARK__DRIVER_MEMORY` (4g).
 
-A step the kernel kills for memory, or that raises MemoryError, reads "OOM". The
-machine has 24 GB and 2 cores shared with other work: times are indicative.
+A step whose process tree passes `--mem-cap-gb` (default 20 of this machine's 24 GB)
+is killed by this process and reads "OOM (cap 20 GB)"; one the kernel kills, or that
+raises MemoryError, reads "OOM". Since the machine is shared, a step is also killed
+when its available memory falls under `--min-free-gb` (default 1), reading "stopped
+(box under 1 GB free)": the step needed more than its peak, and more than this machine
+had to give. Each step's output is in `<root>/logs/`. The machine has 2 cores shared
+with other work: times are indicative; each row records the load average.
 
-    .venv/bin/python -m benchmarks.scale --scales 1,10 --root /tmp/scale
+    nice -n 10 .venv/bin/python -m benchmarks.scale --scales 1,10,30 --root /work/scale
 """
 
 from __future__ import annotations
@@ -171,7 +178,7 @@ def measure(step: str, engine: str, scale: int, data_dir: Path, cap_gb: float,
     rows = json.loads(out.strip().splitlines()[-1]) if status == "ok" else {}
     return {"scale": scale, "step": step, "engine": engine, "status": status,
             "wall_s": round(wall, 1), "peak_gb": round(peak / 2**30, 2), "rows": rows,
-            "error": _last_error(err) if status != "ok" else ""}
+            "error": _last_error(err) if status in ("failed", "OOM") else ""}
 
 
 def _last_error(err: str) -> str:
