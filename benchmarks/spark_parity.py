@@ -68,7 +68,8 @@ def main() -> None:
     t_one = time.perf_counter() - t1
     with spark_session(args.master, "smartpay-parity") as spark:
         t2 = time.perf_counter()
-        dist = fit_xgb_spark(training_frame(spark, train, feats, cols.label), feats,
+        rows = spark.createDataFrame(train[[*feats, cols.label]])
+        dist = fit_xgb_spark(training_frame(rows, feats, cols.label), feats,
                              cols.label, sel.params, 0, 2)
         t_dist = time.perf_counter() - t2
     ap_one = average_precision(y, score_booster(one, x_te))

@@ -228,6 +228,29 @@ def release_of(name: str) -> ReleaseSettings:
     return ReleaseSettings.model_validate(environment(name).get("release", {}))
 
 
+class SparkSettings(BaseModel):
+    """Memory and extra configuration of the Spark sessions SmartPay starts
+    (`SMARTPAY_SPARK__DRIVER_MEMORY=8g`, ...). Memory is fixed when a session's JVM
+    starts, so these apply to sessions `smartpay.spark` starts, not to one a caller
+    (a notebook, a test) already runs."""
+
+    # In local[N] mode the executors live in the driver JVM, so this heap is all the
+    # memory Spark has; Spark's own default (1g) is too small for Feast's point-in-time
+    # join plan. On a cluster it is the `smartpay` process's JVM only.
+    driver_memory: str = "4g"
+    # Heap of each executor on a cluster (ignored by local[N]); "" keeps the cluster's
+    # spark-defaults.conf.
+    executor_memory: str = ""
+    # Any other `spark.*` entries, e.g. SMARTPAY_SPARK__CONF='{"spark.executor.cores": "4"}'.
+    conf: dict[str, str] = Field(default_factory=dict)
+
+    def session_conf(self) -> dict[str, str]:
+        """The `spark.*` entries a new session is built with."""
+        memory = {"spark.driver.memory": self.driver_memory,
+                  "spark.executor.memory": self.executor_memory}
+        return {**{k: v for k, v in memory.items() if v}, **self.conf}
+
+
 class _EnvironmentFile(PydanticBaseSettingsSource):
     """Defaults from `smartpay/envs/<SMARTPAY_ENV>.yaml`, below variables and .env."""
 
@@ -352,6 +375,7 @@ class Settings(BaseSettings):
     # (a standalone, YARN or k8s master URL); other profiles to pandas on one machine.
     engine: Engine | None = None
     spark_master: str = "local[2]"
+    spark: SparkSettings = SparkSettings()
 
     serving: ServingSettings = ServingSettings()
     gateways: GatewaySettings = GatewaySettings()

@@ -64,7 +64,11 @@ def _worker_python(master: str, conf: dict[str, str]) -> str | None:
 @contextmanager
 def spark_session(master: str, app_name: str = "smartpay",
                   conf: dict[str, str] | None = None) -> Iterator[SparkSession]:
-    """A Spark session on `master` (`local[2]`, `spark://host:7077`, ...), stopped on exit."""
+    """A Spark session on `master` (`local[2]`, `spark://host:7077`, ...), stopped on exit.
+
+    `conf` (e.g. `Settings.spark.session_conf()`) is applied before the JVM starts, so
+    memory settings such as `spark.driver.memory` take effect; pyspark passes them to
+    the `spark-submit` that launches it."""
     reason = spark_missing_reason()
     if reason:
         raise SparkUnavailable(reason)
@@ -81,11 +85,12 @@ def spark_session(master: str, app_name: str = "smartpay",
 
 
 @contextmanager
-def spark_session_for(master: str,
-                      app_name: str = "smartpay") -> Iterator[SparkSession]:
+def spark_session_for(master: str, app_name: str = "smartpay",
+                      conf: dict[str, str] | None = None) -> Iterator[SparkSession]:
     """The caller's active session if this thread has one (left running: its owner stops
-    it), else a new one on `master`, stopped on exit. Feast's Spark offline store uses
-    the active session, so pipeline steps that call Feast run inside this."""
+    it, and its configuration stands), else a new one on `master` with `conf`, stopped
+    on exit. Feast's Spark offline store uses the active session, so pipeline steps
+    that call Feast run inside this."""
     reason = spark_missing_reason()
     if reason:
         raise SparkUnavailable(reason)
@@ -95,5 +100,5 @@ def spark_session_for(master: str,
     if active is not None:
         yield active
         return
-    with spark_session(master, app_name) as session:
+    with spark_session(master, app_name, conf) as session:
         yield session

@@ -17,13 +17,13 @@ import pandas as pd
 import xgboost as xgb
 
 from models.fraud.estimators import TUNED, XGB_FIXED, matrix, score_booster
-from models.fraud.protocol import Columns, Split
+from models.fraud.protocol import Columns
 from models.fraud.selection import Selection
 from models.fraud.thresholds import choose_thresholds
 from models.fraud.train import Comparison, TrainConfig, _metrics_on
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 NUM_WORKERS = 2
@@ -38,14 +38,13 @@ def spark_params(params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {**fixed, **params, "random_state": seed}
 
 
-def training_frame(spark: SparkSession, df: pd.DataFrame, features: list[str],
-                   label: str) -> DataFrame:
-    """Feature and label columns of a pandas window as a Spark DataFrame (float32)."""
+def training_frame(sdf: DataFrame, features: list[str], label: str) -> DataFrame:
+    """The feature columns (float32) and the label (int) of a Spark window, nothing
+    else: the rows stay on the executors."""
     from pyspark.sql import functions as F
 
-    rows = df[features].astype("float32").assign(**{label: df[label].astype("int32")})
-    sdf = spark.createDataFrame(rows)
-    return sdf.select(*[F.col(f).cast("float") for f in features], F.col(label))
+    return sdf.select(*[F.col(f).cast("float") for f in features],
+                      F.col(label).cast("int"))
 
 
 def fit_xgb_spark(sdf: DataFrame, features: list[str], label: str,
@@ -62,14 +61,16 @@ def fit_xgb_spark(sdf: DataFrame, features: list[str], label: str,
 
 
 def compare_on_spark(
-    spark: SparkSession, df: pd.DataFrame, features: list[str], cols: Columns,
-    test_split: Split, sel: Selection, cfg: TrainConfig, num_workers: int = NUM_WORKERS,
+    train: DataFrame, test: pd.DataFrame, example: pd.DataFrame, features: list[str],
+    cols: Columns, sel: Selection, cfg: TrainConfig, num_workers: int = NUM_WORKERS,
 ) -> Comparison:
-    """The selection's XGBoost fitted on Spark over the split's training window and
-    scored on its test window; thresholds from the selection's validation scores."""
-    train, test = df.iloc[test_split.train], df.iloc[test_split.test]
+    """The selection's XGBoost fitted on Spark over the training rows `train` (a Spark
+    frame, never collected) and scored on the test week `test`; thresholds from the
+    selection's validation scores. `example` (training rows in the driver, all of them
+    or a sample) stands for the training frame in logging: input example and the
+    drift profile."""
     t0 = time.perf_counter()
-    sdf = training_frame(spark, train, features, cols.label)
+    sdf = training_frame(train, features, cols.label)
     booster = fit_xgb_spark(sdf, features, cols.label, sel.params, cfg.seed, num_workers)
     scores = score_booster(booster, matrix(test, features))
     metrics = {TUNED: _metrics_on(test, scores, cols, cfg.top_k)}
@@ -77,5 +78,5 @@ def compare_on_spark(
     log.info("%s on spark (%d workers): %s in %.1f s", TUNED, num_workers,
              metrics[TUNED], seconds[TUNED])
     thresholds = choose_thresholds(sel.val_labels, sel.val_scores, cfg.budget)
-    return Comparison(metrics, booster, sel, thresholds, features, test, scores, train,
+    return Comparison(metrics, booster, sel, thresholds, features, test, scores, example,
                       seconds, {TUNED: scores})

@@ -47,7 +47,8 @@ def build(settings: Settings, raw_path: Path, validate: bool = True,
         from pipelines.features import pipeline_spark
         from smartpay.spark import spark_session_for
 
-        with spark_session_for(settings.spark_master, "smartpay-features") as spark:
+        with spark_session_for(settings.spark_master, "smartpay-features",
+                               settings.spark.session_conf()) as spark:
             return pipeline_spark.build(spark, settings, raw_path, RAW_COLUMNS,
                                         validate)
     tx = read_table(raw_path, columns=RAW_COLUMNS)
@@ -99,7 +100,8 @@ def materialize(settings: Settings, project: str | None = None) -> dict[str, int
     if offline_on_spark(settings):
         from smartpay.spark import spark_session_for
 
-        with spark_session_for(settings.spark_master, "smartpay-materialize"):
+        with spark_session_for(settings.spark_master, "smartpay-materialize",
+                               settings.spark.session_conf()):
             store.materialize(start_date=bounds[0], end_date=bounds[1],
                               feature_views=views)
     else:

@@ -33,6 +33,9 @@ from smartpay.errors import SmartPayError
 from smartpay.settings import Settings
 
 FEATURE_SERVICE = "fraud_model_v1"
+# Rows of the Spark path's parameter search held in the driver (all of them on the
+# reference world's window, about 0.5 M).
+SELECTION_ROWS = 2_000_000
 log = logging.getLogger(__name__)
 
 
@@ -151,27 +154,44 @@ def train_reference(settings: Settings, cfg: TrainConfig, w: Windows = Windows()
 
 def train_reference_spark(settings: Settings, cfg: TrainConfig, w: Windows = Windows(),
                           tolerance: float = 0.01, master: str | None = None,
-                          run_name: str = "train-spark") -> Outcome:
-    """`train_reference` with the tuned XGBoost fitted by `xgboost.spark` in the
-    caller's Spark session or one on `master`: same window (from Feast's Spark offline
-    store in the `cluster` profile), selection, thresholds, logging and gate."""
+                          run_name: str = "train-spark",
+                          selection_rows: int = SELECTION_ROWS) -> Outcome:
+    """`train_reference` with the window as a Spark frame (Feast's Spark offline store
+    in the `cluster` profile) in the caller's Spark session or one on `master`; the
+    tuned XGBoost is fitted by `xgboost.spark` on the training week where it lies. The
+    driver holds the parameter search's rows (at most `selection_rows`, a share of the
+    cards beyond that) and the test week; selection, thresholds, logging and gate are
+    the one-process code."""
+    from pyspark import StorageLevel
+
     from models.fraud.selection import tune_xgb
     from models.fraud.train_spark import compare_on_spark
+    from pipelines.fraud import nodes_spark, pipeline_spark
     from smartpay.spark import spark_session_for
 
-    t0 = time.perf_counter()
-    url = master or settings.spark_master
-    with spark_session_for(url, "smartpay-train-fraud") as spark:
-        df, feats, win = feature_frame(settings, w)
-        cols = Columns()
-        test, folds = nodes.reference_splits(df, win["train_start"], w, cols)
-        t_data = time.perf_counter() - t0
-        sel = tune_xgb(df, folds, feats, cols.label, cfg.n_trials, cfg.seed,
-                       cfg.xgb_threads, cfg.timeout_s, cols.card)
-        comp = compare_on_spark(spark, df, feats, cols, test, sel, cfg)
-    ctx = {**_context(win, test, comp.test_frame, cols, "feast"), "engine": "spark",
-           "run_name": run_name}
-    return _finish(settings, comp, cfg, cols, ctx, tolerance, {"data": t_data}, t0, len(df))
+    t0, cols = time.perf_counter(), Columns()
+    with spark_session_for(master or settings.spark_master, "smartpay-train-fraud",
+                           settings.spark.session_conf()) as spark:
+        window, feats, win = pipeline_spark.feature_frame(spark, settings, w)
+        window = window.persist(StorageLevel.MEMORY_AND_DISK)
+        start = win["train_start"]
+        try:
+            search = pipeline_spark.selection_frame(window, start, w, cols,
+                                                    selection_rows, cfg.seed)
+            test = pipeline_spark.to_driver(nodes_spark.test_rows(window, start, w, cols))
+            train = nodes_spark.train_rows(window, start, w, cols)
+            rows, n_train = window.count(), train.count()
+            split, folds = nodes.reference_splits(search, start, w, cols)
+            t_data = time.perf_counter() - t0
+            sel = tune_xgb(search, folds, feats, cols.label, cfg.n_trials, cfg.seed,
+                           cfg.xgb_threads, cfg.timeout_s, cols.card)
+            comp = compare_on_spark(train, test, search.iloc[split.train], feats, cols,
+                                    sel, cfg)
+        finally:
+            window.unpersist()
+    ctx = {**_context(win, split, comp.test_frame, cols, "feast"), "engine": "spark",
+           "train_rows": n_train, "run_name": run_name}
+    return _finish(settings, comp, cfg, cols, ctx, tolerance, {"data": t_data}, t0, rows)
 
 
 def train_table(settings: Settings, spec: TableSpec, cfg: TrainConfig,

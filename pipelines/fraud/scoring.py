@@ -40,8 +40,8 @@ def score_table(settings: Settings, table: Path, out: Path, engine: str = "panda
     else:
         from smartpay.spark import spark_session_for
 
-        with spark_session_for(master or settings.spark_master,
-                               "smartpay-score-fraud") as spark:
+        with spark_session_for(master or settings.spark_master, "smartpay-score-fraud",
+                               settings.spark.session_conf()) as spark:
             rows = _score_spark(spark, reg, version, Path(table), Path(out))
     log.info("scored %d rows with %s v%s on %s -> %s", rows, registry.MODEL_NAME,
              version, engine, out)

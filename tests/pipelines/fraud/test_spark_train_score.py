@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from models.fraud import registry
-from models.fraud.estimators import TUNED
+from models.fraud.estimators import TUNED, fit_xgb, matrix, score_booster
+from models.fraud.metrics import average_precision
 from pipelines.fraud import pipeline as fp
 from pipelines.fraud.scoring import score_table
 from tests.pipelines.fraud.conftest import TINY_CONFIG, TINY_WINDOWS
@@ -31,6 +32,19 @@ def test_spark_trained_model_registers_and_loads_like_any_version(spark_trained)
     assert loaded.features == out.features and loaded.thresholds == out.predictor.thresholds
     np.testing.assert_array_equal(loaded.scores(window), out.predictor.scores(window))
     assert reg.mlmodel(out.version).signature is not None
+
+
+def test_spark_fit_is_within_0_01_ap_of_the_one_process_fit_on_the_same_rows(
+        spark_trained):
+    _, out = spark_trained
+    comp, label = out.comparison, "is_fraud"
+    assert out.rows > len(comp.train_frame) > 0  # the training week, not the window
+    one = fit_xgb(matrix(comp.train_frame, comp.features),
+                  comp.train_frame[label].to_numpy(), comp.selection.params,
+                  comp.features, TINY_CONFIG.seed, 1)
+    y = comp.test_frame[label].to_numpy()
+    one_ap = average_precision(y, score_booster(one, matrix(comp.test_frame, comp.features)))
+    assert abs(out.metrics[TUNED]["ap"] - one_ap) <= 0.01
 
 
 def _table(settings, version, path):
