@@ -22,9 +22,13 @@ from pipelines.router import nodes
 from pipelines.router.pipeline import RouterParams, build
 
 
-def _variant(cfg, vw_args: str | None, exploration: str | None):
-    """The config with other VW arguments / exploration ("squarecb:300", "epsilon:0.02")."""
+def _variant(cfg, vw_args: str | None, exploration: str | None, floor: float | None = None):
+    """The config with other VW arguments / exploration ("squarecb:300", "epsilon:0.02")
+    / probability floor."""
     router = cfg.router
+    if floor is not None:
+        router = router.model_copy(update={"exploration": router.exploration.model_copy(
+            update={"min_probability": floor})})
     if vw_args is not None:
         router = router.model_copy(update={"vw_args": vw_args})
     if exploration:
@@ -36,20 +40,24 @@ def _variant(cfg, vw_args: str | None, exploration: str | None):
 
 
 def run_seed(world: str, seed: int, days: int, variants: list[tuple[str | None, str | None]],
-             baselines: bool) -> dict[str, tuple[float, float]]:
+             baselines: bool, reward: dict, floor: float | None) -> dict[str, tuple[float, float]]:
     """Auth rate and regret per policy / VW variant on one seed."""
     rp = build(RouterParams(days=days, seed=seed, config=world_path(world)))
-    out = {"oracle": (float(nodes.oracle_success(rp.world).mean()), 0.0),
-           "best_fixed_per_segment": (nodes.best_fixed_per_segment(rp.ctx, rp.world), 0.0)}
+    if reward:
+        rp.cfg = rp.cfg.model_copy(update={"reward": rp.cfg.reward.model_copy(update=reward)})
+    out = {"oracle": (float(nodes.oracle_success(rp.world).mean()), 0.0, float("nan")),
+           "best_fixed_per_segment": (nodes.best_fixed_per_segment(rp.ctx, rp.world), 0.0,
+                                      float("nan"))}
     names = ["static_rule", "sliding_window_sr", "thompson"] if baselines else []
     jobs = [(n, rp.cfg, n) for n in names]
-    jobs += [("vw", _variant(rp.cfg, a, e), f"vw[{a or '-'}|{e or '-'}]") for a, e in variants]
+    jobs += [("vw", _variant(rp.cfg, a, e, floor), f"vw[{a or '-'}|{e or '-'}]") for a, e in variants]
     for name, cfg, label in jobs:
         t0 = time.perf_counter()
         m = nodes.policy_metrics(nodes.run_policy(name, rp.ctx, rp.world, cfg, rp.draws, 7), rp.world)
-        out[label] = (m["auth_rate"], m["regret"] / len(rp.ctx))
+        out[label] = (m["auth_rate"], m["regret"] / len(rp.ctx), m["fee_per_success"])
         print(f"  seed {seed} {label:<60} auth {m['auth_rate']:.4f} regret/pay "
-              f"{out[label][1]:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+              f"{out[label][1]:.4f} fee/ok {m['fee_per_success']:.4f} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return out
 
 
@@ -61,15 +69,19 @@ def main() -> None:
     ap.add_argument("--vw", nargs="*", default=[], help="VW argument strings to try")
     ap.add_argument("--explore", nargs="*", default=[None], help="e.g. squarecb:300 epsilon:0.02")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--fee-weight", type=float, default=None)
+    ap.add_argument("--latency-weight", type=float, default=None)
+    ap.add_argument("--floor", type=float, default=None, help="min_probability")
     a = ap.parse_args()
+    reward = {k: v for k, v in (("fee_weight", a.fee_weight),
+                                ("latency_weight_per_s", a.latency_weight)) if v is not None}
     variants = [(v, e) for v in (a.vw or [None]) for e in a.explore]
-    per_seed = [run_seed(a.world, s, a.days, variants, not a.no_baselines) for s in a.seeds]
+    per_seed = [run_seed(a.world, s, a.days, variants, not a.no_baselines, reward, a.floor) for s in a.seeds]
     print(f"\n{a.world} world, {a.days} days, seeds {a.seeds}")
-    print(f"{'policy':<64}{'auth rate':>10}{'regret/pay':>12}")
+    print(f"{'policy':<64}{'auth rate':>10}{'regret/pay':>12}{'fee/ok':>9}")
     for label in per_seed[0]:
-        auth = np.mean([r[label][0] for r in per_seed])
-        reg = np.mean([r[label][1] for r in per_seed])
-        print(f"{label:<64}{auth:>10.4f}{reg:>12.4f}")
+        auth, reg, fee = (np.mean([r[label][j] for r in per_seed]) for j in range(3))
+        print(f"{label:<64}{auth:>10.4f}{reg:>12.4f}{fee:>9.4f}")
 
 
 if __name__ == "__main__":
