@@ -104,13 +104,12 @@ def main() -> None:
     reg = dict(item.split("=", 1) for item in a.registered)
     runs = {w: evaluate_runs(w, a.seeds, a.days, Path(reg[w]) if w in reg else None)
             for w in a.worlds}
-    sweeps = {w: fee_sweep(w, a.seeds[0], a.days, a.fee_weights) for w in a.worlds} if a.fee_weights else {}
     print(f"\n{a.days} days, seeds {a.seeds}, mean ± sd\n")
     print(table(runs))
-    print("\n" + "\n".join(checks(runs)))
-    for w, sweep in sweeps.items():
+    print("\n" + "\n".join(checks(runs)), flush=True)
+    for w in a.worlds if a.fee_weights else []:
         print(f"\n{w}, seed {a.seeds[0]}: VW by fee weight")
-        for fw, m in sweep.items():
+        for fw, m in fee_sweep(w, a.seeds[0], a.days, a.fee_weights).items():
             print(f"  fee_weight {fw:<5} auth {m['auth_rate']:.4f} fee/ok {m['fee_per_success']:.4f}")
 
 

@@ -26,6 +26,9 @@ def _variant(cfg, vw_args: str | None, exploration: str | None, floor: float | N
     """The config with other VW arguments / exploration ("squarecb:300", "epsilon:0.02")
     / probability floor."""
     router = cfg.router
+    if vw_args is not None and vw_args.startswith("cb_type="):  # "cb_type=dm -q gs ..."
+        cb, _, vw_args = vw_args.partition(" ")
+        router = router.model_copy(update={"cb_type": cb.removeprefix("cb_type=")})
     if floor is not None:
         router = router.model_copy(update={"exploration": router.exploration.model_copy(
             update={"min_probability": floor})})
