@@ -133,12 +133,22 @@ class RouterOptions(_Strict):
 
     segment_by: list[str] = ["card_network", "issuing_country", "channel"]
     vw_args: str = "-q gs -q gx"
+    # A router trained offline from logs (`smartpay train router`) starts from many
+    # examples and wants a smaller, faster-decaying learning rate than one learning
+    # from scratch online; its registered model keeps these arguments when served.
+    offline_vw_args: str | None = None
     cb_type: Literal["ips", "dr", "mtr", "dm"] = "mtr"
     exploration: Exploration = Exploration()
     elimination: Elimination = Elimination()
     sr_window: int = Field(200, ge=5)
     sr_hedge: float = Field(0.05, ge=0, le=1)
     thompson_discount: float = Field(0.999, gt=0, le=1)
+
+    def for_offline(self) -> "RouterOptions":
+        """These options with the offline VW arguments in force (if any are set)."""
+        if self.offline_vw_args is None:
+            return self
+        return self.model_copy(update={"vw_args": self.offline_vw_args})
 
 
 class WorldConfig(_Strict):

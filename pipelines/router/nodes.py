@@ -193,8 +193,9 @@ def baseline_pmfs(log: pd.DataFrame, cfg: WorldConfig, seed: int) -> dict[str, n
 
 
 def train_offline(train: pd.DataFrame, cfg: WorldConfig, passes: int = 1) -> VWRouter:
-    """VW router learnt from logged decisions (cb_type and exploration from config)."""
-    return offline.train(train, cfg.gateway_names, cfg.router, passes)
+    """VW router learnt from logged decisions (cb_type, exploration and the offline VW
+    arguments from config)."""
+    return offline.train(train, cfg.gateway_names, cfg.router.for_offline(), passes)
 
 
 def gateway_stats_table(log: pd.DataFrame) -> pd.DataFrame:

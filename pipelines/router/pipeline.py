@@ -213,8 +213,10 @@ class TrainParams:
 
 
 def training_config(params: TrainParams) -> WorldConfig:
-    """The config with the requested cb_type; SquareCB needs mtr, so others use epsilon."""
+    """The config with the offline VW arguments and the requested cb_type; SquareCB
+    needs mtr, so others use epsilon."""
     cfg = load_config(params.config)
+    cfg = cfg.model_copy(update={"router": cfg.router.for_offline()})
     if params.cb_type is None or params.cb_type == cfg.router.cb_type:
         return cfg
     router = cfg.router.model_copy(update={"cb_type": params.cb_type})

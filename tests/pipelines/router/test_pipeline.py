@@ -82,3 +82,14 @@ def test_a_registered_router_of_another_world_is_refused(data_dir):
 def test_an_unknown_world_is_named_in_the_error(data_dir):
     result = CliRunner().invoke(app, ["evaluate", "router", "--world", "atlantis", "--days", "1"])
     assert result.exit_code != 0 and "atlantis" in str(result.exception)
+
+
+def test_train_router_learns_and_registers_with_the_offline_vw_arguments():
+    from models.router.config import load_config, world_path
+    from pipelines.router.pipeline import TrainParams, training_config
+
+    for world in ("default", "regional"):
+        committed = load_config(world_path(world)).router
+        cfg = training_config(TrainParams(config=world_path(world)))
+        assert committed.offline_vw_args and cfg.router.vw_args == committed.offline_vw_args
+        assert cfg.router.vw_args != committed.vw_args
