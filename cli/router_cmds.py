@@ -19,7 +19,11 @@ def evaluate_router(
     days: int = typer.Option(30, help="Simulated days to replay."),
     customers: int = typer.Option(10_000, help="Simulated customers (about 2 payments a day each)."),
     seed: int = typer.Option(1, help="Random seed of transactions and outcomes."),
-    config: Path = typer.Option(None, "--config", help="Gateway world YAML (default: committed)."),
+    world: str = typer.Option("default", "--world", help="Committed gateway world: default or "
+                              "regional (ignored when --config is given)."),
+    config: Path = typer.Option(None, "--config", help="Gateway world YAML (default: --world's)."),
+    registered: str = typer.Option(None, "--registered", help="Also replay this registered "
+                                   "gateway-router version (or alias, e.g. champion) on its own."),
     workers: int = typer.Option(2, help="Processes replaying policies in parallel."),
     out: Path = typer.Option(None, help="Output folder (default: <data>/router)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on the last line."),
@@ -36,11 +40,17 @@ def evaluate_router(
     if through_api:
         from cli.router_api_cmds import evaluate_through_api
 
+        if world != "default" or config is not None:
+            raise typer.BadParameter("--through-api replays the default world, the one "
+                                     "the server's router is configured with",
+                                     param_hint="--world")
         evaluate_through_api(url, token, customers, seed, json_out)
         return
+    from models.router.config import world_path
 
     params = RouterParams(days=days, customers=customers, terminals=customers, seed=seed,
-                          config=config, workers=workers)
+                          config=config or world_path(world), workers=workers,
+                          registered=_registered_folder(registered))
     out = out or get_settings().path("router")
     t0 = time.perf_counter()
     with spinner(f"Replaying {days} days through {len(POLICY_ORDER)} policies"):
@@ -51,6 +61,20 @@ def evaluate_router(
     (out / "report.json").write_text(json.dumps({**report, "info": info}, indent=2))
     if json_out:
         print(json.dumps(report))
+
+
+def _registered_folder(version: str | None) -> Path | None:
+    """The artifacts folder of a registered router version or alias (None: none asked)."""
+    if version is None:
+        return None
+    from models.router.registry import RouterRegistry
+    from smartpay.errors import InputError
+
+    reg = RouterRegistry.from_settings(get_settings())
+    resolved = version if version.isdigit() else reg.version_for_alias(version)
+    if resolved is None:
+        raise InputError("registered", version, "a gateway-router version or a set alias")
+    return reg.model_folder(resolved) / "artifacts" / "router"
 
 
 def _print_table(report: dict, info: dict) -> None:
@@ -80,6 +104,8 @@ def train_router(
     days: int = typer.Option(14, help="Days to simulate when no logs are given."),
     customers: int = typer.Option(10_000, help="Simulated customers when no logs are given."),
     seed: int = typer.Option(1, help="Random seed."),
+    world: str = typer.Option("default", "--world", help="Committed gateway world: default or "
+                              "regional (ignored when --config is given)."),
     config: Path = typer.Option(None, "--config", help="Gateway world / router YAML."),
     cb_type: str = typer.Option(None, help="ips, dr or mtr (default: from config)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on the last line."),
@@ -89,8 +115,10 @@ def train_router(
 
     default_logs = get_settings().path("router", "decisions_random.parquet")
     logs = logs or (default_logs if default_logs.exists() else None)
+    from models.router.config import world_path
+
     params = TrainParams(logs=logs, days=days, customers=customers, seed=seed,
-                         config=config, cb_type=cb_type)
+                         config=config or world_path(world), cb_type=cb_type)
     t0 = time.perf_counter()
     with spinner("Training the VW router from logged decisions"):
         result = train(params, get_settings())

@@ -165,6 +165,7 @@ def test_the_wheel_is_named_for_pypi_and_declares_its_extras(wheel):
         "features/envs/local/feature_store.yaml",
         "features/.feastignore",
         "models/router/config/default.yaml",
+        "models/router/config/regional.yaml",
     ):
         assert data in names, data
 

@@ -2,8 +2,8 @@
 
 The world says, per gateway, how likely a payment is to be authorised in each
 context, how long it takes and what it costs; the router section configures the
-policies. `load_config()` reads the committed default; `load_config(path)` any file
-of the same schema.
+policies. `load_config()` reads the committed default; `load_config(world_path(name))`
+another committed world; `load_config(path)` any file of the same schema.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from smartpay.errors import DataFileError, InputError
 
-DEFAULT_CONFIG = Path(__file__).parent / "config" / "default.yaml"
+CONFIG_DIR = Path(__file__).parent / "config"
+DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
+# The committed worlds, by name: `default` (context barely matters) and `regional`
+# (more gateways; category, amount and hour effects; faster drift; soft degradations).
+WORLDS = ("default", "regional")
 CONTEXT_DIMS = ("card_network", "issuing_country", "currency", "merchant_category",
                 "channel", "hour_band")
 
@@ -129,12 +133,22 @@ class RouterOptions(_Strict):
 
     segment_by: list[str] = ["card_network", "issuing_country", "channel"]
     vw_args: str = "-q gs -q gx"
+    # A router trained offline from logs (`smartpay train router`) starts from many
+    # examples and wants a smaller, faster-decaying learning rate than one learning
+    # from scratch online; its registered model keeps these arguments when served.
+    offline_vw_args: str | None = None
     cb_type: Literal["ips", "dr", "mtr", "dm"] = "mtr"
     exploration: Exploration = Exploration()
     elimination: Elimination = Elimination()
     sr_window: int = Field(200, ge=5)
     sr_hedge: float = Field(0.05, ge=0, le=1)
     thompson_discount: float = Field(0.999, gt=0, le=1)
+
+    def for_offline(self) -> "RouterOptions":
+        """These options with the offline VW arguments in force (if any are set)."""
+        if self.offline_vw_args is None:
+            return self
+        return self.model_copy(update={"vw_args": self.offline_vw_args})
 
 
 class WorldConfig(_Strict):
@@ -165,6 +179,13 @@ class WorldConfig(_Strict):
     def gateway_names(self) -> list[str]:
         """Gateways in config order (the action order everywhere)."""
         return list(self.gateways)
+
+
+def world_path(world: str) -> Path:
+    """The YAML file of a committed world by name (see WORLDS)."""
+    if world not in WORLDS:
+        raise InputError("world", world, "one of " + ", ".join(WORLDS))
+    return CONFIG_DIR / f"{world}.yaml"
 
 
 def load_config(path: Path | str | None = None) -> WorldConfig:

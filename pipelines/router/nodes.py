@@ -67,6 +67,15 @@ def run_policy(name: str, ctx: pd.DataFrame, world: World, cfg: WorldConfig,
     return replay(make_policy(name, cfg, seed), pays, world, cfg, draws, log_features=name == "random")
 
 
+def run_router(name: str, router: VWRouter, ctx: pd.DataFrame, world: World,
+               cfg: WorldConfig, draws: tuple[np.ndarray, np.ndarray]) -> Decisions:
+    """Replay every payment through an already trained VW router, reported as `name`."""
+    pays = payments(ctx, world, ctx["shared"].to_numpy())
+    dec = replay(router, pays, world, cfg, draws)
+    dec.policy = name
+    return dec
+
+
 def expected_success(dec: Decisions, world: World) -> np.ndarray:
     """True success probability of each chosen gateway."""
     return world.p_success[np.arange(len(dec.action)), dec.action]
@@ -184,8 +193,9 @@ def baseline_pmfs(log: pd.DataFrame, cfg: WorldConfig, seed: int) -> dict[str, n
 
 
 def train_offline(train: pd.DataFrame, cfg: WorldConfig, passes: int = 1) -> VWRouter:
-    """VW router learnt from logged decisions (cb_type and exploration from config)."""
-    return offline.train(train, cfg.gateway_names, cfg.router, passes)
+    """VW router learnt from logged decisions (cb_type, exploration and the offline VW
+    arguments from config)."""
+    return offline.train(train, cfg.gateway_names, cfg.router.for_offline(), passes)
 
 
 def gateway_stats_table(log: pd.DataFrame) -> pd.DataFrame:

@@ -34,6 +34,7 @@ class RouterParams:
     workers: int = 2
     train_share: float = 2 / 3
     policies: tuple[str, ...] = field(default=nodes.POLICIES)
+    registered: Path | None = None  # artifacts of a registered router, replayed as well
 
     def __post_init__(self) -> None:
         for name in ("days", "customers", "terminals", "workers"):
@@ -90,6 +91,18 @@ def run_all(rp: Replay, policies: tuple[str, ...], workers: int) -> dict:
     return {n: by_name[n] for n in policies}
 
 
+def registered_policy(folder: Path, cfg: WorldConfig):
+    """The registered router in `folder` as serving loads it (`RouterPolicy`), checked
+    to route the same gateways as the world it is replayed on."""
+    from models.router.pyfunc import policy_from_artifacts
+
+    policy = policy_from_artifacts(folder)
+    if policy.names != cfg.gateway_names:
+        raise InputError("registered", str(folder),
+                         f"a router for the gateways {cfg.gateway_names}, not {policy.names}")
+    return policy
+
+
 def ope_of_learned_policy(random_log: pd.DataFrame, rp: Replay, share: float) -> tuple[dict, object]:
     """Train VW offline on the earlier random-logged days; DR on the later ones vs truth."""
     train, evaluation = nodes.split_by_time(random_log, share)
@@ -103,7 +116,11 @@ def ope_of_learned_policy(random_log: pd.DataFrame, rp: Replay, share: float) ->
 def evaluate(params: RouterParams, out_dir: Path) -> dict:
     """Replay, compare, estimate; writes logs, gateway stats and the regret plot."""
     rp = build(params)
+    registered = registered_policy(params.registered, rp.cfg) if params.registered else None
     decisions = run_all(rp, params.policies, params.workers)
+    if registered is not None:  # replayed on its own, learning online as serving runs it
+        decisions["registered"] = nodes.run_router("registered", registered.router, rp.ctx,
+                                                   rp.world, rp.cfg, rp.draws)
     report = {"payments": len(rp.ctx),
               "policies": {n: nodes.policy_metrics(d, rp.world) for n, d in decisions.items()},
               "ope": {}}
@@ -196,8 +213,10 @@ class TrainParams:
 
 
 def training_config(params: TrainParams) -> WorldConfig:
-    """The config with the requested cb_type; SquareCB needs mtr, so others use epsilon."""
+    """The config with the offline VW arguments and the requested cb_type; SquareCB
+    needs mtr, so others use epsilon."""
     cfg = load_config(params.config)
+    cfg = cfg.model_copy(update={"router": cfg.router.for_offline()})
     if params.cb_type is None or params.cb_type == cfg.router.cb_type:
         return cfg
     router = cfg.router.model_copy(update={"cb_type": params.cb_type})

@@ -75,3 +75,53 @@ def test_serving_and_replay_build_identical_vw_features():
         row = ctx.iloc[i]
         one = derive_one(PaymentContext.model_validate(row.to_dict()), cfg)
         assert shared_features_one(one) == vectorised[i]
+
+
+def test_the_regional_world_is_selectable_by_name_and_has_at_least_five_gateways():
+    from models.router.config import world_path
+
+    cfg = load_config(world_path("regional"))
+    assert len(cfg.gateways) >= 5
+    with pytest.raises(InputError, match="world"):
+        world_path("atlantis")
+
+
+def test_the_regional_world_has_category_amount_and_hour_effects_and_faster_drift():
+    from models.router.config import world_path
+
+    regional, default = load_config(world_path("regional")), load_config()
+    dims = {d for g in regional.gateways.values() for d in g.effects}
+    assert {"merchant_category", "hour_band"} <= dims
+    slopes = [g.amount_slope for g in regional.gateways.values()]
+    assert max(slopes) - min(slopes) >= 0.5
+    period = min(g.drift.period_days for g in regional.gateways.values())
+    assert period < min(g.drift.period_days for g in default.gateways.values()) / 2
+
+
+def test_regional_soft_degradations_stay_above_the_elimination_floor():
+    from models.router.config import world_path
+
+    cfg = load_config(world_path("regional"))
+    soft = [o for o in cfg.outages if o.success_multiplier >= 0.7]
+    assert len(soft) >= 10
+    cfg = cfg.model_copy(update={"outages": soft})
+    ctx, world = world_for(synthetic_contexts(30 * 24 * 60, 1).assign(risk_score=0.05), cfg)
+    for k in range(len(cfg.gateways)):
+        hit = world.outage[:, k] & world.eligible[:, k]
+        if hit.any():
+            assert world.p_success[hit, k].mean() > cfg.router.elimination.below + 0.1
+
+
+def test_in_the_regional_world_the_best_gateway_changes_inside_a_segment():
+    from models.router.config import world_path
+
+    cfg = load_config(world_path("regional"))
+    base = synthetic_contexts(24 * 60, 1, seed=3).assign(channel="ecommerce", risk_score=0.05)
+    ctx = pd.concat([base.assign(merchant_category="travel"),
+                     base.assign(merchant_category="digital_goods", amount_minor=500)],
+                    ignore_index=True)
+    _, world = world_for(ctx, cfg)
+    best = np.where(world.eligible, world.p_success, -1).argmax(axis=1)
+    n = len(base)
+    names = cfg.gateway_names
+    assert names[np.bincount(best[:n]).argmax()] != names[np.bincount(best[n:]).argmax()]

@@ -55,3 +55,41 @@ def test_train_registers_every_version_and_gates_it_against_the_baselines_and_ch
     assert (r2["champion_value"] is not None) == r1["promoted"]
     bar2 = max([r2["champion_value"] or 0.0, *(b["dr"] for b in r2["baselines"].values())])
     assert r2["promoted"] == (r2["challenger"]["dr_ci"][0] >= bar2)
+
+
+def test_the_registered_router_is_replayed_on_its_own_next_to_the_other_policies(data_dir):
+    tiny = ["--days", "1", "--customers", "400", "--config", str(TEST_CONFIG)]
+    trained = CliRunner().invoke(app, ["train", "router", *tiny, "--json"])
+    assert trained.exit_code == 0, trained.output
+    version = json.loads(trained.stdout.strip().splitlines()[-1])["version"]
+    result = CliRunner().invoke(app, ["evaluate", "router", *tiny, "--workers", "1",
+                                      "--registered", version, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(report["policies"]) == [*POLICIES, "registered"]
+    assert 0.5 < report["policies"]["registered"]["auth_rate"] <= 1.0
+
+
+def test_a_registered_router_of_another_world_is_refused(data_dir):
+    tiny = ["--days", "1", "--customers", "400"]
+    trained = CliRunner().invoke(app, ["train", "router", *tiny, "--config", str(TEST_CONFIG)])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(app, ["evaluate", "router", *tiny, "--world", "regional",
+                                      "--workers", "1", "--registered", "1"])
+    assert result.exit_code != 0 and "gateways" in str(result.exception or result.output)
+
+
+def test_an_unknown_world_is_named_in_the_error(data_dir):
+    result = CliRunner().invoke(app, ["evaluate", "router", "--world", "atlantis", "--days", "1"])
+    assert result.exit_code != 0 and "atlantis" in str(result.exception)
+
+
+def test_train_router_learns_and_registers_with_the_offline_vw_arguments():
+    from models.router.config import load_config, world_path
+    from pipelines.router.pipeline import TrainParams, training_config
+
+    for world in ("default", "regional"):
+        committed = load_config(world_path(world)).router
+        cfg = training_config(TrainParams(config=world_path(world)))
+        assert committed.offline_vw_args and cfg.router.vw_args == committed.offline_vw_args
+        assert cfg.router.vw_args != committed.vw_args
