@@ -27,8 +27,12 @@ BODIES = {
     ("post", "/chat"): {"message": "How long does a refund take?", "session_id": "s1"},
     ("post", "/admin/dlq/replay"): {},
     ("post", "/payments/{payment_id}/review"): {"verdict": "reject", "note": "checked"},
+    ("post", "/route/{decision_id}/outcome"): {"gateway": "stripe", "success": True,
+                                               "latency_ms": 420.0, "amount_minor": 2_500,
+                                               "currency": "USD"},
 }
-PATH_VALUES = {"payment_id": "pay_000000000000000000000000", "user_id": "u1"}
+PATH_VALUES = {"payment_id": "pay_000000000000000000000000", "user_id": "u1",
+               "decision_id": "0123456789abcdef0123456789abcdef"}
 
 
 def operations(spec: dict) -> list[tuple[str, str]]:

@@ -99,7 +99,8 @@ def _attack(url: str) -> list[tuple[int, str, str]]:
         for method, path in operations(spec):
             for headers in ({"Authorization": f"Bearer {PAN}"}, {"X-Request-ID": PAN},
                             _headers(PAN), _headers(PAN_SPACED)):
-                r = c.request(method.upper(), url_of(path, payment_id=PAN, user_id=PAN),
+                target = url_of(path, payment_id=PAN, user_id=PAN, decision_id=PAN)
+                r = c.request(method.upper(), target,
                               headers=headers, params={"card": PAN, "cvc": "737"})
                 statuses.append((r.status_code, path, r.text[:200]))
                 assert PAN not in r.text and PAN not in str(r.headers), (path, r.text)
