@@ -50,23 +50,30 @@ def _pair(instant_s: int, out: list, n_windows: int) -> tuple[Windows, Windows |
 
 # KEYS[1]: the entity's sorted set (score: epoch s; member: "payment id|amount").
 # ARGV: payment id, epoch s, amount, retention s, then (lo, hi) of each window.
-_ADD = """
+# Shared by both scripts: append (count, amount sum) of each window (lo, hi) in
+# ARGV[first..] at instant `now` to `out`.
+_WINDOWS = """
+local function windows(key, now, first, out)
+  for i = first, #ARGV, 2 do
+    local members = redis.call('ZRANGEBYSCORE', key, now - tonumber(ARGV[i]),
+                               '(' .. (now - tonumber(ARGV[i + 1])))
+    local total = 0
+    for _, m in ipairs(members) do
+      total = total + tonumber(string.match(m, '|(-?%d+)$'))
+    end
+    out[#out + 1] = #members
+    out[#out + 1] = total
+  end
+end
+"""
+_ADD = _WINDOWS + """
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1] .. '|' .. ARGV[3])
 local latest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 local now = latest + 1
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[4])))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local out = {latest, redis.call('ZCARD', KEYS[1])}
-for i = 5, #ARGV, 2 do
-  local members = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[i]),
-                             '(' .. (now - tonumber(ARGV[i + 1])))
-  local total = 0
-  for _, m in ipairs(members) do
-    total = total + tonumber(string.match(m, '|(-?%d+)$'))
-  end
-  out[#out + 1] = #members
-  out[#out + 1] = total
-end
+windows(KEYS[1], now, 5, out)
 return out
 """
 
@@ -78,22 +85,13 @@ def _key(prefix: str, kind: str, entity_id: int) -> str:
 # Read only. KEYS[1] as above; ARGV: the instant, then (lo, hi) of each window. Returns
 # the newest event time (-1: none), the count, the sums at the instant, then at
 # newest+1.
-_AT = """
+_AT = _WINDOWS + """
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #newest == 0 then return {-1, 0} end
 local latest = tonumber(newest[2])
 local out = {latest, redis.call('ZCARD', KEYS[1])}
 for _, now in ipairs({tonumber(ARGV[1]), latest + 1}) do
-  for i = 2, #ARGV, 2 do
-    local members = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[i]),
-                               '(' .. (now - tonumber(ARGV[i + 1])))
-    local total = 0
-    for _, m in ipairs(members) do
-      total = total + tonumber(string.match(m, '|(-?%d+)$'))
-    end
-    out[#out + 1] = #members
-    out[#out + 1] = total
-  end
+  windows(KEYS[1], now, 2, out)
 end
 return out
 """
