@@ -15,7 +15,12 @@ the offline build's values.
 
 The logs are async (redis.asyncio, aiosqlite). Feast's online write is synchronous, so
 it runs in one worker thread of this object's own: at most one write in flight per
-process, never on the event loop.
+process, never on the event loop. Writes are group-committed: rows that arrive while
+a write is in flight go together in the next one (one transaction for many payments,
+an entity written several times keeping its newest row), and each caller waits for the
+write that carries its rows, so a payment is still scored after its slide is stored.
+Measured on the SQLite online store: a write of 1 row and of 50 rows both cost about
+8 ms, so one row per write capped a process at ~120 slides/s.
 """
 
 from __future__ import annotations
@@ -35,6 +40,22 @@ from serving.events import Event
 log = logging.getLogger("smartpay.fresh_features")
 EVENT = "payment_created"
 RECHECK_S = 60.0
+ENTITY_KEY = {CUSTOMER_PUSH: "customer_id", TERMINAL_PUSH: "terminal_id"}
+Pushes = list[tuple[str, list[dict]]]
+
+
+def merge(batches: list[Pushes]) -> Pushes:
+    """Several callers' pushes as one per source, each entity once with its newest row
+    (the largest event timestamp: a later instant, or more logged events)."""
+    newest: dict[str, dict] = {}
+    for pushes in batches:
+        for source, rows in pushes:
+            key, keep = ENTITY_KEY[source], newest.setdefault(source, {})
+            for row in rows:
+                old = keep.get(row[key])
+                if old is None or row["event_timestamp"] >= old["event_timestamp"]:
+                    keep[row[key]] = row
+    return [(source, list(rows.values())) for source, rows in newest.items()]
 
 
 def payment_of(event: Event) -> Payment:
@@ -54,7 +75,10 @@ class FreshFeatures:
         self._store, self._views = None, {}
         self._retry_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feast-push")
+        self._queue: list[tuple[Pushes, asyncio.Future]] = []
+        self._flushing: asyncio.Task | None = None
         self.pushed = 0
+        self.writes = 0  # online-store writes (each one group of callers' rows)
 
     async def handle(self, event: Event) -> None:
         if event.type != EVENT or not await self._ready():
@@ -67,7 +91,7 @@ class FreshFeatures:
                                      p.amount_minor)
         pushes = [(CUSTOMER_PUSH, [customer_row(p.customer_id, cust)]),
                   (TERMINAL_PUSH, [terminal_row(p.terminal_id, term)])]
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._push, pushes)
+        await self._write(pushes)
         obs.FRESH_FEATURES_S.observe(time.perf_counter() - t0)
         self.pushed += 1
 
@@ -88,9 +112,38 @@ class FreshFeatures:
                                 and not now.same_values(last)):
                 pushes.append((source, [row(eid, now)]))
         if pushes:
-            await asyncio.get_running_loop().run_in_executor(self._pool, self._push,
-                                                             pushes)
+            await self._write(pushes)
         return len(pushes)
+
+    async def _write(self, pushes: Pushes) -> None:
+        """Queue these rows and wait until a write has stored them (or raise its
+        error). The first caller with no write in flight starts the flusher."""
+        done = asyncio.get_running_loop().create_future()
+        self._queue.append((pushes, done))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        """Write whatever is queued, one group at a time, until the queue is empty."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                group, self._queue = self._queue, []
+                try:
+                    await loop.run_in_executor(self._pool, self._push,
+                                               merge([p for p, _ in group]))
+                except Exception as exc:  # every caller of this group sees it
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    self.writes += 1
+                    for _, done in group:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._flushing = None
 
     async def warm(self) -> bool:
         """Open the Feast store now (at start-up) rather than on the first payment's
@@ -131,6 +184,8 @@ class FreshFeatures:
             write_rows(self._store, self._views[source], rows)
 
     async def aclose(self) -> None:
-        """Close the event log and stop the worker (a push in flight finishes first)."""
+        """Close the event log and stop the worker (queued pushes are written first)."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
         await self.events.aclose()
         self._pool.shutdown(wait=True)
