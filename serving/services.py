@@ -31,6 +31,13 @@ app = create_app()
 _QUIET = {"access": {"enabled": False}}
 
 
+def _workers(kind: str) -> int:
+    """Processes `bentoml serve` starts for a service: `SMARTPAY_SERVING__API_WORKERS`,
+    `..._FRAUD_WORKERS`, `..._ROUTER_WORKERS` (read here, when the service is built,
+    since BentoML takes the count from the decorator)."""
+    return getattr(get_settings().serving, f"{kind}_workers")
+
+
 def _untraced_urls(*endpoints: str) -> list[str]:
     """Paths the ASGI tracing middleware skips. WebSocket frames never: it would open a
     span per frame sent, most of the cost of fanning an event out to 1,000 clients.
@@ -61,7 +68,7 @@ def _serving_process(model: Reloading) -> None:
     freeze_startup_heap()
 
 
-@bentoml.service(name="fraud_scorer", workers=1, logging=_QUIET,
+@bentoml.service(name="fraud_scorer", workers=_workers("fraud"), logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls("/score")},
                  traffic={"timeout": 30, "concurrency": 512})
 class FraudScorer:
@@ -101,7 +108,7 @@ def _fraud_row(r: FraudRequest) -> dict:
     return row
 
 
-@bentoml.service(name="gateway_router", workers=1, logging=_QUIET,
+@bentoml.service(name="gateway_router", workers=_workers("router"), logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls("/decide", "/feedback")},
                  traffic={"timeout": 30, "concurrency": 512})
 class GatewayRouter:
@@ -221,7 +228,7 @@ class _RouterPort:
 # BentoML's own request metrics are off here: `RequestContext` already records latency
 # per endpoint and status in smartpay_request_seconds, and the duplicate cost ~0.4 ms
 # a request. The model services keep theirs (per-API latency and in-flight counts).
-@bentoml.service(name="payment_api", workers=1, logging=_QUIET,
+@bentoml.service(name="payment_api", workers=_workers("api"), logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls(
                      "/fraud", "/route", "/pay", "/reward", "/chat")},  # /pay: /payments too
                  metrics={"enabled": False},
