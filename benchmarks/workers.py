@@ -1,4 +1,4 @@
-"""Closed-loop capacity of the payment API with 1 and 2 workers per service, prod profile.
+"""Closed-loop capacity of the prod-profile payment API with 1 and 2 workers a service.
 
 For each worker configuration (`--configs api:model,...`, default 1:1, 2:1 and 2:2;
 "model" is the worker count of both the fraud scorer and the gateway router) this
@@ -60,7 +60,8 @@ def _prod_env(standins: dict, db_url: str, redis_url: str, prefix: str,
     return env | {
         "SMARTPAY_PROFILE": "prod", "SMARTPAY_POSTGRES_URL": db_url,
         "SMARTPAY_REDIS_URL": redis_url, "SMARTPAY_SERVING__REDIS_PREFIX": prefix,
-        "SMARTPAY_JWT_SECRET": SECRET, "SMARTPAY_STRIPE_API_KEY": "sk_test_bench_workers",
+        "SMARTPAY_JWT_SECRET": SECRET,
+        "SMARTPAY_STRIPE_API_KEY": "sk_test_bench_workers",
         "SMARTPAY_DATA_DIR": str(data_dir),
         "SMARTPAY_MLFLOW_TRACKING_URI": f"sqlite:///{data_dir / 'mlflow.db'}",
         "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
@@ -124,7 +125,8 @@ def run_config(standins: dict, api: int, model: int, seconds: float, seed: int,
     with _scratch_database(pg_admin) as db, tempfile.TemporaryDirectory() as tmp:
         env = _prod_env(standins, db, redis_url, prefix, Path(tmp))
         _create_tracking_store(env["SMARTPAY_MLFLOW_TRACKING_URI"])
-        proc, url = start_service(extra_env=env, log_path=log_dir / f"serve-{api}-{model}.log",
+        log = log_dir / f"serve-{api}-{model}.log"
+        proc, url = start_service(extra_env=env, log_path=log,
                                   workers={"api": api, "fraud": model, "router": model})
         try:
             rows, cpu = _run(_measure(url, seconds, seed, _roles(proc)))
@@ -165,7 +167,8 @@ def _parse(configs: str) -> list[tuple[int, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=5.0, help="per endpoint and config")
+    ap.add_argument("--seconds", type=float, default=5.0,
+                    help="per endpoint and config")
     ap.add_argument("--configs", default="1:1,2:1,2:2",
                     help="comma list of api:model worker counts")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -197,9 +200,11 @@ def main() -> None:
         print("speed-up " + line)
     for name, cpu in cpus:
         for ep, per in cpu.items():
-            shares = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(per.items()) if v > 0.05)
+            shares = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(per.items())
+                               if v > 0.05)
             print(f"CPU {name} {ep}: {shares}")
-    print(f"load average after: {os.getloadavg()[0]:.1f} ({time.strftime('%H:%M UTC', time.gmtime())})")
+    at = time.strftime("%H:%M UTC", time.gmtime())
+    print(f"load average after: {os.getloadavg()[0]:.1f} ({at})")
 
 
 if __name__ == "__main__":

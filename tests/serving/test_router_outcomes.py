@@ -23,7 +23,8 @@ def _learn(policy: RouterPolicy):
     return lambda decision_id, outcome: policy.learn(decision_id, outcome)
 
 
-async def _workers(url: str, n: int) -> tuple[list[RouterPolicy], list[OutcomeForwarding]]:
+async def _workers(url: str, n: int
+                   ) -> tuple[list[RouterPolicy], list[OutcomeForwarding]]:
     prefix = f"smartpay-test-{uuid.uuid4().hex[:8]}"
     policies = [RouterPolicy(seed=i) for i in range(n)]
     forwards = [OutcomeForwarding(url, prefix, _learn(p)) for p in policies]
@@ -55,7 +56,8 @@ def test_an_outcome_reaching_another_worker_is_learned_by_the_worker_that_decide
     assert answer == {"learned": True}
     assert learned == (1, 0, 0) and holder.learned_for_others == 1
     # the decision is learned once: a repeat is declined by every worker, quickly
-    assert again["learned"] is False and "nor by any other router worker" in again["reason"]
+    assert again["learned"] is False
+    assert "nor by any other router worker" in again["reason"]
 
 
 def test_an_outcome_no_worker_holds_is_declined_without_waiting_out_the_timeout(
@@ -80,5 +82,6 @@ def test_an_outcome_no_worker_holds_is_declined_without_waiting_out_the_timeout(
 
 
 def test_a_worker_without_forwarding_acknowledges_an_unknown_decision_unlearned():
-    answer = asyncio.run(learn_or_forward(_learn(RouterPolicy()), None, "nope", OUTCOME))
+    learn = _learn(RouterPolicy())
+    answer = asyncio.run(learn_or_forward(learn, None, "nope", OUTCOME))
     assert answer["learned"] is False and "decision_id" in answer["reason"]

@@ -51,7 +51,8 @@ def test_one_worker_per_service_is_the_default(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["api", "router"])
-def test_the_local_profile_refuses_workers_whose_state_it_cannot_share(kind, monkeypatch):
+def test_the_local_profile_refuses_workers_whose_state_it_cannot_share(kind,
+                                                                       monkeypatch):
     monkeypatch.setenv("SMARTPAY_PROFILE", "local")
     monkeypatch.setenv(f"SMARTPAY_SERVING__{kind.upper()}_WORKERS", "2")
     with pytest.raises(SettingsError) as err:

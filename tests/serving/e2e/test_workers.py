@@ -29,9 +29,11 @@ def _env(standins: dict, db: str, prefix: str, tracking: str) -> dict[str, str]:
         "SMARTPAY_PROFILE": "prod", "SMARTPAY_POSTGRES_URL": db,
         "SMARTPAY_REDIS_URL": "redis://127.0.0.1:6379/0",
         "SMARTPAY_SERVING__REDIS_PREFIX": prefix, "SMARTPAY_JWT_SECRET": SECRET,
-        "SMARTPAY_STRIPE_API_KEY": "sk_test_workers", "SMARTPAY_MLFLOW_TRACKING_URI": tracking,
+        "SMARTPAY_STRIPE_API_KEY": "sk_test_workers",
+        "SMARTPAY_MLFLOW_TRACKING_URI": tracking,
         "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
-        "SMARTPAY_SERVING__FRESH_FEATURES": "false", "SMARTPAY_SERVING__ASSISTANT": "false",
+        "SMARTPAY_SERVING__FRESH_FEATURES": "false",
+        "SMARTPAY_SERVING__ASSISTANT": "false",
         "SMARTPAY_SERVING__RATE_LIMIT_PER_S": "100000",
         "SMARTPAY_SERVING__IP_RATE_LIMIT_PER_S": "100000", "PYTHONPATH": ROOT,
     }
@@ -75,7 +77,8 @@ async def _routes_and_outcomes(url: str, tok: str, n: int) -> list[dict]:
         async with httpx.AsyncClient(timeout=30) as c:  # a connection each: any worker
             d = (await c.post(f"{url}/route", json=ROUTE | {"amount_minor": 1_000 + i},
                               headers=h)).json()
-            r = await c.post(f"{url}/route/{d['decision_id']}/outcome", headers=h, json={
+            path = f"{url}/route/{d['decision_id']}/outcome"
+            r = await c.post(path, headers=h, json={
                 "gateway": d["gateway"], "success": True, "latency_ms": 100.0,
                 "amount_minor": 1_000 + i, "currency": "USD"})
             return r.json()
