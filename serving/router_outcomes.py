@@ -83,17 +83,28 @@ class OutcomeForwarding:
         return {"learned": False, "reason": f"{why} (nor by any other router worker)"}
 
     async def _listen(self) -> None:
-        async for msg in self._pubsub.listen():
-            if msg.get("type") != "message":
-                continue
+        """Handle messages until stopped; a lost Redis connection is retried every
+        second (meanwhile forwarded outcomes go unanswered and are not learned)."""
+        from redis.exceptions import ConnectionError as RedisDown
+
+        while True:
             try:
-                data = json.loads(msg["data"])
-                if msg["channel"] == self.channel:
-                    await self._try(data)
-                else:
-                    self._answered(data)
-            except Exception:  # noqa: BLE001 - one bad message must not stop the rest
-                log.exception("router outcome message could not be handled")
+                async for msg in self._pubsub.listen():
+                    if msg.get("type") == "message":
+                        await self._handle(msg)
+            except (RedisDown, OSError) as exc:
+                log.warning("router outcome channel: %s; retrying in 1 s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _handle(self, msg: dict) -> None:
+        try:
+            data = json.loads(msg["data"])
+            if msg["channel"] == self.channel:
+                await self._try(data)
+            else:
+                self._answered(data)
+        except Exception:  # noqa: BLE001 - one bad message must not stop the rest
+            log.exception("router outcome message could not be handled")
 
     async def _try(self, data: dict) -> None:
         """Another process's outcome: learn it if the decision is ours, and say so."""
