@@ -152,7 +152,8 @@ async def build_runtime(settings: Settings, *, fraud, router, gateways: dict | N
     if fresh is not None:
         closers.append(fresh.aclose)
         await fresh.warm()
-        bus.subscribe("fresh_features", fresh.handle)
+        # once per deployment: N API processes would otherwise make each push N times
+        bus.subscribe("fresh_features", fresh.handle, once=True)
     service = PaymentService(store=store, fraud=fraud, router=router, gateways=gateways,
                              cache=cache, rewards=rewards, fresh=fresh,
                              policy=Policy(consistency_window_s=s.consistency_window_s,

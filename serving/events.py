@@ -6,7 +6,9 @@ parks what still fails in the ledger's dead-letter table, from where it is reque
 Since an event may arrive twice (a relay crashed between publishing and marking, a
 requeue), each process remembers which subscriber already had which event id.
 In-process bus locally; Redis Streams in prod (every API process reads the stream, so
-each one's WebSocket clients see every event).
+each one's WebSocket clients see every event). A handler subscribed with `once=True`
+(work that changes shared state, such as pushing fresh features) is run by one process
+of the deployment per event instead: a Redis consumer group named after it.
 """
 
 from __future__ import annotations
@@ -85,11 +87,17 @@ class _Delivery:
         self._handled = Deduper(remember)  # (handler, event id) pairs that succeeded
         self.delivered = 0
 
-    def subscribe(self, name: str, handler: Handler) -> None:
+    def subscribe(self, name: str, handler: Handler, *, once: bool = False) -> None:
+        """Hand every event to `handler`. `once`: in one process of the deployment
+        only (here, a single process, the same thing)."""
         self.handlers[name] = handler
 
     async def _deliver(self, event: Event) -> None:
-        for name, handler in list(self.handlers.items()):
+        await self._deliver_to(event, self.handlers)
+        self.delivered += 1
+
+    async def _deliver_to(self, event: Event, handlers: dict[str, Handler]) -> None:
+        for name, handler in list(handlers.items()):
             if (name, event.id) in self._handled:
                 continue
             error = await self._try(handler, event)
@@ -97,7 +105,6 @@ class _Delivery:
                 self._handled.add((name, event.id))
             else:
                 await self._park(event, name, error)
-        self.delivered += 1
 
     async def _try(self, handler: Handler, event: Event) -> str | None:
         """None once the handler succeeded, else its last error."""
@@ -168,23 +175,71 @@ class LocalBus(_Delivery):
 
 
 class RedisStreamBus(_Delivery):
-    """Events in the Redis stream `<prefix>:events`; every process reads all of it."""
+    """Events in the Redis stream `<prefix>:events`; every process reads all of it,
+    and the `once` handlers read it through a consumer group each, so that one
+    process handles each event. An event a process took but did not acknowledge (it
+    died) is claimed by another after `claim_idle_s`."""
 
     def __init__(self, url: str, prefix: str = "smartpay", retries: int = 3, *,
-                 dlq: DeadLetterStore) -> None:
+                 dlq: DeadLetterStore, claim_idle_s: float = 30.0) -> None:
         import redis.asyncio as aioredis
 
         super().__init__(dlq, retries)
         self._r = aioredis.from_url(url, decode_responses=True)
         self.stream = f"{prefix}:events"
         self._task: asyncio.Task | None = None
+        self._groups: dict[str, Handler] = {}
+        self._group_tasks: list[asyncio.Task] = []
+        self.consumer = uuid.uuid4().hex
+        self.claim_idle_s = claim_idle_s
         self._pending = 0
+
+    def subscribe(self, name: str, handler: Handler, *, once: bool = False) -> None:
+        if once:
+            self._groups[name] = handler
+        else:
+            super().subscribe(name, handler)
 
     async def start(self) -> None:
         last = await self._r.xinfo_stream(self.stream) if await self._r.exists(
             self.stream) else None
         self._last_id = last["last-generated-id"] if last else "0-0"
         self._task = asyncio.create_task(self._run(), name="redis-bus")
+        for name, handler in self._groups.items():
+            await self._join(name)
+            self._group_tasks.append(asyncio.create_task(
+                self._run_group(name, handler), name=f"redis-bus-{name}"))
+
+    async def _join(self, group: str) -> None:
+        """Create the handler's consumer group at the stream's end, unless it exists
+        (then it carries on from where the deployment's processes left it)."""
+        from redis.exceptions import ResponseError
+
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: another process made it
+            await self._r.xgroup_create(self.stream, group, id=self._last_id,
+                                        mkstream=True)
+
+    async def _run_group(self, group: str, handler: Handler) -> None:
+        """This process's share of the group's events, then the acknowledgement;
+        every `claim_idle_s` also the entries a dead process left unacknowledged."""
+        handlers, next_claim = {group: handler}, 0.0
+        while True:
+            entries = []
+            if time.monotonic() >= next_claim:
+                next_claim = time.monotonic() + self.claim_idle_s / 2
+                claimed = await self._r.xautoclaim(
+                    self.stream, group, self.consumer, int(self.claim_idle_s * 1000),
+                    "0-0", count=500)
+                entries += claimed[1]
+            got = await self._r.xreadgroup(group, self.consumer, {self.stream: ">"},
+                                           count=500, block=1000)
+            for _stream, fresh in got or []:
+                entries += fresh
+            for entry_id, fields in entries:
+                if fields:  # an entry trimmed from the stream meanwhile comes empty
+                    await self._deliver_to(Event.model_validate_json(fields["e"]),
+                                           handlers)
+                await self._r.xack(self.stream, group, entry_id)
 
     async def publish(self, event: Event) -> None:
         self._pending += 1
@@ -207,9 +262,11 @@ class RedisStreamBus(_Delivery):
             await asyncio.sleep(0.01)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in (self._task, *self._group_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._group_tasks = []
         await self._r.aclose()
 
 

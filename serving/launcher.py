@@ -17,7 +17,7 @@ from typing import Iterator
 
 import httpx
 
-from smartpay.errors import SmartPayError
+from smartpay.errors import InputError, SmartPayError
 from smartpay.settings import get_settings
 
 
@@ -130,15 +130,33 @@ def port_taken(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+SERVICES = ("api", "fraud", "router")
+
+
+def workers_env(workers: dict[str, int] | None) -> dict[str, str]:
+    """{"api": 2, "fraud": 2} -> the settings variables `serving.services` reads."""
+    env = {}
+    for kind, n in (workers or {}).items():
+        if kind not in SERVICES:
+            raise InputError("workers", kind, "one of " + ", ".join(SERVICES))
+        if not isinstance(n, int) or n < 1:
+            raise InputError(f"workers.{kind}", n, "a whole number of processes >= 1")
+        env[f"SMARTPAY_SERVING__{kind.upper()}_WORKERS"] = str(n)
+    return env
+
+
 def start_service(port: int | None = None, extra_env: dict[str, str] | None = None,
-                  log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+                  log_path: Path | None = None, workers: dict[str, int] | None = None
+                  ) -> tuple[subprocess.Popen, str]:
     """Start `bentoml serve serving.services:PaymentAPI` in its own process group and
-    wait until it is ready; the caller stops it with `stop_service`. Refuses a port
-    something already answers on (it would report another server's readiness)."""
+    wait until it is ready; the caller stops it with `stop_service`. `workers` sets
+    processes per service ({"api": 2, "fraud": 2, "router": 1}) over what `extra_env`
+    and the environment say. Refuses a port something already answers on (it would
+    report another server's readiness)."""
     port = port or _free_port()
     if port_taken(port):
         raise PortInUse(port)
-    env = os.environ | (extra_env or {})
+    env = os.environ | (extra_env or {}) | workers_env(workers)
     log_path = log_path or get_settings().paths.serve_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [_bentoml(), "serve", "serving.services:PaymentAPI", "--host", "127.0.0.1",
@@ -176,9 +194,10 @@ def run_supervised(cmd: list[str]) -> int:
 
 @contextmanager
 def running_service(port: int | None = None, extra_env: dict[str, str] | None = None,
-                    log_path: Path | None = None) -> Iterator[str]:
+                    log_path: Path | None = None, workers: dict[str, int] | None = None
+                    ) -> Iterator[str]:
     """`start_service` as a context: yields the base URL, stops the group on exit."""
-    proc, url = start_service(port, extra_env, log_path)
+    proc, url = start_service(port, extra_env, log_path, workers)
     try:
         yield url
     finally:

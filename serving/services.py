@@ -18,17 +18,24 @@ from serving import observability as obs
 from serving.app import create_app
 from serving.backends import Checkpointing, Reloading, load_factory
 from serving.batching import Coalescer
+from serving.router_outcomes import learn_or_forward, outcome_forwarding
 from serving.runtime import freeze_startup_heap
 from serving.schemas import (
     FraudRequest, FraudResult, RouteRequest, RouteResult, RouterDecision,
 )
-from smartpay.errors import SmartPayError
 from smartpay.settings import get_settings
 
 app = create_app()
 # Per-request access lines cost more than the requests on a 2-core box; latency and
 # errors per endpoint are in /metrics and failures in the JSON logs.
 _QUIET = {"access": {"enabled": False}}
+
+
+def _workers(kind: str) -> int:
+    """Processes `bentoml serve` starts for a service: `SMARTPAY_SERVING__API_WORKERS`,
+    `..._FRAUD_WORKERS`, `..._ROUTER_WORKERS` (read here, when the service is built,
+    since BentoML takes the count from the decorator)."""
+    return getattr(get_settings().serving, f"{kind}_workers")
 
 
 def _untraced_urls(*endpoints: str) -> list[str]:
@@ -61,7 +68,7 @@ def _serving_process(model: Reloading) -> None:
     freeze_startup_heap()
 
 
-@bentoml.service(name="fraud_scorer", workers=1, logging=_QUIET,
+@bentoml.service(name="fraud_scorer", workers=_workers("fraud"), logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls("/score")},
                  traffic={"timeout": 30, "concurrency": 512})
 class FraudScorer:
@@ -101,7 +108,7 @@ def _fraud_row(r: FraudRequest) -> dict:
     return row
 
 
-@bentoml.service(name="gateway_router", workers=1, logging=_QUIET,
+@bentoml.service(name="gateway_router", workers=_workers("router"), logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls("/decide", "/feedback")},
                  traffic={"timeout": 30, "concurrency": 512})
 class GatewayRouter:
@@ -113,16 +120,22 @@ class GatewayRouter:
         self.policy = _reloading(serving.router_backend)
         self.checkpoints = Checkpointing(lambda: self.policy.current,
                                          serving.router_checkpoint_s)
+        # prod: outcomes of decisions another router worker or pod made go to it
+        self.outcomes = outcome_forwarding(get_settings(), self._learn)
 
     @bentoml.on_startup
     async def _start_serving(self) -> None:
         _serving_process(self.policy)
         self.checkpoints.start()
+        if self.outcomes is not None:
+            await self.outcomes.start()
 
     @bentoml.on_shutdown
     async def _stop_serving(self) -> None:
         await self.policy.stop()
         await self.checkpoints.stop()
+        if self.outcomes is not None:
+            await self.outcomes.stop()
 
     @bentoml.api
     def decide(self, request: RouteRequest, eligible: list[str]) -> RouterDecision:
@@ -145,19 +158,19 @@ class GatewayRouter:
                               decision_id=decision_id,
                               model_version=getattr(current, "version", None))
 
+    def _learn(self, decision_id: str, outcome: dict) -> None:
+        self.policy.current.learn(decision_id, outcome)
+
     @bentoml.api
-    def feedback(self, decision_id: str, gateway: str, success: bool, latency_ms: float,
-                 amount_minor: int, currency: str) -> dict:
-        """Online learning from one payment outcome. An outcome for a decision the
-        policy no longer holds (already learned, or dropped as the oldest of too many
-        pending) is acknowledged, not learned."""
-        try:
-            self.policy.current.learn(decision_id, {
-                "gateway": gateway, "success": success, "latency_ms": latency_ms,
-                "amount_minor": amount_minor, "currency": currency})
-        except SmartPayError as exc:
-            return {"learned": False, "reason": str(exc)}
-        return {"learned": True}
+    async def feedback(self, decision_id: str, gateway: str, success: bool,
+                       latency_ms: float, amount_minor: int, currency: str) -> dict:
+        """Online learning from one payment outcome, by the router process that made
+        the decision (`serving.router_outcomes`). An outcome for a decision no process
+        holds (already learned, or dropped as the oldest of too many pending) is
+        acknowledged, not learned."""
+        return await learn_or_forward(self._learn, self.outcomes, decision_id, {
+            "gateway": gateway, "success": success, "latency_ms": latency_ms,
+            "amount_minor": amount_minor, "currency": currency})
 
 
 def _json_responses(service) -> None:
@@ -221,7 +234,7 @@ class _RouterPort:
 # BentoML's own request metrics are off here: `RequestContext` already records latency
 # per endpoint and status in smartpay_request_seconds, and the duplicate cost ~0.4 ms
 # a request. The model services keep theirs (per-API latency and in-flight counts).
-@bentoml.service(name="payment_api", workers=1, logging=_QUIET,
+@bentoml.service(name="payment_api", workers=_workers("api"), logging=_QUIET,
                  tracing={"excluded_urls": _untraced_urls(
                      "/fraud", "/route", "/pay", "/reward", "/chat")},  # /pay: /payments too
                  metrics={"enabled": False},

@@ -113,6 +113,15 @@ class ServingSettings(BaseModel):
     # deployment (k8s, compose); empty: `bentoml serve` starts them beside the API.
     fraud_scorer_url: str = ""
     gateway_router_url: str = ""
+    # Processes `bentoml serve` runs per service, each with its own event loop (read
+    # when `serving.services` builds the services). More than one API worker needs
+    # the prod profile: ledger, idempotency keys, rate limits, cache and the event
+    # stream are shared only through PostgreSQL and Redis. More than one router
+    # worker needs it too: an outcome reaching a worker that did not make the
+    # decision is passed to the one that did over Redis (`serving.router_outcomes`).
+    api_workers: int = Field(default=1, ge=1, le=64)
+    fraud_workers: int = Field(default=1, ge=1, le=64)
+    router_workers: int = Field(default=1, ge=1, le=64)
     # Versions a Bento serves (set by `smartpay bento build`, read by
     # serving.backends_pinned); empty outside a Bento.
     fraud_model_version: str = ""
@@ -393,11 +402,21 @@ class Settings(BaseSettings):
                 _EnvironmentFile(settings_cls), file_secret_settings)
 
     def model_post_init(self, __context: object) -> None:
-        """Fill prod server addresses that were not set explicitly."""
+        """Fill prod server addresses that were not set explicitly; refuse worker
+        counts whose state the profile cannot share."""
         if self.profile == "prod":
             for name, value in _PROD_DEFAULTS.items():
                 if not getattr(self, name):
                     object.__setattr__(self, name, value)
+            return
+        for kind, shared in (("api", "the ledger, limits, cache and events"),
+                             ("router", "the outcomes of its decisions")):
+            n = getattr(self.serving, f"{kind}_workers")
+            if n > 1:
+                raise SettingsError(
+                    f"SMARTPAY_SERVING__{kind.upper()}_WORKERS", f"{n} workers need the "
+                    f"prod profile (PostgreSQL and Redis share {shared} between "
+                    f"processes); the {self.profile} profile runs 1")
 
     @property
     def data_engine(self) -> Engine:
