@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -57,7 +58,11 @@ async def send_pays(base: str, rate: float, seconds: float, headers: dict,
     idle = asyncio.Event()
 
     def done(code: int, body: bytes, ms: float) -> None:
-        status[code] += 1
+        try:
+            gateway = json.loads(body).get("gateway") if code == 200 else None
+        except ValueError:
+            gateway = None
+        status[f"{code} {gateway}" if gateway else str(code)] += 1
         left[0] -= 1
         if not left[0]:
             idle.set()
@@ -114,6 +119,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--out", type=Path, default=Path("docs/profiles"))
     ap.add_argument("--rate-hz", type=int, default=250, help="py-spy samples per second")
+    ap.add_argument("--all-threads", action="store_true",
+                    help="sample every thread, not only the one holding the GIL (py-spy "
+                         "then counts some threads blocked on queues as busy)")
     args = ap.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
@@ -142,6 +150,7 @@ def main() -> None:
             rec = [spy, "record", "--pid", str(api.pid), "--duration",
                    str(int(args.seconds)), "--rate", str(args.rate_hz), "--nonblocking",
                    "--full-filenames", "--threads", "--format", "raw", "--output", str(raw)]
+            rec += [] if args.all_threads else ["--gil"]
             cpu0 = api.cpu_times()
             spy_proc = subprocess.Popen(rec, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
