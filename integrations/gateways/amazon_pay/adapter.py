@@ -1,4 +1,4 @@
-"""Stateless Amazon Pay API v2 adapter: signed JSON over httpx.
+"""Stateless Amazon Pay API v2 adapter: signed JSON over aiohttp.
 
 `payment_method` is a checkout session id the buyer approved on Amazon's page (or
 in the sandbox's buyer simulation). authorize = Complete Checkout Session (+ Capture
@@ -8,12 +8,13 @@ configuration: region host + environment, or an explicit `endpoint` (the sandbox
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import aiohttp
 from pydantic import SecretStr
 
 from integrations.gateways.amazon_pay import signing
@@ -72,7 +73,11 @@ class AmazonPayAdapter:
                 private_key_pem.get_secret_value().encode(), None), "private_key_pem")
             if private_key_pem else signing.load_private_key(config.private_key_path)
         )
-        self._http = httpx.AsyncClient(timeout=config.timeout_s)
+        # aiohttp rather than httpx: the API's profile under /pay (benchmarks/
+        # profile_pay.py) put httpx's connection pool at the top of a payment's CPU.
+        # The session opens on the first call, on the loop that makes it.
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self._session: aiohttp.ClientSession | None = None
 
     async def authorize(self, req: AuthorizeRequest) -> PaymentResult:
         """Complete the approved checkout session; capture at once if asked."""
@@ -83,7 +88,9 @@ class AmazonPayAdapter:
         charge = await self._request("GET", f"/charges/{session['chargeId']}", ref=session_id)
         result = tf.charge_to_result(charge, req.payment_id)
         if req.capture and result.status == PaymentStatus.AUTHORIZED:
-            return await self.capture(result.gateway_ref, payment_id=req.payment_id)
+            # the charge just read names the amount and currency: no second read
+            return await self._capture(result.gateway_ref, result.amount_minor,
+                                       result.currency, req.payment_id)
         return result
 
     async def capture(
@@ -92,7 +99,11 @@ class AmazonPayAdapter:
         """Capture all (default) or part of an authorized charge."""
         current = await self._charge(gateway_ref, payment_id)
         amount = current.amount_minor if amount_minor is None else amount_minor
-        body = tf.capture_body(amount, current.currency, payment_id)
+        return await self._capture(gateway_ref, amount, current.currency, payment_id)
+
+    async def _capture(self, gateway_ref: str, amount: int, currency: str,
+                       payment_id: str) -> PaymentResult:
+        body = tf.capture_body(amount, currency, payment_id)
         charge = await self._request("POST", f"/charges/{gateway_ref}/capture", body,
                                      idem=f"{payment_id}:capture", ref=gateway_ref)
         return tf.charge_to_result(charge, payment_id)
@@ -145,8 +156,10 @@ class AmazonPayAdapter:
         return tf.refund_to_result(await self._request("GET", f"/refunds/{refund_ref}"), refund_id)
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._http.aclose()
+        """Close the HTTP session (if a call ever opened it)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _charge(self, charge_id: str, payment_id: str) -> PaymentResult:
         return tf.charge_to_result(await self._request("GET", f"/charges/{charge_id}"), payment_id)
@@ -162,27 +175,38 @@ class AmazonPayAdapter:
             idempotency_key=_idempotency_key(idem) if method == "POST" and idem else None,
             algorithm=self._cfg.algorithm,
         )
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:
-            resp = await self._http.request(method, url, content=data, headers=headers)
-        except httpx.HTTPError as exc:
+            async with self._session.request(method, url, data=data,
+                                             headers=headers) as resp:
+                status, raw = resp.status, await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _transport_error(exc, ref) from None
-        if resp.status_code >= 400:
-            raise tf.classify_http(resp.status_code, _json_or_empty(resp), ref)
-        return resp.json()
+        if status >= 400:
+            raise tf.classify_http(status, _json_or_empty(raw), ref)
+        try:
+            return json.loads(raw)
+        except ValueError:  # a 2xx that is not JSON: the outcome is unknown
+            raise GatewayError(tf.NAME, ErrorKind.NETWORK, "answer is not JSON",
+                               code="bad_answer", gateway_ref=ref, sent=True) from None
 
 
-def _json_or_empty(resp: httpx.Response) -> dict:
+def _json_or_empty(raw: bytes) -> dict:
     try:
-        body = resp.json()
+        body = json.loads(raw)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
 
 
-def _transport_error(exc: httpx.HTTPError, ref: str | None) -> GatewayError:
-    """httpx failures: connect errors were never sent; the rest are ambiguous."""
-    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-    kind = ErrorKind.TIMEOUT if isinstance(exc, httpx.TimeoutException) and not not_sent else ErrorKind.NETWORK
+def _transport_error(exc: Exception, ref: str | None) -> GatewayError:
+    """Transport failures: a refused or failed connect was never sent; a timeout or a
+    connection lost after sending leaves the outcome unknown."""
+    not_sent = isinstance(exc, (aiohttp.ClientConnectorError,
+                                aiohttp.ConnectionTimeoutError))
+    timed_out = isinstance(exc, asyncio.TimeoutError)  # aiohttp's timeouts are these
+    kind = ErrorKind.TIMEOUT if timed_out and not not_sent else ErrorKind.NETWORK
     return GatewayError(tf.NAME, kind, type(exc).__name__, code=type(exc).__name__,
                         gateway_ref=ref, sent=not not_sent)
 
