@@ -99,9 +99,57 @@ def write_rows(store, views: list[str], rows: list[dict]) -> None:
     `FeatureStore.push(..., to=PushMode.ONLINE)` does, minus its per-call registry
     listing (it deserializes every view and FeatureService again: 30 ms of a 32 ms
     push, measured), so callers resolve `views_of` once. Blocking: callers on an event
-    loop run it in an executor."""
+    loop run it in an executor.
+
+    The rows go to the provider's `online_write_batch` as protos built here, not
+    through `write_to_online_store`'s DataFrame -> Arrow -> proto conversion (pandas
+    and pyarrow were a tenth of a payment's API CPU in benchmarks/profile_pay.py).
+    That reaches the store's provider through `FeatureStore._get_provider`, a
+    private method: where it is missing (a Feast upgrade) the public path is taken,
+    and tests/features/test_fresh_write.py checks both paths store the same values."""
+    provider = _provider(store)
+    for view in views:
+        if provider is None:
+            _write_frame(store, view, rows)
+        else:
+            fv = store.get_feature_view(view, allow_registry_cache=True)
+            provider.online_write_batch(store.config, fv, _protos(fv, rows), progress=None)
+
+
+def _provider(store):
+    get = getattr(store, "_get_provider", None)
+    provider = get() if callable(get) else None
+    return provider if callable(getattr(provider, "online_write_batch", None)) else None
+
+
+def _write_frame(store, view: str, rows: list[dict]) -> None:
+    """The public path: a DataFrame through `write_to_online_store`."""
     import pandas as pd
 
-    df = pd.DataFrame(rows)
-    for view in views:
-        store.write_to_online_store(view, df)
+    store.write_to_online_store(view, pd.DataFrame(rows))
+
+
+def _protos(fv, rows: list[dict]) -> list[tuple]:
+    """(entity key, {feature: value}, event time, created time) per row, typed by the
+    view's schema, as the online stores' `online_write_batch` takes them."""
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.type_map import python_values_to_proto_values
+
+    def column(field) -> list:
+        return python_values_to_proto_values([r[field.name] for r in rows],
+                                             field.dtype.to_value_type())
+
+    keys = list(fv.entity_columns)
+    key_values = [column(f) for f in keys]
+    features = {f.name: column(f) for f in fv.features}
+    names = [f.name for f in keys]
+    return [(EntityKey(join_keys=names, entity_values=[v[i] for v in key_values]),
+             {name: values[i] for name, values in features.items()},
+             _datetime(row["event_timestamp"]), None)
+            for i, row in enumerate(rows)]
+
+
+def _datetime(ts) -> datetime:
+    """A plain datetime (rows from a DataFrame carry pandas Timestamps, which the
+    SQLite online store cannot bind)."""
+    return ts.to_pydatetime() if hasattr(ts, "to_pydatetime") else ts
