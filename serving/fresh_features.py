@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from features.event_log import EventLog
 from features.fresh import (CUSTOMER_PUSH, TERMINAL_PUSH, Payment, customer_row,
-                            terminal_row, views_of, write_rows)
+                            terminal_row, feature_views_of, write_rows)
 from serving import observability as obs
 from serving.events import Event
 
@@ -169,7 +169,7 @@ class FreshFeatures:
 
     def _open(self) -> bool:
         store = self._open_store()
-        views = {source: views_of(store, source) for source in (CUSTOMER_PUSH,
+        views = {source: feature_views_of(store, source) for source in (CUSTOMER_PUSH,
                                                                TERMINAL_PUSH)}
         missing = [source for source, names in views.items() if not names]
         if missing:

@@ -58,8 +58,8 @@ def test_the_proto_path_is_taken_and_stores_what_the_public_path_stores(store, m
     assert fresh._provider(store) is not None  # fails once Feast drops the accessor
     assert fresh._provider(_WithoutProvider(store)) is None
     cust, term = _rows(offset=1)
-    write_rows(store, views_of(store, CUSTOMER_PUSH), cust)
-    write_rows(store, views_of(store, TERMINAL_PUSH), term)
+    write_rows(store, views_of(store, CUSTOMER_PUSH), cust)  # by name
+    write_rows(store, fresh.feature_views_of(store, TERMINAL_PUSH), term)  # kept objects
     fast = (_read(store, "customer_spending", "customer_id", range(100, 105)),
             _read(store, "terminal_activity", "terminal_id", range(200, 205)))
 
@@ -73,7 +73,7 @@ def test_the_proto_path_is_taken_and_stores_what_the_public_path_stores(store, m
     assert public == ["customer_spending", "terminal_activity"]
     assert _read(store, "customer_spending", "customer_id", range(100, 105)) != fast[0]
     write_rows(slow_store, views_of(store, CUSTOMER_PUSH), cust)
-    write_rows(slow_store, views_of(store, TERMINAL_PUSH), term)
+    write_rows(slow_store, fresh.feature_views_of(store, TERMINAL_PUSH), term)
     slow = (_read(store, "customer_spending", "customer_id", range(100, 105)),
             _read(store, "terminal_activity", "terminal_id", range(200, 205)))
     assert fast == slow
