@@ -1,0 +1,127 @@
+"""The chaos benchmark's judgement (answers, ledger and gateway compared) and the
+localstripe restart it relies on."""
+
+from __future__ import annotations
+
+import stripe
+
+from benchmarks import _chaos_audit as ca
+from harness.localstripe import start_localstripe, stop_localstripe
+from harness.server import free_port
+
+
+def _row(pid: str, key: str, status: str = "captured", gateway: str = "stripe") -> dict:
+    return {"id": pid, "idem_key": key, "status": status, "gateway": gateway}
+
+
+def test_answers_are_named_by_payment_status_or_http_error_code():
+    assert ca.answer_kind(200, b'{"status": "captured"}') == "captured"
+    assert ca.answer_kind(503, b'{"error": "fraud_scorer_unavailable"}') == (
+        "503 fraud_scorer_unavailable")
+    assert ca.answer_kind(0, b"connection lost") == "connection_error"
+    assert ca.answer_kind(500, b"Internal Server Error") == "500"
+
+
+def test_a_client_retries_server_errors_and_keys_in_progress_but_not_conflicts():
+    assert ca.retryable(503, b"{}") and ca.retryable(0, b"")
+    assert ca.retryable(409, b'{"error": "idempotency_in_progress"}')
+    assert not ca.retryable(409, b'{"error": "idempotency_conflict"}')
+    assert not ca.retryable(422, b"{}")
+
+
+def test_the_final_share_counts_pending_and_errors_as_not_final():
+    answers = [ca.Answer("k1", "captured", "captured"), ca.Answer("k2", "pending", "pending"),
+               ca.Answer("k3", "503 x", "declined"), ca.Answer("k4", "failed", "failed")]
+    t = ca.tallies(answers)
+    assert t["first_final_pct"] == 50.0 and t["last_final_pct"] == 75.0
+    assert t["first_answers"]["503 x"] == 1
+
+
+def test_a_clean_run_passes_every_line():
+    rows = [_row("p1", "k1"), _row("p2", "k2", "declined", None)]
+    found = ca.audit(["k1", "k2"], rows, {"p1": 1}, {"k1": "p1", "k2": "p2"})
+    assert found.lost() == 0 and found.double() == 0
+    t = ca.tallies([ca.Answer("k1", "captured", "captured"),
+                    ca.Answer("k2", "declined", "declined")])
+    assert all(ok for _, _, ok in ca.acceptance(t, found, problems=0))
+
+
+def test_a_payment_captured_twice_at_the_gateway_is_a_double_charge():
+    found = ca.audit(["k1"], [_row("p1", "k1")], {"p1": 2}, {"k1": "p1"})
+    assert found.double_charged == ["k1"] and found.double() == 1
+
+
+def test_two_payments_charged_under_one_key_are_a_double_charge():
+    rows = [_row("p1", "k1"), _row("p2", "k1")]
+    found = ca.audit(["k1"], rows, {"p1": 1, "p2": 1}, {"k1": "p1"})
+    assert found.several == ["k1"] and found.key_charged_twice == ["k1"]
+
+
+def test_a_key_without_payment_or_left_pending_or_replayed_elsewhere_is_lost():
+    rows = [_row("p2", "k2", "pending"), _row("p3", "k3")]
+    found = ca.audit(["k1", "k2", "k3"], rows, {"p3": 1},
+                     {"k1": None, "k2": "p2", "k3": "p9"})
+    assert found.missing == ["k1"] and found.unsettled == ["k2"]
+    assert found.replay_mismatch == ["k3"] and found.lost() == 3
+
+
+def test_money_taken_for_a_payment_the_ledger_calls_failed_is_lost():
+    found = ca.audit(["k1"], [_row("p1", "k1", "failed")], {"p1": 1}, {"k1": "p1"})
+    assert found.charged_not_recorded == ["k1"] and found.lost() == 1
+
+
+def test_a_capture_in_the_ledger_with_no_charge_at_localstripe_is_lost():
+    found = ca.audit(["k1"], [_row("p1", "k1")], {}, {"k1": "p1"})
+    assert found.recorded_not_charged == ["k1"]
+    other = ca.audit(["k1"], [_row("p1", "k1", gateway="solana")], {}, {"k1": "p1"})
+    assert other.lost() == 0  # another gateway's charges are not read here
+
+
+def test_a_run_below_the_final_share_fails_its_line():
+    t = {"last_final_pct": 99.5}
+    lines = ca.acceptance(t, ca.Audit(), problems=0)
+    assert [ok for _, _, ok in lines] == [False, True, True, True]
+
+
+def _intent(client: stripe.StripeClient, key: str) -> stripe.PaymentIntent:
+    return client.payment_intents.create(
+        {"amount": 1234, "currency": "usd", "payment_method": "pm_card_visa",
+         "confirm": True, "metadata": {"payment_id": "pay_x-1"},
+         "payment_method_types": ["card"]}, {"idempotency_key": key})
+
+
+def test_a_restarted_localstripe_keeps_its_charges_and_its_idempotent_answers(tmp_path):
+    port, state = free_port(), tmp_path / "localstripe.pickle"
+    client = stripe.StripeClient("sk_test_chaos",
+                                 base_addresses={"api": f"http://127.0.0.1:{port}"})
+    proc = start_localstripe(port, state)
+    try:
+        first = _intent(client, "key-1")
+    finally:
+        stop_localstripe(proc)
+    assert state.is_file()
+    proc = start_localstripe(port, state)
+    try:
+        again = _intent(client, "key-1")  # a retry after the restart: no new charge
+        assert again.id == first.id
+        assert client.payment_intents.retrieve(first.id).status == "succeeded"
+        assert ca.stripe_charges(f"http://127.0.0.1:{port}", "sk_test_chaos") == {
+            "pay_x": 1}
+    finally:
+        stop_localstripe(proc)
+
+
+def test_without_a_state_file_a_restarted_localstripe_starts_empty():
+    port = free_port()
+    client = stripe.StripeClient("sk_test_chaos",
+                                 base_addresses={"api": f"http://127.0.0.1:{port}"})
+    proc = start_localstripe(port)
+    try:
+        _intent(client, "key-1")
+    finally:
+        stop_localstripe(proc)
+    proc = start_localstripe(port)
+    try:
+        assert ca.stripe_charges(f"http://127.0.0.1:{port}", "sk_test_chaos") == {}
+    finally:
+        stop_localstripe(proc)
