@@ -8,6 +8,7 @@ localstripe's payment intents (through the official client, as a merchant would)
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -51,6 +52,23 @@ class Answer:
     first_ms: float = 0.0
     total_ms: float = 0.0
     payment_id: str | None = None
+    sent_s: float = 0.0  # when it was first sent, from the start of the run
+
+
+def timeline(answers: list[Answer], bucket_s: float = 5.0) -> list[dict]:
+    """Per `bucket_s` of sending time: requests, first answers not final, and the
+    first answers' p50/p99 latency (ms), to see each fault's footprint."""
+    buckets: dict[int, list[Answer]] = defaultdict(list)
+    for a in answers:
+        buckets[int(a.sent_s // bucket_s)].append(a)
+    out = []
+    for b, group in sorted(buckets.items()):
+        ms = sorted(a.first_ms for a in group)
+        out.append({"from_s": b * bucket_s, "n": len(group),
+                    "not_final": sum(a.first not in FINAL for a in group),
+                    "p50_ms": round(ms[len(ms) // 2], 1),
+                    "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 1)})
+    return out
 
 
 def tallies(answers: list[Answer]) -> dict:
@@ -67,59 +85,93 @@ def tallies(answers: list[Answer]) -> dict:
 
 @dataclass
 class Audit:
-    """The ledger and the gateway against the requests, after status sync."""
+    """The ledger and the gateways against the requests, after status sync. Each list
+    holds Idempotency-Keys."""
 
-    missing: list[str] = field(default_factory=list)  # keys with no payment row
-    several: list[str] = field(default_factory=list)  # keys with more than one row
+    answered_unrecorded: list[str] = field(default_factory=list)  # final answer, no row
+    unanswered_unrecorded: list[str] = field(default_factory=list)  # no final answer, no row
     unsettled: list[str] = field(default_factory=list)  # row not final after sync
-    double_charged: list[str] = field(default_factory=list)  # payment charged > once
-    key_charged_twice: list[str] = field(default_factory=list)  # key with > 1 charge
+    answer_disagrees: list[str] = field(default_factory=list)  # answer != ledger status
+    replay_mismatch: list[str] = field(default_factory=list)  # re-send named another
+    several: list[str] = field(default_factory=list)  # more than one payment row
+    double_charged: list[str] = field(default_factory=list)  # charged more than once
     charged_not_recorded: list[str] = field(default_factory=list)  # money, no capture
     recorded_not_charged: list[str] = field(default_factory=list)  # capture, no money
-    replay_mismatch: list[str] = field(default_factory=list)  # re-send named another
 
     def lost(self) -> int:
-        """Requests whose payment the ledger does not hold, final, as the gateway does."""
-        return len(set(self.missing + self.unsettled + self.charged_not_recorded
-                       + self.recorded_not_charged + self.replay_mismatch))
+        """Requests whose payment the ledger does not hold, final, as the gateways do
+        (a request never answered with a final status and never recorded is not lost:
+        its client was told, or saw, nothing was done, and its replay made it)."""
+        return len(set(self.answered_unrecorded + self.unsettled + self.answer_disagrees
+                       + self.replay_mismatch + self.charged_not_recorded
+                       + self.recorded_not_charged))
 
     def double(self) -> int:
-        return len(set(self.double_charged + self.several + self.key_charged_twice))
+        return len(set(self.double_charged + self.several))
 
 
-def audit(keys: list[str], rows: list[dict], charges: dict[str, int],
-          replays: dict[str, str | None], stripe_gateway: str = "stripe") -> Audit:
-    """Compare. `rows`: the ledger's payments (id, status, idem_key, gateway);
-    `charges`: captured intents at localstripe per payment id; `replays`: the payment
-    id each key's re-sent request was answered with (None: no payment answered)."""
-    out, by_key = Audit(), defaultdict(list)
-    for r in rows:
-        by_key[r["idem_key"]].append(r)
-    for key in keys:
-        mine = by_key.get(key, [])
-        if not mine:
-            out.missing.append(key)
-            continue
-        if len(mine) > 1:
-            out.several.append(key)
-        if sum(charges.get(r["id"], 0) for r in mine) > 1:
-            out.key_charged_twice.append(key)
-        for r in mine:
-            _payment(out, key, r, charges.get(r["id"], 0), stripe_gateway)
-        if replays.get(key) != mine[0]["id"]:
-            out.replay_mismatch.append(key)
+def audit(answers: list[Answer], settled: list[dict], final: list[dict],
+          charges: dict[str, int], replays: dict[str, str | None],
+          problems: list[str] = ()) -> Audit:
+    """Compare. `settled`: the ledger's payments (id, status, idem_key, gateway) after
+    status sync; `final`: the same after every request was sent once more, whose
+    answers named the payment ids in `replays` (None: no payment); `charges`: captured
+    intents at localstripe per payment id; `problems`: `smartpay reconcile`'s
+    disagreements between the ledger and every gateway."""
+    out = Audit()
+    before, after = _by_key(settled), _by_key(final)
+    for a in answers:
+        _request(out, a, before.get(a.key, []), replays.get(a.key))
+        rows = after.get(a.key, [])
+        if len(rows) > 1:
+            out.several.append(a.key)
+        if sum(charges.get(r["id"], 0) for r in rows) > 1:
+            out.double_charged.append(a.key)
+        for r in rows:
+            if charges.get(r["id"]) and r["status"] not in CHARGED:
+                out.charged_not_recorded.append(a.key)
+            if not charges.get(r["id"]) and r["status"] in CHARGED and (
+                    r["gateway"] == "stripe"):
+                out.recorded_not_charged.append(a.key)
+    _reconciled(out, problems, {r["id"]: r["idem_key"] for r in final})
     return out
 
 
-def _payment(out: Audit, key: str, r: dict, n_charges: int, stripe_gateway: str) -> None:
+def _by_key(rows: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[r["idem_key"]].append(r)
+    return out
+
+
+def _request(out: Audit, a: Answer, rows: list[dict], replayed: str | None) -> None:
+    if not rows:
+        (out.answered_unrecorded if a.last in FINAL else out.unanswered_unrecorded
+         ).append(a.key)
+        if replayed is None:
+            out.replay_mismatch.append(a.key)
+        return
+    r = rows[0]
     if r["status"] not in FINAL:
-        out.unsettled.append(key)
-    if n_charges > 1:
-        out.double_charged.append(key)
-    if n_charges and r["status"] not in CHARGED:
-        out.charged_not_recorded.append(key)
-    if not n_charges and r["status"] in CHARGED and r["gateway"] == stripe_gateway:
-        out.recorded_not_charged.append(key)
+        out.unsettled.append(a.key)
+    if a.last in FINAL and a.last != r["status"]:
+        out.answer_disagrees.append(a.key)
+    if replayed != r["id"]:
+        out.replay_mismatch.append(a.key)
+
+
+def _reconciled(out: Audit, problems, key_of: dict[str, str]) -> None:
+    """Sort the reconciliation's findings (`<payment id>: ...`) by kind."""
+    for p in problems:
+        key = key_of.get(p.split(":", 1)[0])
+        if key is None:
+            continue
+        if re.search(r": charged \d+ times", p):
+            out.double_charged.append(key)
+        elif ", the ledger says " in p:
+            out.charged_not_recorded.append(key)
+        elif " in the ledger, no charge at " in p:
+            out.recorded_not_charged.append(key)
 
 
 def acceptance(t: dict, a: Audit, problems: int) -> list[tuple[str, str, bool]]:

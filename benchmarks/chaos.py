@@ -12,10 +12,11 @@ with its own Idempotency-Key, while:
   the same port `--gateway-down` s later, with its books (harness state file).
 
 A client retries, with the same key, what the API asked it to retry or never
-answered (5xx, 429, 409 in progress, a dropped connection) for up to `--retry-s` s.
-After the run, `smartpay reconcile` settles what is pending (status sync) and compares
-the ledger with every gateway; each request is sent once more (its answer must name
-the same payment); the ledger and localstripe are then read directly:
+answered (5xx, 429, 409 in progress, a dropped connection), `--retries` times 1 s
+apart. After the run, `smartpay reconcile` settles what is pending (status sync);
+the ledger is read; each request is sent once more (its answer must name the same
+payment); a second `smartpay reconcile` compares the ledger with every gateway, and
+localstripe's intents are counted per payment:
 
     .venv/bin/python -m benchmarks.chaos [--seconds 300] [--rate 100] [--json out.json]
 
@@ -68,8 +69,8 @@ class Client:
     """Open-loop sender over one keep-alive pool; records each request's answers and
     re-sends, after `backoff_s`, what a careful client would."""
 
-    def __init__(self, pool: HttpPool, retry_s: float, backoff_s: float = 1.0) -> None:
-        self.pool, self.retry_s, self.backoff_s = pool, retry_s, backoff_s
+    def __init__(self, pool: HttpPool, retries: int, backoff_s: float = 1.0) -> None:
+        self.pool, self.retries, self.backoff_s = pool, retries, backoff_s
         self.open = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -92,30 +93,30 @@ class Client:
         a.last = kind
         if status == 200 and kind in ca.FINAL | {"pending", "review"}:
             a.payment_id = json.loads(body).get("payment_id")
-        waited = time.perf_counter() - t0
-        if ca.retryable(status, body) and waited + self.backoff_s <= self.retry_s:
+        if ca.retryable(status, body) and a.tries <= self.retries:
             asyncio.get_running_loop().call_later(self.backoff_s, self._try, raw, a, t0)
             return
-        a.total_ms = waited * 1000
+        a.total_ms = (time.perf_counter() - t0) * 1000
         self.open -= 1
         if not self.open:
             self.idle.set()
 
 
 async def drive(url: str, raws: list[bytes], answers: list[ca.Answer], rate: float,
-                retry_s: float) -> float:
+                retries: int) -> float:
     """Request i at i/rate s whatever the answers do; returns the seconds until the
     last request had its last answer."""
     pool = HttpPool(url, limit=512)
     await pool.open(min(64, len(raws)))
-    client = Client(pool, retry_s)
+    client = Client(pool, retries)
     start = time.perf_counter()
     for i, (raw, a) in enumerate(zip(raws, answers)):
         delay = start + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        a.sent_s = time.perf_counter() - start
         client.send(raw, a)
-    await asyncio.wait_for(client.idle.wait(), retry_s + 180)
+    await asyncio.wait_for(client.idle.wait(), 120 * (retries + 1) + 60)
     pool.close()
     return time.perf_counter() - start
 
@@ -245,7 +246,7 @@ async def load_with_faults(url: str, proc, stripe_base: str, state: Path, token:
     rng = np.random.default_rng(int(run_id, 16))
     warm = _requests(url, "/pay", _bodies("/pay", int(args.rate * 3), rng), headers,
                      f"warm-{run_id}")
-    await drive(url, warm, [ca.Answer("") for _ in warm], args.rate, args.retry_s)
+    await drive(url, warm, [ca.Answer("") for _ in warm], args.rate, args.retries)
     n, prefix = int(args.rate * args.seconds), f"chaos-{run_id}"
     raws = _requests(url, "/pay", _bodies("/pay", n, rng), headers, prefix)
     answers = [ca.Answer(f"{prefix}-{i}") for i in range(n)]
@@ -256,7 +257,7 @@ async def load_with_faults(url: str, proc, stripe_base: str, state: Path, token:
     if 0 < args.gateway_at < args.seconds:
         tasks.append(asyncio.create_task(restart_localstripe(
             stripe_base, state, args.gateway_at, args.gateway_down, t0, faults, keep)))
-    elapsed = await drive(url, raws, answers, args.rate, args.retry_s)
+    elapsed = await drive(url, raws, answers, args.rate, args.retries)
     await asyncio.gather(*tasks)
     return {"prefix": prefix, "raws": raws, "answers": answers, "elapsed_s": elapsed,
             "faults": sorted(faults, key=lambda e: e["t_s"])}
@@ -265,13 +266,14 @@ async def load_with_faults(url: str, proc, stripe_base: str, state: Path, token:
 def conclude(run: dict, url: str, env: dict, stripe: dict) -> dict:
     """Status sync, the replays, the ledger and localstripe read: the report."""
     answers: list[ca.Answer] = run["answers"]
-    keys = [a.key for a in answers]
-    report = reconcile(env)
-    replays = asyncio.run(replay(url, run["raws"], keys))
-    rows = ca.ledger_rows(str(Path(env["SMARTPAY_DATA_DIR"]) / "ledger" / "ledger.db"),
-                          run["prefix"])
+    ledger = str(Path(env["SMARTPAY_DATA_DIR"]) / "ledger" / "ledger.db")
+    settled = reconcile(env)
+    rows = ca.ledger_rows(ledger, run["prefix"])
+    replays = asyncio.run(replay(url, run["raws"], [a.key for a in answers]))
+    report = reconcile(env)  # the replays may have made payments: compare them too
+    final = ca.ledger_rows(ledger, run["prefix"])
     charges = ca.stripe_charges(stripe["base"], stripe["key"])
-    found = ca.audit(keys, rows, charges, replays)
+    found = ca.audit(answers, rows, final, charges, replays, report["problems"])
     t = ca.tallies(answers)
     first = np.array([a.first_ms for a in answers])
     total = np.array([a.total_ms for a in answers])
@@ -279,10 +281,11 @@ def conclude(run: dict, url: str, env: dict, stripe: dict) -> dict:
         "tallies": t, "elapsed_s": run["elapsed_s"],
         "achieved_rps": len(answers) / run["elapsed_s"],
         "first_answer_ms": _pcts(first), "last_answer_ms": _pcts(total),
-        "faults": run["faults"],
-        "reconcile": {"payments": report["payments"], "keys": report["keys"],
-                      "problems": report["problems"]},
-        "ledger_payments": len(rows), "stripe_charged_payments": len(charges),
+        "faults": run["faults"], "timeline": ca.timeline(answers),
+        "reconcile": {"payments": settled["payments"], "keys": settled["keys"],
+                      "after_replay": report["payments"], "problems": report["problems"]},
+        "ledger_payments": len(rows), "after_replay": len(final),
+        "stripe_charged_payments": len(charges),
         "audit": {k: v for k, v in vars(found).items()},
         "acceptance": [{"line": line, "figure": fig, "pass": ok} for line, fig, ok in
                        ca.acceptance(t, found, len(report["problems"]))],
@@ -297,12 +300,17 @@ def _pcts(ms: np.ndarray) -> dict:
 def show(r: dict, args) -> None:
     t = r["tallies"]
     print(f"\nChaos phase: /pay at {args.rate:g}/s for {args.seconds:g} s, "
-          f"{t['requests']} requests, achieved {r['achieved_rps']:.1f}/s "
-          f"(last answer {r['elapsed_s']:.1f} s after the first request)")
+          f"{t['requests']} requests; the last answer came {r['elapsed_s']:.1f} s "
+          f"after the first request ({r['achieved_rps']:.1f} answered/s over that)")
     print(f"first answers: {t['first_answers']}")
-    print(f"last answers (client retries 5xx/429/409-in-progress/dropped for "
-          f"{args.retry_s:g} s; {t['retried']} retried): {t['last_answers']}")
+    print(f"first answers final: {t['first_final_pct']:.3f} %")
+    print(f"last answers (client retries 5xx/429/409-in-progress/dropped up to "
+          f"{args.retries} times; {t['retried']} retried): {t['last_answers']}")
     print(f"latency ms, first answer {r['first_answer_ms']}; last {r['last_answer_ms']}")
+    print("sent at      n  first answer not final  p50 ms   p99 ms")
+    for b in r["timeline"]:
+        print(f"{b['from_s']:>5g} s {b['n']:>6} {b['not_final']:>23} {b['p50_ms']:>7g} "
+              f"{b['p99_ms']:>8g}")
     for e in r["faults"]:
         print(f"  fault at {e['t_s']:6.1f} s: {e['fault']} (pid {e['pid']})"
               + (f", new worker after {e['respawn_s']:.1f} s" if e.get("respawn_s")
@@ -310,10 +318,12 @@ def show(r: dict, args) -> None:
               + (f", down {e['down_s']} s" if "down_s" in e else ""))
     rc = r["reconcile"]
     print(f"status sync (smartpay reconcile): payments {rc['payments'] or 'none'}, "
-          f"keys {rc['keys'] or 'none'}, {len(rc['problems'])} mismatches")
+          f"keys {rc['keys'] or 'none'}; after the replays: {rc['after_replay'] or 'none'}"
+          f", {len(rc['problems'])} mismatches")
     for p in rc["problems"][:5]:
         print(f"  mismatch: {p}")
-    print(f"ledger: {r['ledger_payments']} payments for the run's keys; localstripe: "
+    print(f"ledger: {r['ledger_payments']} payments for the run's keys after status "
+          f"sync, {r['after_replay']} after the replays; localstripe: "
           f"{r['stripe_charged_payments']} payments charged")
     for name, keys in r["audit"].items():
         if keys:
@@ -331,8 +341,8 @@ def main() -> None:
                     help="second of the run localstripe is restarted (default 45 %% "
                     "of the run; 0: never)")
     ap.add_argument("--gateway-down", type=float, default=5.0)
-    ap.add_argument("--retry-s", type=float, default=30.0,
-                    help="how long a client retries one request (0: never)")
+    ap.add_argument("--retries", type=int, default=3,
+                    help="how often a client re-sends one request (0: never)")
     ap.add_argument("--work-dir", type=Path, default=None,
                     help="where the run's data dir goes (default: a new temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="write the report here")
@@ -342,6 +352,7 @@ def main() -> None:
     report = run_chaos(args)
     show(report, args)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1, default=str))
     sys.exit(0 if all(a["pass"] for a in report["acceptance"]) else 1)
 

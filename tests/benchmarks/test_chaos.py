@@ -37,44 +37,70 @@ def test_the_final_share_counts_pending_and_errors_as_not_final():
     assert t["first_answers"]["503 x"] == 1
 
 
+def _answers(*pairs: tuple[str, str]) -> list[ca.Answer]:
+    return [ca.Answer(key, last, last) for key, last in pairs]
+
+
 def test_a_clean_run_passes_every_line():
     rows = [_row("p1", "k1"), _row("p2", "k2", "declined", None)]
-    found = ca.audit(["k1", "k2"], rows, {"p1": 1}, {"k1": "p1", "k2": "p2"})
+    answers = _answers(("k1", "captured"), ("k2", "declined"))
+    found = ca.audit(answers, rows, rows, {"p1": 1}, {"k1": "p1", "k2": "p2"})
     assert found.lost() == 0 and found.double() == 0
-    t = ca.tallies([ca.Answer("k1", "captured", "captured"),
-                    ca.Answer("k2", "declined", "declined")])
-    assert all(ok for _, _, ok in ca.acceptance(t, found, problems=0))
+    assert all(ok for _, _, ok in ca.acceptance(ca.tallies(answers), found, problems=0))
 
 
 def test_a_payment_captured_twice_at_the_gateway_is_a_double_charge():
-    found = ca.audit(["k1"], [_row("p1", "k1")], {"p1": 2}, {"k1": "p1"})
+    rows = [_row("p1", "k1")]
+    found = ca.audit(_answers(("k1", "captured")), rows, rows, {"p1": 2}, {"k1": "p1"})
     assert found.double_charged == ["k1"] and found.double() == 1
 
 
-def test_two_payments_charged_under_one_key_are_a_double_charge():
+def test_two_payments_under_one_key_are_a_double_charge():
     rows = [_row("p1", "k1"), _row("p2", "k1")]
-    found = ca.audit(["k1"], rows, {"p1": 1, "p2": 1}, {"k1": "p1"})
-    assert found.several == ["k1"] and found.key_charged_twice == ["k1"]
+    found = ca.audit(_answers(("k1", "captured")), rows, rows, {"p1": 1, "p2": 1},
+                     {"k1": "p1"})
+    assert found.several == ["k1"] and found.double() == 1
 
 
-def test_a_key_without_payment_or_left_pending_or_replayed_elsewhere_is_lost():
-    rows = [_row("p2", "k2", "pending"), _row("p3", "k3")]
-    found = ca.audit(["k1", "k2", "k3"], rows, {"p3": 1},
-                     {"k1": None, "k2": "p2", "k3": "p9"})
-    assert found.missing == ["k1"] and found.unsettled == ["k2"]
-    assert found.replay_mismatch == ["k3"] and found.lost() == 3
+def test_a_charge_at_two_gateways_found_by_reconciliation_is_a_double_charge():
+    rows = [_row("p1", "k1", gateway="solana")]
+    problems = ["p1: charged 2 times (stripe pi_1, solana sig)"]
+    found = ca.audit(_answers(("k1", "captured")), rows, rows, {"p1": 1}, {"k1": "p1"},
+                     problems)
+    assert found.double_charged == ["k1"] and found.lost() == 0
+
+
+def test_a_final_answer_the_ledger_does_not_hold_is_a_lost_payment():
+    answers = _answers(("k1", "captured"), ("k2", "pending"), ("k3", "captured"),
+                       ("k4", "failed"))
+    settled = [_row("p2", "k2", "pending"), _row("p3", "k3"), _row("p4", "k4")]
+    final = settled + [_row("p1", "k1")]
+    found = ca.audit(answers, settled, final, {"p3": 1, "p4": 0, "p1": 1},
+                     {"k1": "p1", "k2": "p2", "k3": "p9", "k4": "p4"})
+    assert found.answered_unrecorded == ["k1"] and found.unsettled == ["k2"]
+    assert found.replay_mismatch == ["k3"]
+    assert found.answer_disagrees == ["k4"]  # answered failed, the ledger captured it
+    assert found.lost() == 4
+
+
+def test_a_request_refused_before_anything_was_written_is_not_lost():
+    answers = [ca.Answer("k1", "503 fraud_scorer_unavailable", "503 fraud_scorer_unavailable")]
+    found = ca.audit(answers, [], [_row("p1", "k1")], {"p1": 1}, {"k1": "p1"})
+    assert found.unanswered_unrecorded == ["k1"] and found.lost() == 0
 
 
 def test_money_taken_for_a_payment_the_ledger_calls_failed_is_lost():
-    found = ca.audit(["k1"], [_row("p1", "k1", "failed")], {"p1": 1}, {"k1": "p1"})
+    rows = [_row("p1", "k1", "failed")]
+    found = ca.audit(_answers(("k1", "failed")), rows, rows, {"p1": 1}, {"k1": "p1"})
     assert found.charged_not_recorded == ["k1"] and found.lost() == 1
 
 
 def test_a_capture_in_the_ledger_with_no_charge_at_localstripe_is_lost():
-    found = ca.audit(["k1"], [_row("p1", "k1")], {}, {"k1": "p1"})
+    rows = [_row("p1", "k1")]
+    found = ca.audit(_answers(("k1", "captured")), rows, rows, {}, {"k1": "p1"})
     assert found.recorded_not_charged == ["k1"]
-    other = ca.audit(["k1"], [_row("p1", "k1", gateway="solana")], {}, {"k1": "p1"})
-    assert other.lost() == 0  # another gateway's charges are not read here
+    other = [_row("p1", "k1", gateway="solana")]
+    assert ca.audit(_answers(("k1", "captured")), other, other, {}, {"k1": "p1"}).lost() == 0
 
 
 def test_a_run_below_the_final_share_fails_its_line():
