@@ -151,3 +151,13 @@ def test_without_a_state_file_a_restarted_localstripe_starts_empty():
         assert ca.stripe_charges(f"http://127.0.0.1:{port}", "sk_test_chaos") == {}
     finally:
         stop_localstripe(proc)
+
+
+def test_the_timeline_counts_not_final_first_answers_per_window_of_sending():
+    answers = [ca.Answer("a", "captured", "captured", first_ms=10, sent_s=0.5),
+               ca.Answer("b", "503 x", "captured", first_ms=900, sent_s=5.2),
+               ca.Answer("c", "pending", "pending", first_ms=30, sent_s=6.0)]
+    rows = ca.timeline(answers, bucket_s=5.0)
+    assert [(r["from_s"], r["n"], r["not_final"]) for r in rows] == [(0.0, 1, 0),
+                                                                     (5.0, 2, 2)]
+    assert rows[1]["p99_ms"] == 900
