@@ -143,18 +143,38 @@ def _workers(proc, role: str) -> list:
     return found
 
 
-async def _respawn_s(proc, role: str, old_pid: int, t_kill: float,
+async def _respawn_s(proc, role: str, before: set[int], t_kill: float,
                      limit_s: float = 60.0) -> float | None:
-    """Seconds until BentoML runs a new worker for `role` (None: none within limit)."""
+    """Seconds until BentoML runs a new worker for `role`, one not among the
+    workers `before` the kill (None: none within limit)."""
     while time.perf_counter() - t_kill < limit_s:
-        pids = [p.pid for p in await asyncio.to_thread(_workers, proc, role)]
-        if any(pid != old_pid for pid in pids):
+        pids = {p.pid for p in await asyncio.to_thread(_workers, proc, role)}
+        if pids - before:
             return time.perf_counter() - t_kill
         await asyncio.sleep(0.2)
     return None
 
 
-async def kill_workers(proc, every_s: float, seconds: float, t0: float,
+def _ready(url: str) -> bool:
+    """The API's /readyz: BentoML answers 200 once every dependency answers."""
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _ready_s(url: str, t_kill: float, limit_s: float = 180.0) -> float | None:
+    """Seconds from the kill until the API is ready again (None: not within limit)."""
+    while time.perf_counter() - t_kill < limit_s:
+        if await asyncio.to_thread(_ready, url):
+            return time.perf_counter() - t_kill
+        await asyncio.sleep(0.5)
+    return None
+
+
+async def kill_workers(proc, url: str, every_s: float, seconds: float, t0: float,
                        log: list[dict]) -> None:
     """SIGKILL the fraud, then the router worker, ... every `every_s` s of the run."""
     roles, n = ("fraud", "router"), 1
@@ -165,12 +185,15 @@ async def kill_workers(proc, every_s: float, seconds: float, t0: float,
         event = {"t_s": round(time.perf_counter() - t0, 1), "fault": f"kill {role}",
                  "pid": victims[0].pid if victims else None}
         if victims:
+            t_kill = time.perf_counter()
             os.kill(victims[0].pid, signal.SIGKILL)
-            event["respawn_s"] = await _respawn_s(proc, role, victims[0].pid,
-                                                  time.perf_counter())
+            event["respawn_s"] = await _respawn_s(proc, role, {p.pid for p in victims},
+                                                  t_kill)
+            event["ready_s"] = await _ready_s(url, t_kill)
         log.append(event)
-        print(f"  t={event['t_s']:6.1f}s {event['fault']} pid {event['pid']}: "
-              f"new worker after {event.get('respawn_s')} s", flush=True)
+        print(f"  t={event['t_s']:6.1f}s {event['fault']} pid {event['pid']}: new "
+              f"worker after {event.get('respawn_s')} s, API ready again after "
+              f"{event.get('ready_s')} s", flush=True)
         n += 1
 
 
@@ -252,8 +275,8 @@ async def load_with_faults(url: str, proc, stripe_base: str, state: Path, token:
     answers = [ca.Answer(f"{prefix}-{i}") for i in range(n)]
     faults: list[dict] = []
     t0 = time.perf_counter()
-    tasks = [asyncio.create_task(kill_workers(proc, args.kill_every, args.seconds, t0,
-                                              faults))]
+    tasks = [asyncio.create_task(kill_workers(proc, url, args.kill_every, args.seconds,
+                                              t0, faults))]
     if 0 < args.gateway_at < args.seconds:
         tasks.append(asyncio.create_task(restart_localstripe(
             stripe_base, state, args.gateway_at, args.gateway_down, t0, faults, keep)))
@@ -315,6 +338,8 @@ def show(r: dict, args) -> None:
         print(f"  fault at {e['t_s']:6.1f} s: {e['fault']} (pid {e['pid']})"
               + (f", new worker after {e['respawn_s']:.1f} s" if e.get("respawn_s")
                  else ", NO new worker within 60 s" if "respawn_s" in e else "")
+              + (f", API ready again after {e['ready_s']:.1f} s" if e.get("ready_s")
+                 else ", API NOT ready within 180 s" if "ready_s" in e else "")
               + (f", down {e['down_s']} s" if "down_s" in e else ""))
     rc = r["reconcile"]
     print(f"status sync (smartpay reconcile): payments {rc['payments'] or 'none'}, "
@@ -343,6 +368,8 @@ def main() -> None:
     ap.add_argument("--gateway-down", type=float, default=5.0)
     ap.add_argument("--retries", type=int, default=3,
                     help="how often a client re-sends one request (0: never)")
+    ap.add_argument("--model-workers", type=int, default=1,
+                    help="workers of the fraud and router services (1: as shipped)")
     ap.add_argument("--work-dir", type=Path, default=None,
                     help="where the run's data dir goes (default: a new temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="write the report here")
@@ -368,6 +395,9 @@ def run_chaos(args) -> dict:
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="smartpay-chaos-")).resolve()
     data, secret = work / "data", secrets.token_hex(24)
     env, keep = api_env(data, secret), []
+    if args.model_workers != 1:  # BentoML's own override of the services' config
+        env["BENTOML_CONFIG_OPTIONS"] = " ".join(
+            f"services.{name}.workers={args.model_workers}" for name in ROLES.values())
     print(f"chaos run in {work} (tiny fraud model, fresh router policy)", flush=True)
     with running_standins(data, stripe_state=work / "localstripe.pickle") as standins:
         env |= standins
