@@ -10,6 +10,9 @@ behaviour back, around its aiohttp app, so the official client talks to it uncha
   scoped to the API key. Validation failures (400) and server errors are not saved.
 - A refund larger than what is left of its charge is refused (400 `amount_too_large`);
   localstripe refunds any amount. The check and the refund run under one lock.
+- `GET /v1/payment_intents/search` answers a `metadata['payment_id']:'...'` query
+  (localstripe has no search, so finding one payment meant listing every intent,
+  which stops fitting in a gateway call's deadline after a few thousand payments).
 - No disk writes (its store is pickled to /tmp on every write, shared by every
   instance), and lists read an index by object kind instead of scanning the store.
   Given a state file (`python -m harness.localstripe_server PORT STATE`), the objects
@@ -24,6 +27,7 @@ import asyncio
 import hashlib
 import os
 import pickle
+import re
 import sys
 from pathlib import Path
 
@@ -177,6 +181,31 @@ def _list_all(resources):
     return classmethod(list_all)
 
 
+_SEARCH = re.compile(r"^metadata\['payment_id'\]:'([^']*)'$")
+
+
+def intent_search(resources):
+    """A middleware answering Stripe's payment intent search by our payment id (the
+    one query the gateway adapter makes), behind localstripe's own auth check."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        if request.method != "GET" or request.path != "/v1/payment_intents/search":
+            return await handler(request)
+        match = _SEARCH.match(request.query.get("query", ""))
+        if match is None:
+            return _error(400, "invalid_request_error",
+                          "only metadata['payment_id']:'...' queries are supported")
+        intents = resources.store.kinds.get("payment_intent", {}).values()
+        hits = [i._export() for i in intents
+                if (getattr(i, "metadata", None) or {}).get("payment_id") == match[1]]
+        return web.json_response({"object": "search_result", "data": hits,
+                                  "has_more": False, "next_page": None,
+                                  "url": "/v1/payment_intents/search"})
+
+    return middleware
+
+
 def build_app(state: Path | None = None) -> web.Application:
     """localstripe's app with Stripe's idempotency and refund rules in front of it, its
     in-memory store fresh, or read from `state` (and written back there on stop)."""
@@ -191,6 +220,7 @@ def build_app(state: Path | None = None) -> web.Application:
     if state is not None:
         _load(state, resources.store, idem)
         server.app.on_cleanup.append(lambda _app: _save(state, resources.store, idem))
+    server.app.middlewares.append(intent_search(resources))
     server.app.middlewares.insert(0, refund_cap(resources))
     server.app.middlewares.insert(0, idem.middleware)
     return server.app

@@ -161,3 +161,19 @@ def test_the_timeline_counts_not_final_first_answers_per_window_of_sending():
     assert [(r["from_s"], r["n"], r["not_final"]) for r in rows] == [(0.0, 1, 0),
                                                                      (5.0, 2, 2)]
     assert rows[1]["p99_ms"] == 900
+
+
+def test_localstripe_finds_a_payment_intent_by_our_payment_id(tmp_path):
+    port = free_port()
+    client = stripe.StripeClient("sk_test_chaos",
+                                 base_addresses={"api": f"http://127.0.0.1:{port}"})
+    proc = start_localstripe(port)
+    try:
+        made = _intent(client, "key-1")
+        query = "metadata['payment_id']:'pay_x-1'"
+        found = client.payment_intents.search({"query": query})
+        assert [i.id for i in found.data] == [made.id]
+        other = client.payment_intents.search({"query": "metadata['payment_id']:'no'"})
+        assert other.data == []
+    finally:
+        stop_localstripe(proc)
