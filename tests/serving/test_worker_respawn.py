@@ -26,7 +26,7 @@ def _wait(check, limit_s: float):
 
 def test_a_killed_fraud_worker_is_replaced_and_payments_go_through_again(
         data_dir, tracking_uri):
-    from benchmarks.chaos import _ready, _workers
+    from benchmarks._chaos_faults import _ready, _workers
     from harness.standins import running_standins
     from serving.launcher import start_service, stop_service
 
