@@ -287,7 +287,8 @@ def run_chaos(args) -> dict:
     if args.model_workers != 1:  # BentoML's own override of the services' config
         env["BENTOML_CONFIG_OPTIONS"] = " ".join(
             f"services.{name}.workers={args.model_workers}" for name in ROLES.values())
-    print(f"chaos run in {work} (tiny fraud model, fresh router policy)", flush=True)
+    print(f"chaos run in {work} (tiny fraud model, fresh router policy, "
+          f"{args.model_workers} worker(s) per model service)", flush=True)
     with running_standins(data, stripe_state=work / "localstripe.pickle") as standins:
         env |= standins
         proc, url = start_service(extra_env=env, log_path=work / "serve.log")
