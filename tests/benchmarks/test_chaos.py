@@ -177,3 +177,49 @@ def test_localstripe_finds_a_payment_intent_by_our_payment_id(tmp_path):
         assert other.data == []
     finally:
         stop_localstripe(proc)
+
+
+def test_the_client_resends_a_503_with_the_same_bytes_and_keeps_both_answers():
+    import asyncio
+
+    from aiohttp import web
+
+    from benchmarks._wire import HttpPool, request_bytes
+    from benchmarks.chaos import Client
+
+    seen: list[bytes] = []
+
+    async def pay(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        if request.headers["Idempotency-Key"] == "bad":
+            return web.json_response({"error": "validation_error"}, status=422)
+        if len(seen) == 1:
+            return web.json_response({"error": "fraud_scorer_unavailable"}, status=503)
+        return web.json_response({"status": "captured", "payment_id": "p1"})
+
+    async def run() -> list[ca.Answer]:
+        app = web.Application()
+        app.router.add_post("/pay", pay)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            pool = HttpPool(f"http://127.0.0.1:{port}", limit=4)
+            await pool.open(1)
+            client = Client(pool, retries=3, backoff_s=0.01)
+            answers = [ca.Answer("k1"), ca.Answer("bad")]
+            for a in answers:
+                client.send(request_bytes("POST", f"127.0.0.1:{port}", "/pay",
+                                          {"Idempotency-Key": a.key}, {"n": 1}), a)
+                await asyncio.wait_for(client.idle.wait(), 10)
+            pool.close()
+            return answers
+        finally:
+            await runner.cleanup()
+
+    ok, bad = asyncio.run(run())
+    assert (ok.first, ok.last, ok.tries, ok.payment_id) == (
+        "503 fraud_scorer_unavailable", "captured", 2, "p1")
+    assert (bad.first, bad.last, bad.tries) == ("422 validation_error",) * 2 + (1,)
+    assert seen[0] == seen[1]  # the same request, the same key
