@@ -89,7 +89,7 @@ class Audit:
     holds Idempotency-Keys."""
 
     answered_unrecorded: list[str] = field(default_factory=list)  # final answer, no row
-    unanswered_unrecorded: list[str] = field(default_factory=list)  # no final answer, no row
+    unanswered_unrecorded: list[str] = field(default_factory=list)  # no row, no answer
     unsettled: list[str] = field(default_factory=list)  # row not final after sync
     answer_disagrees: list[str] = field(default_factory=list)  # answer != ledger status
     replay_mismatch: list[str] = field(default_factory=list)  # re-send named another

@@ -88,7 +88,8 @@ async def kill_workers(proc, url: str, every_s: float, seconds: float, t0: float
 async def restart_localstripe(base: str, state: Path, at_s: float, down_s: float,
                               t0: float, log: list[dict], keep: list) -> None:
     """Stop the running localstripe (it saves its books) and start it again on the
-    same port `down_s` s later; the new process goes to `keep` (stopped by the caller)."""
+    same port `down_s` s later; the new process goes to `keep` (the caller stops
+    it)."""
     from harness.localstripe import start_localstripe
 
     await asyncio.sleep(max(0.0, t0 + at_s - time.perf_counter()))

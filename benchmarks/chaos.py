@@ -1,5 +1,7 @@
-"""Availability under faults (`make chaos`): /pay at a fixed open-loop rate while model
-workers are killed and a gateway stand-in is restarted; every request is accounted for.
+"""Availability under faults (`make chaos`): /pay while workers die, a gateway restarts.
+
+/pay at a fixed open-loop rate while model workers are killed and a gateway stand-in
+is restarted; every request is accounted for.
 
 Starts the stand-ins and `bentoml serve serving.services:PaymentAPI` on a fresh data
 dir (tiny request-feature fraud model, fresh router policy: the faults, not the models,
@@ -52,7 +54,7 @@ def api_env(data_dir: Path, jwt_secret: str) -> dict[str, str]:
     return {
         "SMARTPAY_DATA_DIR": str(data_dir), "SMARTPAY_PROFILE": "local",
         "SMARTPAY_JWT_SECRET": jwt_secret, "PYTHONPATH": str(ROOT),
-        "SMARTPAY_MLFLOW_TRACKING_URI": f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}",
+        "SMARTPAY_MLFLOW_TRACKING_URI": f"sqlite:///{data_dir}/mlflow/mlflow.db",
         "SMARTPAY_SERVING__FRAUD_BACKEND": "tests.serving.backends:tiny_fraud",
         "SMARTPAY_SERVING__FRESH_FEATURES": "false",  # the tiny model reads no Feast
         "SMARTPAY_SERVING__ASSISTANT": "false",
@@ -123,7 +125,8 @@ async def drive(url: str, raws: list[bytes], answers: list[ca.Answer], rate: flo
 
 # -- after the run -------------------------------------------------------------------
 def reconcile(env: dict[str, str]) -> dict:
-    """`smartpay reconcile --json` (status sync, then the ledger against every gateway)."""
+    """`smartpay reconcile --json`: status sync, then the ledger against every
+    gateway."""
     cmd = [str(Path(sys.executable).with_name("smartpay")), "reconcile", "--json",
            "--refund-min-age-s", "0"]
     out = subprocess.run(cmd, env=os.environ | env, capture_output=True, text=True,
@@ -195,7 +198,8 @@ def conclude(run: dict, url: str, env: dict, stripe: dict) -> dict:
         "first_answer_ms": _pcts(first), "last_answer_ms": _pcts(total),
         "faults": run["faults"], "timeline": ca.timeline(answers),
         "reconcile": {"payments": settled["payments"], "keys": settled["keys"],
-                      "after_replay": report["payments"], "problems": report["problems"]},
+                      "after_replay": report["payments"],
+                      "problems": report["problems"]},
         "ledger_payments": len(rows), "after_replay": len(final),
         "stripe_charged_payments": len(charges),
         "audit": {k: v for k, v in vars(found).items()},
@@ -218,7 +222,8 @@ def show(r: dict, args) -> None:
     print(f"first answers final: {t['first_final_pct']:.3f} %")
     print(f"last answers (client retries 5xx/429/409-in-progress/dropped up to "
           f"{args.retries} times; {t['retried']} retried): {t['last_answers']}")
-    print(f"latency ms, first answer {r['first_answer_ms']}; last {r['last_answer_ms']}")
+    print(f"latency ms, first answer {r['first_answer_ms']}; "
+          f"last {r['last_answer_ms']}")
     print("sent at      n  first answer not final  p50 ms   p99 ms")
     for b in r["timeline"]:
         print(f"{b['from_s']:>5g} s {b['n']:>6} {b['not_final']:>23} {b['p50_ms']:>7g} "
@@ -232,7 +237,8 @@ def show(r: dict, args) -> None:
               + (f", down {e['down_s']} s" if "down_s" in e else ""))
     rc = r["reconcile"]
     print(f"status sync (smartpay reconcile): payments {rc['payments'] or 'none'}, "
-          f"keys {rc['keys'] or 'none'}; after the replays: {rc['after_replay'] or 'none'}"
+          f"keys {rc['keys'] or 'none'}; "
+          f"after the replays: {rc['after_replay'] or 'none'}"
           f", {len(rc['problems'])} mismatches")
     for p in rc["problems"][:5]:
         print(f"  mismatch: {p}")
@@ -249,7 +255,8 @@ def show(r: dict, args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=300.0)
-    ap.add_argument("--rate", type=float, default=100.0, help="/pay requests per second")
+    ap.add_argument("--rate", type=float, default=100.0,
+                    help="/pay requests per second")
     ap.add_argument("--kill-every", type=float, default=30.0)
     ap.add_argument("--gateway-at", type=float, default=None,
                     help="second of the run localstripe is restarted (default 45 %% "
@@ -263,6 +270,14 @@ def main() -> None:
                     help="where the run's data dir goes (default: a new temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="write the report here")
     args = ap.parse_args()
+    for name in ("seconds", "rate", "kill_every"):
+        if getattr(args, name) <= 0:
+            flag, value = name.replace("_", "-"), getattr(args, name)
+            ap.error(f"--{flag}: {value!r}; expected > 0")
+    if args.retries < 0 or args.model_workers < 1 or args.gateway_down < 0:
+        ap.error("--retries >= 0, --model-workers >= 1 and --gateway-down >= 0 "
+                 f"expected; got {args.retries}, {args.model_workers}, "
+                 f"{args.gateway_down}")
     if args.gateway_at is None:
         args.gateway_at = 0.45 * args.seconds
     report = run_chaos(args)
@@ -295,7 +310,8 @@ def run_chaos(args) -> dict:
         stripe = {"base": standins["SMARTPAY_GATEWAYS__STRIPE_API_BASE"],
                   "key": os.environ.get("SMARTPAY_STRIPE_API_KEY", "sk_test_local")}
         try:
-            token = issue_token(secret, "chaos", ["payments:write", "payments:read"], 7200)
+            scopes = ["payments:write", "payments:read"]
+            token = issue_token(secret, "chaos", scopes, 7200)
             run = _run(load_with_faults(url, proc, stripe["base"],
                                         work / "localstripe.pickle", token, args, keep))
             return conclude(run, url, env, stripe)

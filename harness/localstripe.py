@@ -51,7 +51,8 @@ def stop_localstripe(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def run_localstripe(port: int | None = None, state: Path | None = None) -> Iterator[str]:
+def run_localstripe(port: int | None = None,
+                    state: Path | None = None) -> Iterator[str]:
     """Run localstripe in a child process; yield its API base URL; stop it on exit."""
     port = port or free_port()
     proc = start_localstripe(port, state)

@@ -30,8 +30,10 @@ def test_a_client_retries_server_errors_and_keys_in_progress_but_not_conflicts()
 
 
 def test_the_final_share_counts_pending_and_errors_as_not_final():
-    answers = [ca.Answer("k1", "captured", "captured"), ca.Answer("k2", "pending", "pending"),
-               ca.Answer("k3", "503 x", "declined"), ca.Answer("k4", "failed", "failed")]
+    answers = [ca.Answer("k1", "captured", "captured"),
+               ca.Answer("k2", "pending", "pending"),
+               ca.Answer("k3", "503 x", "declined"),
+               ca.Answer("k4", "failed", "failed")]
     t = ca.tallies(answers)
     assert t["first_final_pct"] == 50.0 and t["last_final_pct"] == 75.0
     assert t["first_answers"]["503 x"] == 1
@@ -84,7 +86,8 @@ def test_a_final_answer_the_ledger_does_not_hold_is_a_lost_payment():
 
 
 def test_a_request_refused_before_anything_was_written_is_not_lost():
-    answers = [ca.Answer("k1", "503 fraud_scorer_unavailable", "503 fraud_scorer_unavailable")]
+    refused = "503 fraud_scorer_unavailable"
+    answers = [ca.Answer("k1", refused, refused)]
     found = ca.audit(answers, [], [_row("p1", "k1")], {"p1": 1}, {"k1": "p1"})
     assert found.unanswered_unrecorded == ["k1"] and found.lost() == 0
 
@@ -100,7 +103,8 @@ def test_a_capture_in_the_ledger_with_no_charge_at_localstripe_is_lost():
     found = ca.audit(_answers(("k1", "captured")), rows, rows, {}, {"k1": "p1"})
     assert found.recorded_not_charged == ["k1"]
     other = [_row("p1", "k1", gateway="solana")]
-    assert ca.audit(_answers(("k1", "captured")), other, other, {}, {"k1": "p1"}).lost() == 0
+    found = ca.audit(_answers(("k1", "captured")), other, other, {}, {"k1": "p1"})
+    assert found.lost() == 0
 
 
 def test_a_run_below_the_final_share_fails_its_line():

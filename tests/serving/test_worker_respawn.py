@@ -31,15 +31,15 @@ def test_a_killed_fraud_worker_is_replaced_and_payments_go_through_again(
     from serving.launcher import start_service, stop_service
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**TEST_BACKENDS, "PYTHONPATH": root, "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri,
-           "SMARTPAY_SERVING__ASSISTANT": "false"}
+    env = {**TEST_BACKENDS, "PYTHONPATH": root, "SMARTPAY_SERVING__ASSISTANT": "false",
+           "SMARTPAY_MLFLOW_TRACKING_URI": tracking_uri}
     with running_standins(data_dir) as standins:
         proc, url = start_service(extra_env=standins | env)
         try:
             (victim,) = _workers(proc, "fraud")
             victim.kill()
-            new = _wait(lambda: [p for p in _workers(proc, "fraud") if p.pid != victim.pid],
-                        120)
+            new = _wait(lambda: [p for p in _workers(proc, "fraud")
+                                 if p.pid != victim.pid], 120)
             assert new, "BentoML started no new fraud worker within 120 s"
             assert _wait(lambda: _ready(url), 180), "the API was not ready within 180 s"
             r = httpx.post(f"{url}/pay", json=pay_body(), headers=auth(key="respawn-1"),
