@@ -68,6 +68,8 @@ async def kill_workers(proc, url: str, every_s: float, seconds: float, t0: float
     roles, n = ("fraud", "router"), 1
     while n * every_s < seconds:
         await asyncio.sleep(max(0.0, t0 + n * every_s - time.perf_counter()))
+        if time.perf_counter() - t0 >= seconds:  # the last one's recovery ran late
+            break
         role = roles[(n - 1) % 2]
         victims = await asyncio.to_thread(_workers, proc, role)
         event = {"t_s": round(time.perf_counter() - t0, 1), "fault": f"kill {role}",
