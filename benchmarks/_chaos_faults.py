@@ -64,7 +64,9 @@ async def _ready_s(url: str, t_kill: float, limit_s: float = 180.0) -> float | N
 
 async def kill_workers(proc, url: str, every_s: float, seconds: float, t0: float,
                        log: list[dict]) -> None:
-    """SIGKILL the fraud, then the router worker, ... every `every_s` s of the run."""
+    """SIGKILL the fraud, then the router worker, ... every `every_s` s of the run;
+    each waits until the previous victim is replaced and the API ready, so a recovery
+    longer than `every_s` pushes the next kill later (each fault records its time)."""
     roles, n = ("fraud", "router"), 1
     while n * every_s < seconds:
         await asyncio.sleep(max(0.0, t0 + n * every_s - time.perf_counter()))
