@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup web demo test test-prod load-test bench clean notebooks lock
+.PHONY: setup web demo test test-prod load-test chaos bench clean notebooks lock
 
 setup: $(STAMP)
 
@@ -62,6 +62,11 @@ notebooks: setup
 
 load-test: setup
 	$(PY) -m benchmarks.load_test
+
+# Availability under faults: 5 minutes of /pay at 100/s while model workers are
+# killed and the Stripe stand-in restarts; every request accounted for.
+chaos: setup
+	$(PY) -m benchmarks.chaos --json benchmarks/results/chaos.json
 
 clean:
 	rm -rf $(VENV) data .pytest_cache serving/webapp web/node_modules

@@ -24,20 +24,39 @@ from harness.server import free_port, wait_for_port
 _ROOT = str(Path(__file__).resolve().parents[1])
 
 
-@contextmanager
-def run_localstripe(port: int | None = None) -> Iterator[str]:
-    """Run localstripe in a child process; yield its API base URL; stop it on exit."""
-    port = port or free_port()
+def start_localstripe(port: int, state: Path | None = None) -> subprocess.Popen:
+    """Start localstripe on `port` (its books kept in `state` across a stop and a
+    start, when given) and wait until it listens."""
     path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
-    proc = subprocess.Popen([sys.executable, "-m", "harness.localstripe_server", str(port)],
+    cmd = [sys.executable, "-m", "harness.localstripe_server", str(port)]
+    proc = subprocess.Popen(cmd + ([str(state)] if state is not None else []),
                             env={**os.environ, "PYTHONPATH": path},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
+    except BaseException:
+        stop_localstripe(proc)
+        raise
+    return proc
+
+
+def stop_localstripe(proc: subprocess.Popen) -> None:
+    """SIGTERM (it saves its books, if it keeps any), SIGKILL after 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def run_localstripe(port: int | None = None,
+                    state: Path | None = None) -> Iterator[str]:
+    """Run localstripe in a child process; yield its API base URL; stop it on exit."""
+    port = port or free_port()
+    proc = start_localstripe(port, state)
+    try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_localstripe(proc)

@@ -10,15 +10,26 @@ behaviour back, around its aiohttp app, so the official client talks to it uncha
   scoped to the API key. Validation failures (400) and server errors are not saved.
 - A refund larger than what is left of its charge is refused (400 `amount_too_large`);
   localstripe refunds any amount. The check and the refund run under one lock.
+- `GET /v1/payment_intents/search` answers a `metadata['payment_id']:'...'` query
+  (localstripe has no search, so finding one payment meant listing every intent,
+  which stops fitting in a gateway call's deadline after a few thousand payments).
 - No disk writes (its store is pickled to /tmp on every write, shared by every
   instance), and lists read an index by object kind instead of scanning the store.
+  Given a state file (`python -m harness.localstripe_server PORT STATE`), the objects
+  and saved idempotent answers are written there when the server stops (SIGTERM) and
+  read back when it starts: a stopped and restarted stand-in keeps its books, as
+  Stripe does across its own restarts (the chaos benchmark restarts it mid-run).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import pickle
+import re
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -170,9 +181,34 @@ def _list_all(resources):
     return classmethod(list_all)
 
 
-def build_app() -> web.Application:
-    """localstripe's app with a fresh in-memory store and Stripe's idempotency and
-    refund rules in front of it."""
+_SEARCH = re.compile(r"^metadata\['payment_id'\]:'([^']*)'$")
+
+
+def intent_search(resources):
+    """A middleware answering Stripe's payment intent search by our payment id (the
+    one query the gateway adapter makes), behind localstripe's own auth check."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        if request.method != "GET" or request.path != "/v1/payment_intents/search":
+            return await handler(request)
+        match = _SEARCH.match(request.query.get("query", ""))
+        if match is None:
+            return _error(400, "invalid_request_error",
+                          "only metadata['payment_id']:'...' queries are supported")
+        intents = resources.store.kinds.get("payment_intent", {}).values()
+        hits = [i._export() for i in intents
+                if (getattr(i, "metadata", None) or {}).get("payment_id") == match[1]]
+        return web.json_response({"object": "search_result", "data": hits,
+                                  "has_more": False, "next_page": None,
+                                  "url": "/v1/payment_intents/search"})
+
+    return middleware
+
+
+def build_app(state: Path | None = None) -> web.Application:
+    """localstripe's app with Stripe's idempotency and refund rules in front of it, its
+    in-memory store fresh, or read from `state` (and written back there on stop)."""
     from localstripe import resources
 
     resources.store = IndexedStore()
@@ -180,15 +216,41 @@ def build_app() -> web.Application:
     from localstripe import server
 
     server.store = resources.store
+    idem = Idempotency()
+    if state is not None:
+        _load(state, resources.store, idem)
+        server.app.on_cleanup.append(lambda _app: _save(state, resources.store, idem))
+    server.app.middlewares.append(intent_search(resources))
     server.app.middlewares.insert(0, refund_cap(resources))
-    server.app.middlewares.insert(0, Idempotency().middleware)
+    server.app.middlewares.insert(0, idem.middleware)
     return server.app
 
 
-def main(port: int) -> None:
+def _load(state: Path, store: IndexedStore, idem: Idempotency) -> None:
+    """The objects and idempotent answers a previous run saved, if it saved any."""
+    if not state.is_file():
+        return
+    with state.open("rb") as f:
+        saved = pickle.load(f)  # written by _save of this harness only
+    for key, value in saved["store"].items():
+        store[key] = value
+    idem.saved.update(saved["idempotency"])
+
+
+async def _save(state: Path, store: IndexedStore, idem: Idempotency) -> None:
+    """Write the books atomically (a half-written file would lose them all)."""
+    tmp = state.with_name(state.name + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump({"store": dict(store), "idempotency": idem.saved}, f,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, state)
+
+
+def main(port: int, state: Path | None = None) -> None:
     """Serve on 127.0.0.1 only."""
-    web.run_app(build_app(), host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(build_app(state), host="127.0.0.1", port=port, print=None,
+                access_log=None)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

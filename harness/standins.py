@@ -103,10 +103,13 @@ def standin_env(stripe: str, amazon: str, amazon_key: Path, solana: str,
 
 
 @contextmanager
-def running_standins(data_dir: Path) -> Iterator[dict[str, str]]:
+def running_standins(data_dir: Path,
+                     stripe_state: Path | None = None) -> Iterator[dict[str, str]]:
     """localstripe, the Amazon Pay sandbox and a Solana node, with persistent keys;
     yields the environment for the product (also written to `standins/standins.env`,
-    which local `smartpay` commands read beneath their own environment)."""
+    which local `smartpay` commands read beneath their own environment). With
+    `stripe_state`, localstripe keeps its books in that file when it is stopped and
+    restarted (`harness.localstripe`)."""
     from harness.amazon_pay_sandbox import run_amazon_pay_sandbox
     from harness.localstripe import run_localstripe
     from integrations.gateways.solana.rpc_standin import run_solana_rpc
@@ -115,7 +118,7 @@ def running_standins(data_dir: Path) -> Iterator[dict[str, str]]:
     (secrets / "wallets").mkdir(parents=True, exist_ok=True)
     amazon_key, amazon_public = _amazon_keys(secrets)
     with ExitStack() as stack:
-        stripe = stack.enter_context(run_localstripe())
+        stripe = stack.enter_context(run_localstripe(state=stripe_state))
         amazon = stack.enter_context(run_amazon_pay_sandbox({AMAZON_KEY_ID: amazon_public}))
         solana = stack.enter_context(run_solana_rpc())
         mints = asyncio.run(_prepare_chain(solana, secrets))

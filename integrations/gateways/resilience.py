@@ -189,6 +189,7 @@ class ResilientGateway:
         resolve: Resolver | None,
         resend_ambiguous: bool = True,
     ) -> T:
+        unresolved: GatewayError | None = None  # a try that may have gone through
         for attempt in range(self.policy.attempts):
             err = await self._attempt(call)
             if not isinstance(err, GatewayError):
@@ -197,9 +198,14 @@ class ResilientGateway:
                 found = await resolve(err)
                 if found is not None:
                     return found
+            if err.ambiguous:
+                unresolved = err
             last = attempt == self.policy.attempts - 1
             if last or not self._should_retry(err, resend_ambiguous):
-                raise err
+                # "never sent" holds for this try only: after a try that may have
+                # reached the gateway, the call's outcome is still unknown (failing
+                # over on it could charge twice)
+                raise err if err.sent or unresolved is None else unresolved
             await self._sleep(self.policy.delay(attempt))
         raise AssertionError("unreachable")
 

@@ -141,7 +141,24 @@ def test_a_refund_that_certainly_never_left_should_be_retried():
 
 def test_an_open_breaker_error_should_be_retryable_and_marked_unsent():
     breaker = CircuitBreaker(BreakerConfig(min_calls=1, window=1, open_seconds=60))
-    inner = Scripted([_err(ErrorKind.GATEWAY)])
+    inner = Scripted([_err(ErrorKind.NETWORK, sent=False)])
     gateway = ResilientGateway(inner, RetryPolicy(attempts=2), breaker, sleep=_no_sleep)
     err = _run(gateway.authorize(REQ))
     assert err.kind == ErrorKind.CIRCUIT_OPEN and err.retryable and not err.sent and inner.calls == 1
+
+
+def test_a_call_whose_first_try_may_have_gone_through_stays_ambiguous_when_retries_never_leave():
+    # the gateway charged on the first try and the answer was lost; it then went down
+    # (connection refused), so the retries never reached it: failing over would charge
+    # the customer twice
+    inner = Scripted([_err(ErrorKind.NETWORK)] + [_err(ErrorKind.NETWORK, sent=False)] * 2)
+    err = _run(ResilientGateway(inner, RetryPolicy(attempts=3), sleep=_no_sleep).authorize(REQ))
+    assert err.ambiguous and inner.calls == 3
+
+
+def test_an_open_breaker_after_a_try_that_may_have_gone_through_is_not_a_clean_refusal():
+    breaker = CircuitBreaker(BreakerConfig(min_calls=1, window=1, open_seconds=60))
+    inner = Scripted([_err(ErrorKind.TIMEOUT)])
+    gateway = ResilientGateway(inner, RetryPolicy(attempts=2), breaker, sleep=_no_sleep)
+    err = _run(gateway.authorize(REQ))
+    assert err.kind == ErrorKind.TIMEOUT and err.ambiguous and inner.calls == 1
