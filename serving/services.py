@@ -9,6 +9,8 @@ dependencies are in-process objects instead, which is what the ASGI tests use.
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from datetime import datetime, timezone
 
@@ -186,16 +188,34 @@ _json_responses(FraudScorer)
 _json_responses(GatewayRouter)
 
 
+class DependencyCancelled(ConnectionError):
+    """A call to a model service ended in a CancelledError that nobody asked this task
+    for (a future it awaited was cancelled elsewhere): a failed call, not a cancel."""
+
+
 async def _call(method, *args, **kwargs):
     """Call a dependency; retry once when a pooled keep-alive connection turned out to
-    be closed by the other side (the request was not processed, so a retry is safe)."""
+    be closed by the other side (the request was not processed, so a retry is safe).
+
+    A CancelledError that reaches here while this task is not being cancelled is
+    turned into `DependencyCancelled`: let through, it would end the request's task
+    as cancelled with no answer, and BentoML's timeout middleware would then answer
+    nothing either (uvicorn's bare 500, after 60 s). As an error, the caller's own
+    fallback answers: the static route, or 503 from the fraud scorer's port."""
     import aiohttp
 
     try:
-        return await method(*args, **kwargs)
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError,
-            aiohttp.ClientOSError):
-        return await method(*args, **kwargs)
+        try:
+            return await method(*args, **kwargs)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError,
+                aiohttp.ClientOSError):
+            return await method(*args, **kwargs)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise  # this task is being cancelled: let it end
+        raise DependencyCancelled(f"{getattr(method, '__name__', 'call')} was "
+                                  "cancelled by the client library") from None
 
 
 class _FraudPort:
