@@ -137,6 +137,18 @@ class _WsConn(asyncio.Protocol):
         self.received, self.buf, self.open = received, b"", False
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self.transport = None
+        self.closing = False  # we asked to close: a loss after that is no drop
+        self.lost_at: float | None = None  # when the connection ended, by either side
+
+    def connection_lost(self, exc) -> None:
+        self.lost_at = time.time()
+        if not self.handshake.done():
+            self.handshake.set_exception(ConnectionError(str(exc or "closed")))
+
+    @property
+    def dropped(self) -> bool:
+        """The connection ended without this client asking it to."""
+        return self.lost_at is not None and not self.closing
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -181,6 +193,7 @@ class _WsConn(asyncio.Protocol):
         self.transport.write(bytes([0x81, 0x80 | len(data)]) + mask + masked)
 
     def close(self) -> None:
+        self.closing = True
         if self.transport is not None:
             self.transport.write(b"\x88\x82" + b"\0\0\0\0" + b"\x03\xe8")
             self.transport.close()
