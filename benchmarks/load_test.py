@@ -90,14 +90,15 @@ class Bench:
         """Wait until the servers use under `cores` of CPU (what a phase left queued
         must not be billed to the next one)."""
         deadline = time.monotonic() + limit_s
-        last = self.meter.sample()
-        while time.monotonic() < deadline:
+        last, quiet = self.meter.sample(), 0
+        while time.monotonic() < deadline and quiet < 2:  # 1 s in a row
             await asyncio.sleep(0.5)
             now = self.meter.sample()
             busy = sum(now[r] - last.get(r, 0.0) for r in now if r != "loadgen") / 0.5
-            if busy < cores:
-                return
+            quiet = quiet + 1 if busy < cores else 0
             last = now
+        if quiet < 2:
+            print(f"servers still busy after {limit_s:g} s; the next phase starts anyway")
 
     async def warm(self, ep: str, rate: float) -> None:
         if self.args.warmup > 0:
