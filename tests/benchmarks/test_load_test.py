@@ -106,3 +106,30 @@ def test_the_open_loop_sends_at_its_rate_and_counts_error_statuses():
     assert row["sent"] == 100 and row["ok"] == 90
     assert row["error_kinds"] == {"503": 10}
     assert run.elapsed_s >= 99 / 200.0  # the last request left at 0.495 s, not sooner
+
+
+def test_a_websocket_client_answers_pings_so_a_held_connection_is_not_dropped():
+    from websockets.asyncio.server import serve
+
+    from benchmarks._wire import ws_connect
+
+    async def handler(ws):
+        await ws.send('{"type": "subscribed"}')
+        await asyncio.sleep(1.5)  # 7 pings, each to be answered within 0.2 s
+        await ws.send('{"type": "still here"}')
+        await ws.wait_closed()
+
+    async def hold() -> tuple[list, object]:
+        async with serve(handler, "127.0.0.1", 0, ping_interval=0.2,
+                         ping_timeout=0.2) as server:
+            port = server.sockets[0].getsockname()[1]
+            got: list = []
+            conn = await ws_connect(f"ws://127.0.0.1:{port}/ws", got)
+            await asyncio.sleep(2.0)
+            dropped = conn.dropped
+            conn.close()
+            return got, dropped
+
+    got, dropped = asyncio.run(hold())
+    assert not dropped
+    assert [json.loads(t)["type"] for _, t in got] == ["subscribed", "still here"]
