@@ -77,7 +77,9 @@ def print_ws(row: dict) -> None:
           f"{row['dropped']}; events {row['events']:,}, deliveries missing "
           f"{row['deliveries_missing']:,}; payments answered {row['payments_ok']:,} "
           f"(errors {row['payment_errors'] or 'none'}), of them no socket heard of "
-          f"{row['payments_without_event']}")
+          f"{row['payments_without_event']} (statuses {row['unheard_statuses']}); /pay "
+          f"meanwhile p50 {row['pay']['p50_ms']:.0f} ms, p99 {row['pay']['p99_ms']:.0f} "
+          f"ms, {row['pay']['achieved_per_s']:.1f}/s")
 
 
 def print_ratios(ratios: dict, floor: dict | None) -> None:
