@@ -92,7 +92,8 @@ async def floor_phase(seconds: float, rate: float, concurrency: int, model: str,
     """Both floors one after the other (the other one stopped); rows and the model."""
     out: dict = {"rows": [], "model": model}
     for name, service in FLOORS:
-        with running_floor(service, model, log_dir / f"floor-{name}.log") as (proc, url):
+        log = log_dir / f"floor-{name}.log"
+        with running_floor(service, model, log) as (proc, url):
             meter.watch("floor", lambda p=proc, n=name: family(f"floor_{n}", p))
             try:
                 n_features = 3

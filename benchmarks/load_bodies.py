@@ -9,7 +9,8 @@ import time
 import numpy as np
 
 _SUBJECTS = (
-    "a refund", "a chargeback", "a declined card payment", "an insufficient_funds decline",
+    "a refund", "a chargeback", "a declined card payment",
+    "an insufficient_funds decline",
     "a do_not_honor decline", "a payment held for review", "my SmartReward escrow",
     "an Amazon Pay decline", "a Solana payment", "a pending payment", "an expired card",
     "3-D Secure", "an idempotency key", "the rate limit", "a WebSocket event",

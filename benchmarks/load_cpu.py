@@ -19,7 +19,8 @@ REFERENCE_CALIBRATION_S = 1.78  # the 10 M-addition loop on the box of the first
 LOADS = 10_000_000
 
 
-_LOOP = compile(f"s = 0\nfor i in range({LOADS}):\n    s += i\n", "<calibration>", "exec")
+_LOOP = compile(f"s = 0\nfor i in range({LOADS}):\n    s += i\n", "<calibration>",
+                "exec")
 
 
 def calibrate() -> float:
@@ -103,7 +104,8 @@ def _own_threads() -> dict[str, float]:
     main = threading.main_thread().native_id
     own = {"loadgen": 0.0, "standins_inproc": 0.0}
     for t in psutil.Process().threads():
-        own["loadgen" if t.id == main else "standins_inproc"] += t.user_time + t.system_time
+        role = "loadgen" if t.id == main else "standins_inproc"
+        own[role] += t.user_time + t.system_time
     return own
 
 

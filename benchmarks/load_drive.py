@@ -63,8 +63,10 @@ async def _drain(run: Run, drain_s: float) -> None:
 
 async def open_loop(base: str, raw: list[bytes], rate: float, drain_s: float = 60.0,
                     keep_bodies: bool = False, pool_limit: int = 512) -> Run:
-    """Send request i at i/rate s; the phase ends when every answer is in (or drained)."""
-    run, pool = Run(bodies=[] if keep_bodies else None), HttpPool(base, limit=pool_limit)
+    """Send request i at i/rate s; the phase ends when every answer is in (or the
+    drain limit passed)."""
+    run = Run(bodies=[] if keep_bodies else None)
+    pool = HttpPool(base, limit=pool_limit)
     await pool.open(min(64, len(raw)))
     start = time.perf_counter()
     for i, req in enumerate(raw):

@@ -78,8 +78,8 @@ def print_ws(row: dict) -> None:
           f"{row['deliveries_missing']:,}; payments answered {row['payments_ok']:,} "
           f"(errors {row['payment_errors'] or 'none'}), of them no socket heard of "
           f"{row['payments_without_event']} (statuses {row['unheard_statuses']}); /pay "
-          f"meanwhile p50 {row['pay']['p50_ms']:.0f} ms, p99 {row['pay']['p99_ms']:.0f} "
-          f"ms, {row['pay']['achieved_per_s']:.1f}/s")
+          f"meanwhile p50 {row['pay']['p50_ms']:.0f} ms, p99 "
+          f"{row['pay']['p99_ms']:.0f} ms, {row['pay']['achieved_per_s']:.1f}/s")
 
 
 def print_ratios(ratios: dict, floor: dict | None) -> None:
@@ -108,7 +108,8 @@ def print_arithmetic(source: str, per_payment: dict, fit: dict) -> None:
 
 def print_calibration(cal: dict) -> None:
     factor = cal["used_s"] / REFERENCE_CALIBRATION_S
-    print(f"\nCPU calibration (10 M pure-Python additions): start {cal['start_s']:.2f} s, "
+    print(f"\nCPU calibration (10 M pure-Python additions): start "
+          f"{cal['start_s']:.2f} s, "
           f"end {cal.get('end_s', float('nan')):.2f} s; reference box "
           f"{REFERENCE_CALIBRATION_S} s; targets scaled x{factor:.2f}: " + ", ".join(
               f"{ep} p{t.quantile} {t.ms:g} -> {scaled(t.ms, cal['used_s']):.1f} ms"

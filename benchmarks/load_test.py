@@ -64,23 +64,26 @@ class Bench:
         self.n = 0
 
     def requests(self, ep: str, n: int) -> list[bytes]:
-        """`n` fresh requests for `ep` (new keys, transactions and questions each call)."""
+        """`n` fresh requests for `ep` (new keys, transactions, questions each call)."""
         self.n += 1
         if ep == "/chat":
-            body = [{"message": q} for q in chat_questions(n, SALT * 1000 + self.n * 7919)]
+            salt = SALT * 1000 + self.n * 7919
+            body = [{"message": q} for q in chat_questions(n, salt)]
         else:
             body = bodies(ep, n, np.random.default_rng([SALT, self.n]))
         heads = [self.auth | {"Idempotency-Key": f"load-{SALT}-{self.n}-{i}"}
                  for i in range(n)] if ep == "/pay" else self.auth
         return build_requests(self.base, ep, body, heads)
 
-    async def measured(self, name: str, coro, offered, target: rep.Target | None) -> dict:
+    async def measured(self, name: str, coro, offered,
+                       target: rep.Target | None) -> dict:
         """Run one phase between two CPU samples; its row, judged against `target`."""
         await self.quiesce()
         before = self.meter.sample()
         run = await coro
         row = summarise(name, run, offered)
-        row["cpu_ms_per_request"] = per_request_ms(before, self.meter.sample(), row["ok"])
+        row["cpu_ms_per_request"] = per_request_ms(before, self.meter.sample(),
+                                                   row["ok"])
         if target is not None:
             rep.judge(row, target, self.args.calibration_s)
         self.rows.append(row)
@@ -98,7 +101,8 @@ class Bench:
             quiet = quiet + 1 if busy < cores else 0
             last = now
         if quiet < 2:
-            print(f"servers still busy after {limit_s:g} s; the next phase starts anyway")
+            print(f"servers still busy after {limit_s:g} s; the next phase starts "
+                  "anyway")
 
     async def warm(self, ep: str, rate: float) -> None:
         if self.args.warmup > 0:
@@ -176,7 +180,8 @@ async def run_phases(base: str, args: argparse.Namespace, meter: CpuMeter) -> di
     out: dict = {}
     if "floor" in args.phases:
         out["floor"] = await floor.floor_phase(
-            args.seconds, 1000.0, 16, args.floor_model, meter, args.log_dir, args.warmup)
+            args.seconds, 1000.0, 16, args.floor_model, meter, args.log_dir,
+            args.warmup)
         b.rows += out["floor"]["rows"]
     if "open" in args.phases:
         await _open_phase(b, args.seconds)
@@ -291,7 +296,8 @@ def _args() -> argparse.Namespace:
     args.phases = set(PHASES) if args.phases == "all" else set(args.phases.split(","))
     unknown = args.phases - set(PHASES)
     if unknown:
-        ap.error(f"--phases: unknown {sorted(unknown)}; choose from {', '.join(PHASES)}")
+        ap.error(f"--phases: unknown {sorted(unknown)}; choose from "
+                 f"{', '.join(PHASES)}")
     return args
 
 
@@ -318,8 +324,9 @@ def main() -> None:
 
 def _report(out: dict, args: argparse.Namespace, cal: dict) -> None:
     rows, load = out["rows"], os.getloadavg()
+    avg = " ".join(f"{x:.2f}" for x in load)
     rep.print_rows("SmartPay API under bentoml serve, open-loop client on the same "
-                   f"cores (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})", rows)
+                   f"cores (load average {avg})", rows)
     if out.get("ws"):
         rep.print_ws(out["ws"])
     by_name = {r["name"]: r for r in rows}

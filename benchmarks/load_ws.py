@@ -15,8 +15,6 @@ import json
 import time
 from collections import Counter
 
-import numpy as np
-
 from benchmarks._wire import ws_connect
 from benchmarks.load_drive import Run, build_requests, open_loop, summarise
 from serving.ledger.states import FINAL
@@ -48,7 +46,7 @@ async def _connect_all(base: str, tokens: list[str], clients: int, batch: int = 
 
 
 async def _settle(received: list, expect: int, quiet_s: float, limit_s: float) -> None:
-    """Wait until `expect` frames are in, or nothing came for `quiet_s`, or `limit_s`."""
+    """Wait for `expect` frames, or until nothing came for `quiet_s`, or `limit_s`."""
     deadline, last_n, last_t = time.perf_counter() + limit_s, -1, time.perf_counter()
     while len(received) < expect and time.perf_counter() < deadline:
         if len(received) != last_n:
@@ -83,9 +81,9 @@ async def ws_phase(base: str, tokens: list[str], clients: int, pay_rate: float,
     n = int(pay_rate * seconds)
     heads = [{"Authorization": f"Bearer {tokens[i % len(tokens)]}",
               "Idempotency-Key": f"ws-{time.time_ns()}-{i}"} for i in range(n)]
+    raw = build_requests(base, "/pay", pay_bodies[:n], heads)
     t0 = time.perf_counter()
-    pays: Run = await open_loop(base, build_requests(base, "/pay", pay_bodies[:n], heads),
-                                pay_rate, keep_bodies=True)
+    pays: Run = await open_loop(base, raw, pay_rate, keep_bodies=True)
     alive = Counter(merchants[m] for m, c in socks if c.lost_at is None)
     await _settle(received, 1 << 62, 2.0, 30.0)
     held_s = time.perf_counter() - t0
@@ -95,7 +93,7 @@ async def ws_phase(base: str, tokens: list[str], clients: int, pay_rate: float,
     seen = deliveries(received, alive)
     paid = {p.get("payment_id"): p.get("status")
             for p in map(json.loads, pays.bodies or [])}
-    unheard = Counter(status for pid, status in paid.items() if pid not in seen["heard"])
+    unheard = Counter(st for pid, st in paid.items() if pid not in seen["heard"])
     owed = sum(v for k, v in unheard.items() if k in ANNOUNCED)
     row = summarise(f"ws x{len(socks)} / {len(tokens)} merchants",
                     Run(sent=len(received), lat=seen["lat"], elapsed_s=held_s))
