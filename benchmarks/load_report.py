@@ -117,7 +117,19 @@ def print_calibration(cal: dict) -> None:
           + f", ws p99 50 -> {scaled(50.0, cal['used_s']):.1f} ms")
 
 
+def _plain(v: object) -> object:
+    """JSON-safe: NaN and infinities become null (strict JSON has neither)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_plain(x) for x in v]
+    return v
+
+
 def write_json(path: Path, summary: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=1, default=str))
+    path.write_text(json.dumps(_plain(summary), indent=1, default=str,
+                               allow_nan=False))
     print(f"\nJSON summary: {path}")

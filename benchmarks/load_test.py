@@ -334,13 +334,19 @@ def _report(out: dict, args: argparse.Namespace, cal: dict) -> None:
               if f"{ep} closed c={c}" in by_name}
     ratios = floor.ratios(closed, out.get("floor", {}).get("rows", []))
     rep.print_ratios(ratios, out.get("floor"))
-    pay = by_name.get("/pay @250/s") or by_name.get("/pay closed c=8")
-    fit = None
-    if pay and pay.get("cpu_ms_per_request"):
-        api_ms = pay["cpu_ms_per_request"].get("api", float("nan"))
-        print(f"\nAPI CPU per payment ({pay['name']}): {api_ms:.2f} ms (target <= "
+    pays = [r for r in (by_name.get("/pay @250/s"), by_name.get("/pay closed c=8"))
+            if r and r.get("cpu_ms_per_request")]
+    for r in pays:
+        api_ms = r["cpu_ms_per_request"].get("api", float("nan"))
+        print(f"\nAPI CPU per payment ({r['name']}): {api_ms:.2f} ms (target <= "
               f"{rep.API_CPU_MS_PER_PAYMENT:g} ms: "
               f"{'met' if api_ms <= rep.API_CPU_MS_PER_PAYMENT else 'MISSED'})")
+    # The open loop's figure when all its payments were answered in the phase; with
+    # timeouts, work for unanswered payments inflates it: the closed loop's then.
+    clean = [r for r in pays if not r["errors"]]
+    pay = (clean or pays or [None])[0]
+    fit = None
+    if pay:
         fit = payments_that_fit(pay["cpu_ms_per_request"], 500.0, os.cpu_count() or 2)
         rep.print_arithmetic(pay["name"], pay["cpu_ms_per_request"], fit)
     rep.print_calibration(cal)

@@ -134,3 +134,11 @@ def test_a_websocket_client_answers_pings_so_a_held_connection_is_not_dropped():
     got, dropped = asyncio.run(hold())
     assert not dropped
     assert [json.loads(t)["type"] for _, t in got] == ["subscribed", "still here"]
+
+
+def test_the_json_summary_is_strict_json_with_nan_as_null(tmp_path):
+    from benchmarks.load_report import write_json
+
+    write_json(tmp_path / "s.json", {"rows": [{"p99_ms": float("nan"), "n": 3}]})
+    assert json.loads((tmp_path / "s.json").read_text()) == {
+        "rows": [{"p99_ms": None, "n": 3}]}
