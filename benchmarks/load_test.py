@@ -39,7 +39,7 @@ from benchmarks.load_drive import build_requests, closed_loop, open_loop, summar
 from benchmarks.load_ws import merchant_ids, ws_phase
 
 PHASES = ("floor", "open", "closed", "chat", "ws", "all-together")
-CLOSED = {"/fraud": 16, "/route": 16, "/pay": 8, "/chat": 8}
+CLOSED = {"/fraud": 16, "/route": 16, "/pay": 8}
 SALT = int.from_bytes(os.urandom(3), "big")  # bodies and keys differ from run to run
 
 
@@ -127,16 +127,21 @@ async def _closed_phase(b: Bench, seconds: float) -> None:
             b.base, b.requests(ep, n), c, seconds, b.args.drain_s), "-", None)
 
 
-async def _chat_phase(b: Bench, seconds: float) -> None:
+async def _chat_ready(b: Bench) -> None:
+    """Three questions one by one: the first answers may load the assistant."""
     from benchmarks._wire import HttpPool
 
-    pool = HttpPool(b.base, limit=1)  # the first answers load the assistant
+    pool = HttpPool(b.base, limit=1)
     await pool.open(1)
     for req in b.requests("/chat", 3):
         status, body = await asyncio.wait_for(pool.request(req), 300)
         if status != 200:
             print(f"/chat warm-up answered {status}: {body[:300]!r}")
     pool.close()
+
+
+async def _chat_phase(b: Bench, seconds: float) -> None:
+    await _chat_ready(b)
     t = rep.DESIGN["/chat"]
     await b.warm("/chat", t.rate)
     await b.measured(f"/chat @{t.rate:g}/s distinct", open_loop(
@@ -146,6 +151,7 @@ async def _chat_phase(b: Bench, seconds: float) -> None:
 
 async def _together_phase(b: Bench, seconds: float) -> None:
     eps = ("/fraud", "/route", "/pay", "/chat")
+    await _chat_ready(b)
     raws = {ep: b.requests(ep, int(rep.DESIGN[ep].rate * seconds)) for ep in eps}
     await b.quiesce()
     before = b.meter.sample()
@@ -164,12 +170,9 @@ async def _together_phase(b: Bench, seconds: float) -> None:
 
 async def _ws_phase(b: Bench, seconds: float) -> dict:
     await b.quiesce()
-    before = b.meter.sample()
     row = await ws_phase(b.base, b.tokens, b.args.ws_clients, rep.WS_TARGET.rate,
                          seconds, bodies("/pay", int(rep.WS_TARGET.rate * seconds),
-                                         np.random.default_rng([SALT, 99])))
-    row["cpu_ms_per_request"] = per_request_ms(before, b.meter.sample(),
-                                               row["payments_ok"])
+                                         np.random.default_rng([SALT, 99])), b.meter)
     rep.judge(row, rep.WS_TARGET, b.args.calibration_s)
     b.rows.append(row)
     return row

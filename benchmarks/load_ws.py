@@ -16,6 +16,7 @@ import time
 from collections import Counter
 
 from benchmarks._wire import ws_connect
+from benchmarks.load_cpu import CpuMeter, per_request_ms
 from benchmarks.load_drive import Run, build_requests, open_loop, summarise
 from serving.ledger.states import FINAL
 
@@ -71,8 +72,10 @@ def deliveries(frames: list[tuple[float, bytes]], alive: Counter) -> dict:
 
 
 async def ws_phase(base: str, tokens: list[str], clients: int, pay_rate: float,
-                   seconds: float, pay_bodies: list[dict]) -> dict:
-    """Hold `clients` sockets over len(tokens) merchants while payments flow."""
+                   seconds: float, pay_bodies: list[dict],
+                   meter: CpuMeter | None = None) -> dict:
+    """Hold `clients` sockets over len(tokens) merchants while payments flow; CPU
+    ms per answered payment while they are held (connecting is not counted)."""
     socks, failed, connect_s, received = await _connect_all(base, tokens, clients)
     await _settle(received, len(socks), 2.0, 60.0)  # every socket's "subscribed"
     subscribed = len(received)
@@ -82,8 +85,11 @@ async def ws_phase(base: str, tokens: list[str], clients: int, pay_rate: float,
     heads = [{"Authorization": f"Bearer {tokens[i % len(tokens)]}",
               "Idempotency-Key": f"ws-{time.time_ns()}-{i}"} for i in range(n)]
     raw = build_requests(base, "/pay", pay_bodies[:n], heads)
+    before = meter.sample() if meter else {}
     t0 = time.perf_counter()
     pays: Run = await open_loop(base, raw, pay_rate, keep_bodies=True)
+    answered = pays.sent - pays.errors
+    cpu = per_request_ms(before, meter.sample(), answered) if meter else {}
     alive = Counter(merchants[m] for m, c in socks if c.lost_at is None)
     await _settle(received, 1 << 62, 2.0, 30.0)
     held_s = time.perf_counter() - t0
@@ -105,7 +111,8 @@ async def ws_phase(base: str, tokens: list[str], clients: int, pay_rate: float,
                 "payments_ok": pays.sent - pays.errors, "payment_errors":
                 dict(pays.kinds), "payments_without_event": sum(unheard.values()),
                 "unheard_statuses": dict(unheard),
-                "pay": summarise(f"/pay @{pay_rate:g}/s during ws", pays, pay_rate)})
+                "pay": summarise(f"/pay @{pay_rate:g}/s during ws", pays, pay_rate),
+                "cpu_ms_per_request": cpu})
     row["offered_per_s"] = "-"
     row["errors"] = clients - len(socks) + dropped + seen["missing"] + owed
     row["error_kinds"] = {k: v for k, v in (
