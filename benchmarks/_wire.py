@@ -137,6 +137,18 @@ class _WsConn(asyncio.Protocol):
         self.received, self.buf, self.open = received, b"", False
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self.transport = None
+        self.closing = False  # we asked to close: a loss after that is no drop
+        self.lost_at: float | None = None  # when the connection ended, by either side
+
+    def connection_lost(self, exc) -> None:
+        self.lost_at = time.time()
+        if not self.handshake.done():
+            self.handshake.set_exception(ConnectionError(str(exc or "closed")))
+
+    @property
+    def dropped(self) -> bool:
+        """The connection ended without this client asking it to."""
+        return self.lost_at is not None and not self.closing
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -169,19 +181,28 @@ class _WsConn(asyncio.Protocol):
                 n, start = int.from_bytes(buf[2:10], "big"), 10
             if len(buf) < start + n:
                 break
-            if buf[0] & 0x0F == 1:  # text frame (the server sends no fragments)
+            opcode = buf[0] & 0x0F
+            if opcode == 1:  # text frame (the server sends no fragments)
                 self.received.append((now, buf[start:start + n]))
+            elif opcode == 9:  # ping: a server drops a client that never pongs
+                self._send_frame(0x8A, buf[start:start + n])
             buf = buf[start + n:]
         self.buf = buf
 
     def send_text(self, text: str) -> None:
         """A masked client text frame (short payloads only)."""
-        data, mask = text.encode(), os.urandom(4)
+        self._send_frame(0x81, text.encode())
+
+    def _send_frame(self, head: int, data: bytes) -> None:
+        """A masked client frame of under 126 bytes (text, pong)."""
+        mask = os.urandom(4)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-        self.transport.write(bytes([0x81, 0x80 | len(data)]) + mask + masked)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(bytes([head, 0x80 | len(data)]) + mask + masked)
 
     def close(self) -> None:
-        if self.transport is not None:
+        self.closing = True
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"\x88\x82" + b"\0\0\0\0" + b"\x03\xe8")
             self.transport.close()
 
