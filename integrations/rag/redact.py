@@ -23,7 +23,9 @@ _SECRETS = [
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
     re.compile(
-        r"(?i)\b(api[_-]?key|secret|token|password|passwd)(\s*[:=]\s*)[^\s\"',;]{6,}"
+        # a value already masked is left alone: redact(redact(t)) == redact(t)
+        r"(?i)\b(api[_-]?key|secret|token|password|passwd)(\s*[:=]\s*)"
+        r"(?!\[REDACTED SECRET\])[^\s\"',;]{6,}"
     ),
 ]
 SECRET_MASK = "[REDACTED SECRET]"

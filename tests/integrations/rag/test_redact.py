@@ -33,3 +33,11 @@ def test_provider_keys_jwts_and_password_assignments_are_masked():
 def test_a_pem_private_key_block_is_masked_whole():
     pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----"
     assert redact(f"my key {pem} thanks") == "my key [REDACTED SECRET] thanks"
+
+
+def test_redaction_is_idempotent_so_a_saved_index_matches_its_sources():
+    text = ("connect to /ws?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl "
+            "with api_key=sk_test_abcdefgh1234 and card 4242 4242 4242 4242")
+    once = redact(text)
+    assert "[REDACTED SECRET]" in once and "****4242" in once
+    assert redact(once) == once
