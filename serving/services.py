@@ -18,6 +18,7 @@ from serving import observability as obs
 from serving.app import create_app
 from serving.backends import Checkpointing, Reloading, load_factory
 from serving.batching import Coalescer
+from serving.router_stats import stats_sync
 from serving.runtime import freeze_startup_heap
 from serving.schemas import (
     FraudRequest, FraudResult, RouteRequest, RouteResult, RouterDecision,
@@ -113,15 +114,18 @@ class GatewayRouter:
         self.policy = _reloading(serving.router_backend)
         self.checkpoints = Checkpointing(lambda: self.policy.current,
                                          serving.router_checkpoint_s)
+        self.stats = stats_sync(lambda: self.policy.current, serving)
 
     @bentoml.on_startup
     async def _start_serving(self) -> None:
         _serving_process(self.policy)
         self.checkpoints.start()
+        self.stats.start()
 
     @bentoml.on_shutdown
     async def _stop_serving(self) -> None:
         await self.policy.stop()
+        await self.stats.stop()  # pushes what is left before the last checkpoint
         await self.checkpoints.stop()
 
     @bentoml.api
