@@ -85,8 +85,10 @@ class ServingSettings(BaseModel):
     router_event_time: bool = False
     # How often the router pushes the gateway statistics its outcomes changed to Feast
     # and re-reads every router process's through `routing_v1` (0: never; decisions
-    # then read the router's own statistics). Needs `smartpay features apply`.
-    router_stats_sync_s: float = Field(default=1.0, ge=0)
+    # then read the router's own statistics). Needs `smartpay features apply`. A sync
+    # of 80 segments x 5 gateways took 100-250 ms of a worker thread on this box (the
+    # read is most of it), hence not every second.
+    router_stats_sync_s: float = Field(default=5.0, ge=0)
     # The seed's 15-minute routing TTL, applied to what a decision is computed from:
     # shared statistics not refreshed for this long are not used (the router falls back
     # to its own). Each payment still gets its own sampled decision.
