@@ -234,7 +234,8 @@ def _gateway_rows(rolled: dict[int, pd.DataFrame], gateway: str) -> pd.DataFrame
         out[f"sr_{name}"] = (s + PRIOR_WEIGHT * PRIOR_SR) / (n + PRIOR_WEIGHT)
         if name == "1h":
             out["attempts_1h"] = np.rint(n).astype(np.int64)
-            out["latency_1h_s"] = (roll[f"lat|{gateway}"].to_numpy() + PRIOR_LATENCY_MS) / (n + 1) / 1000
+            lat = roll[f"lat|{gateway}"].to_numpy()
+            out["latency_1h_s"] = (lat + PRIOR_LATENCY_MS) / (n + 1) / 1000
     out["gateway_segment"] = [gateway_segment(gateway, seg) for seg in out["segment"]]
     return out
 
