@@ -210,10 +210,21 @@ def gateway_stats_table(log: pd.DataFrame, names: list[str] | None = None) -> pd
             .unstack("gateway", fill_value=0.0)
             .reindex(columns=pd.MultiIndex.from_product([["n", "s", "lat"], names]),
                      fill_value=0.0))
-    wide.columns = [f"{q}|{g}" for q, g in wide.columns]
-    by_segment = wide.reset_index(level="segment").groupby("segment", sort=True)
-    rolled = {m: by_segment[list(wide.columns)].rolling(f"{m}min").sum() for m in WINDOWS_MIN}
-    return pd.concat([_gateway_rows(rolled, g) for g in names], ignore_index=True)
+    sums = {m: _trailing_sums(wide, m) for m in WINDOWS_MIN}
+    return pd.concat([_gateway_rows(wide.index, sums, names, k) for k in range(len(names))],
+                     ignore_index=True)
+
+
+def _trailing_sums(wide: pd.DataFrame, minutes: int) -> np.ndarray:
+    """Per (segment, minute) row of `wide` (sorted), its column sums over the segment's
+    rows of the trailing `minutes` minutes (that minute included): prefix sums, and for
+    each row the first row of the same segment inside the window."""
+    seg = wide.index.codes[0].astype(np.int64)
+    minute = pd.DatetimeIndex(wide.index.get_level_values(1)).as_unit("s").asi8 // 60
+    key = seg * 10**9 + (minute - minute.min() + 2 * WINDOWS_MIN[-1])
+    first = np.searchsorted(key, key - minutes + 1, side="left")
+    cum = np.vstack([np.zeros(wide.shape[1]), np.cumsum(wide.to_numpy(), axis=0)])
+    return cum[1:] - cum[first]
 
 
 def _gateways_of(log: pd.DataFrame) -> list[str]:
@@ -222,21 +233,21 @@ def _gateways_of(log: pd.DataFrame) -> list[str]:
     return named or sorted(log["gateway"].unique())
 
 
-def _gateway_rows(rolled: dict[int, pd.DataFrame], gateway: str) -> pd.DataFrame:
-    """One gateway's `gateway_stats` rows from the per-segment rolling window sums."""
-    any_window = rolled[WINDOWS_MIN[0]]
-    out = pd.DataFrame({"gateway": gateway,
-                        "segment": any_window.index.get_level_values(0),
-                        "event_timestamp": any_window.index.get_level_values(1)})
+def _gateway_rows(index: pd.MultiIndex, sums: dict[int, np.ndarray], names: list[str],
+                  k: int) -> pd.DataFrame:
+    """Gateway k's `gateway_stats` rows from the trailing window sums (columns: n, s,
+    lat for each gateway in `names` order)."""
+    kk = len(names)
+    out = pd.DataFrame({"gateway": names[k], "segment": index.get_level_values(0),
+                        "event_timestamp": index.get_level_values(1)})
     for name, minutes in zip(("15m", "1h", "24h"), WINDOWS_MIN):
-        roll = rolled[minutes]
-        n, s = roll[f"n|{gateway}"].to_numpy(), roll[f"s|{gateway}"].to_numpy()
+        n, s = sums[minutes][:, k], sums[minutes][:, kk + k]
         out[f"sr_{name}"] = (s + PRIOR_WEIGHT * PRIOR_SR) / (n + PRIOR_WEIGHT)
         if name == "1h":
             out["attempts_1h"] = np.rint(n).astype(np.int64)
-            lat = roll[f"lat|{gateway}"].to_numpy()
+            lat = sums[minutes][:, 2 * kk + k]
             out["latency_1h_s"] = (lat + PRIOR_LATENCY_MS) / (n + 1) / 1000
-    out["gateway_segment"] = [gateway_segment(gateway, seg) for seg in out["segment"]]
+    out["gateway_segment"] = [gateway_segment(names[k], seg) for seg in out["segment"]]
     return out
 
 
