@@ -2,10 +2,11 @@
 
 Shared features describe the payment; each eligible gateway is one action line with
 its id, its fee for this amount and its recent success rates and latency for the
-payment's segment (the `gateway_stats` features: the router's own rows, or the rows
-every router process shares through Feast when `shared` is set). On top of VW's own exploration the
-router keeps a minimum probability for every healthy gateway and moves traffic off
-gateways whose recent success rate collapsed (outage elimination).
+payment's segment (the `gateway_stats` features: the router's own windows, or what
+every router process shares through Feast when `shared` is set). On top of VW's own
+exploration the router keeps a minimum probability for every healthy gateway and moves
+traffic off gateways whose recent success rate collapsed (outage elimination, always
+on the router's own windows: it must see a collapse at once).
 """
 
 from __future__ import annotations
