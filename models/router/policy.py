@@ -92,9 +92,10 @@ class RouterPolicy:
         # decision id -> (payment, pmf, eligible action indices, VW example lines, action)
         self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, list[str], int]] = OrderedDict()
         self.max_pending, self.learned = max_pending, 0
-        # Segment ids with outcomes since their rows were last handed out for a push,
-        # and per (gateway, segment id) the (minute, sequence, row) last pushed
-        self._dirty: set[int] = set()
+        # Segment id -> (minute, every gateway's row) after its last outcome not yet
+        # handed out for a push; per (gateway, segment id) the (minute, sequence, row)
+        # last pushed
+        self._dirty: dict[int, tuple[int, list[list[float]]]] = {}
         self._pushed: dict[tuple[int, int], tuple[int, int, list[float]]] = {}
 
     def _eligible(self, eligible_gateways: Sequence[str]) -> np.ndarray:
@@ -162,28 +163,27 @@ class RouterPolicy:
             sid = self.router.stats.segment_id(p.segment)
             self.router.stats.advance(p.minute)
             self.router.stats.record(a, sid, out.success, out.latency_ms)
-            self._dirty.add(sid)
+            self._mark(sid)
             self.learned += 1
 
     def take_rows(self) -> tuple[list[dict], tuple]:
-        """The `gateway_stats` rows to push: every gateway's statistics now in each
-        segment that had outcomes since the last confirmed push, less those equal to
-        what was pushed last; and the batch to hand to `confirm` once written, or to
-        `requeue` if the write failed (the next call then writes the newest values,
-        so a failed push loses nothing)."""
+        """The `gateway_stats` rows to push: every gateway's statistics in each segment
+        with outcomes since the last push, as of its last outcome (the batch table's
+        row of that minute, however late the push), less those equal to what was
+        pushed last; and the batch to hand to `confirm` once written, or to `requeue`
+        if the write failed (nothing is lost: the next call writes them, or newer)."""
         with self._lock:
-            sids, self._dirty = self._dirty, set()
-            stats, segments = self.router.stats, self.segment_names()
-            minute, batch, rows = stats.minute or 0, [], []
-            for sid in sorted(sids):
-                for g, values in enumerate(stats.rows(sid).tolist()):
+            taken, self._dirty = self._dirty, {}
+            segments, batch, rows = self.segment_names(), [], []
+            for sid, (minute, values) in sorted(taken.items()):
+                for g, row in enumerate(values):
                     last = self._pushed.get((g, sid))
-                    if last is not None and last[2] == values:
+                    if last is not None and last[2] == row:
                         continue
                     seq = last[1] + 1 if last is not None and last[0] == minute else 0
-                    batch.append((g, sid, (minute, seq, values)))
-                    rows.append(push_row(self.names[g], segments[sid], minute, seq, values))
-        return rows, (sids, batch)
+                    batch.append((g, sid, (minute, seq, row)))
+                    rows.append(push_row(self.names[g], segments[sid], minute, seq, row))
+        return rows, (taken, batch)
 
     def confirm(self, batch: tuple) -> None:
         """Remember what a successful push wrote (unchanged rows are not pushed again)."""
@@ -191,9 +191,15 @@ class RouterPolicy:
             self._pushed.update({(g, sid): state for g, sid, state in batch[1]})
 
     def requeue(self, batch: tuple) -> None:
-        """Mark the segments of a failed push as changed again."""
+        """Hand back the segments of a failed push (unless newer outcomes replaced them)."""
         with self._lock:
-            self._dirty |= batch[0]
+            for sid, state in batch[0].items():
+                self._dirty.setdefault(sid, state)
+
+    def _mark(self, sid: int) -> None:
+        """Keep segment `sid`'s rows as of now for the next push (under the lock)."""
+        stats = self.router.stats
+        self._dirty[sid] = (stats.minute or 0, stats.rows(sid).tolist())
 
     def segment_names(self) -> list[str]:
         """Segment keys by segment id (id 0: the all-segments pseudo-segment)."""
@@ -238,5 +244,6 @@ class RouterPolicy:
                                          for k in z.files if k.startswith("stats_")})
             policy.learned = int(z["learned"])
         # Push every restored segment once: the shared store then holds this state
-        policy._dirty = set(range(1, len(policy.router.stats.seg_ids)))
+        for sid in range(1, len(policy.router.stats.seg_ids)):
+            policy._mark(sid)
         return policy

@@ -69,7 +69,8 @@ def test_online_statistics_after_a_replay_equal_the_offline_build_at_the_same_in
     shared = SharedStats(lambda: store, policy.names, ttl_s=900)
     checks = {}
     for start, end in [(0, 420), (420, 1260), (1260, 4200)]:  # checks at 10:07, 10:21, 11:10
-        _replay(policy, range(T0 + start, T0 + end, 7), rng, log, lambda: shared.push(policy))
+        sync = (lambda: shared.push(policy)) if start else None  # none in the first part
+        _replay(policy, range(T0 + start, T0 + end, 7), rng, log, sync)
         shared.push(policy)
         keys = [gateway_segment(g, s) for s in policy.segments() for g in policy.names]
         checks[pd.Timestamp(T0 + end, unit="s", tz="UTC")] = (keys, _online(store, keys))
@@ -99,10 +100,19 @@ def test_a_failed_push_loses_no_statistics(store):
     _replay(policy, range(T0, T0 + 600, 11), rng, log, lambda: up.push(policy))
     with pytest.raises(ConnectionError):
         down.push(policy)
-    assert up.push(policy) > 0  # the retry writes every row the failed push held
+    # 40 minutes of outcomes in one segment only, then a push: the rows the failed
+    # push held are written as of their own last outcomes (the windows have moved on)
+    ctx = CONTEXTS[0]
+    for t in range(T0 + 600, T0 + 3000, 30):
+        d = policy.decide(ctx, policy.eligible_for(ctx), now_s=float(t))
+        policy.learn(d.decision_id, {"success": True, "latency_ms": 200.0})
+        log.append({"timestamp": datetime.fromtimestamp(t, timezone.utc),
+                    "gateway": d.gateway, "segment": d.record["segment"], "success": True,
+                    "latency_ms": 200.0})
+    assert up.push(policy) > 0
     keys = [gateway_segment(g, s) for s in policy.segments() for g in policy.names]
     offline = _as_of(nodes.gateway_stats_table(pd.DataFrame(log), policy.names),
-                     pd.Timestamp(T0 + 600, unit="s", tz="UTC"), keys)
+                     pd.Timestamp(T0 + 3000, unit="s", tz="UTC"), keys)
     pd.testing.assert_frame_equal(_online(store, keys).astype(float), offline.astype(float),
                                   check_exact=False, rtol=1e-9, check_names=False)
     assert up.push(policy) == 0  # and nothing twice
