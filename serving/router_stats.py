@@ -46,9 +46,11 @@ class StatsSync:
         try:
             self.shared.push(policy)
             self.shared.refresh(policy.segments())
-        except Exception:  # Feast down or not applied: retried at the next sync
+        except Exception as exc:  # Feast down or not applied: retried at the next sync
             if not self._failing:
-                log.exception("router gateway statistics: Feast sync failed")
+                log.warning("router gateway statistics: Feast sync failed (%s: %s); "
+                            "decisions read this router's own until it works",
+                            type(exc).__name__, exc)
             self._failing = True
             return False
         if self._failing:
