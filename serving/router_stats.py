@@ -48,9 +48,10 @@ class StatsSync:
             self.shared.refresh(policy.segments())
         except Exception as exc:  # Feast down or not applied: retried at the next sync
             if not self._failing:
-                log.warning("router gateway statistics: Feast sync failed (%s: %s); "
+                # the type only: a store's error may carry its connection string
+                log.warning("router gateway statistics: Feast sync failed (%s); "
                             "decisions read this router's own until it works",
-                            type(exc).__name__, exc)
+                            type(exc).__name__)
             self._failing = True
             return False
         if self._failing:
