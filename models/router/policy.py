@@ -92,10 +92,9 @@ class RouterPolicy:
         # decision id -> (payment, pmf, eligible action indices, VW example lines, action)
         self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, list[str], int]] = OrderedDict()
         self.max_pending, self.learned = max_pending, 0
-        # Segment id -> (minute, every gateway's row) after its last outcome not yet
-        # handed out for a push; per (gateway, segment id) the (minute, sequence, row)
-        # last pushed
-        self._dirty: dict[int, tuple[int, list[list[float]]]] = {}
+        # Segment id -> (minute, window sums) after its last outcome not yet handed out
+        # for a push; per (gateway, segment id) the (minute, sequence, row) last pushed
+        self._dirty: dict[int, tuple[int, np.ndarray]] = {}
         self._pushed: dict[tuple[int, int], tuple[int, int, list[float]]] = {}
 
     def _eligible(self, eligible_gateways: Sequence[str]) -> np.ndarray:
@@ -175,8 +174,8 @@ class RouterPolicy:
         with self._lock:
             taken, self._dirty = self._dirty, {}
             segments, batch, rows = self.segment_names(), [], []
-            for sid, (minute, values) in sorted(taken.items()):
-                for g, row in enumerate(values):
+            for sid, (minute, sums) in sorted(taken.items()):
+                for g, row in enumerate(self.router.stats.rows_of(sums).tolist()):
                     last = self._pushed.get((g, sid))
                     if last is not None and last[2] == row:
                         continue
@@ -197,9 +196,10 @@ class RouterPolicy:
                 self._dirty.setdefault(sid, state)
 
     def _mark(self, sid: int) -> None:
-        """Keep segment `sid`'s rows as of now for the next push (under the lock)."""
+        """Keep segment `sid`'s window sums as of now for the next push (under the
+        lock; its rows are computed when taken)."""
         stats = self.router.stats
-        self._dirty[sid] = (stats.minute or 0, stats.rows(sid).tolist())
+        self._dirty[sid] = (stats.minute or 0, stats.sums(sid))
 
     def segment_names(self) -> list[str]:
         """Segment keys by segment id (id 0: the all-segments pseudo-segment)."""

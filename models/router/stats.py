@@ -119,7 +119,20 @@ class WindowStats:
         out[:, 3] = (w[1, 2] + self.prior_lat) / (w[1, 0] + 1.0) / 1000.0
         return out
 
+    def sums(self, sid: int) -> np.ndarray:
+        """A copy of a segment's window sums now (for `rows_of` later)."""
+        return self.win[:, :, :, sid].copy()
+
+    def rows_of(self, sums: np.ndarray) -> np.ndarray:
+        """K x 5 `gateway_stats` rows (ROW order) from a segment's window sums (`sums`):
+        `features` and the attempts over 1 h."""
+        out = np.empty((self.k, len(ROW)))
+        out[:, :3] = ((sums[:, 1] + self.prior_w * self.prior_sr)
+                      / (sums[:, 0] + self.prior_w)).T
+        out[:, 3] = (sums[1, 2] + self.prior_lat) / (sums[1, 0] + 1.0) / 1000.0
+        out[:, 4] = sums[1, 0]
+        return out
+
     def rows(self, sid: int) -> np.ndarray:
-        """K x 5 `gateway_stats` rows (ROW order) of a segment now: `features` and the
-        attempts over 1 h."""
-        return np.column_stack([self.features(sid), self.win[1, 0, :, sid]])
+        """K x 5 `gateway_stats` rows of a segment now."""
+        return self.rows_of(self.win[:, :, :, sid])
