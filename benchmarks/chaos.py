@@ -44,7 +44,8 @@ import numpy as np
 from benchmarks import _chaos_audit as ca
 from benchmarks._chaos_faults import ROLES, kill_workers, restart_localstripe
 from benchmarks._wire import HttpPool
-from benchmarks.load_test import _bodies, _requests
+from benchmarks.load_bodies import bodies as _bodies
+from benchmarks.load_drive import build_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,6 +152,14 @@ async def replay(url: str, raws: list[bytes], keys: list[str]) -> dict[str, str 
     await asyncio.gather(*(one(r, k) for r, k in zip(raws, keys)))
     pool.close()
     return out
+
+
+def _requests(base: str, endpoint: str, bodies: list[dict], headers: dict,
+              key_prefix: str) -> list[bytes]:
+    """Every /pay request's bytes, each with its own Idempotency-Key."""
+    return build_requests(base, endpoint, bodies,
+                          [headers | {"Idempotency-Key": f"{key_prefix}-{i}"}
+                           for i in range(len(bodies))])
 
 
 # -- the run -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from feast import FeatureService
 
 from features.on_demand import transaction_context
-from features.views.card import card_profile
 from features.views.customer import customer_spending
 from features.views.gateway import gateway_stats
 from features.views.terminal import terminal_activity, terminal_risk
@@ -15,10 +14,10 @@ fraud_model_v1 = FeatureService(
     description="Inputs of fraud-detector v1.",
 )
 
-# Payment context the gateway router v1 reads about the card and the request.
+# What the gateway router v1 reads from the store: each gateway's statistics in the
+# payment's segment (its VW action features; the payment context comes with the request).
 routing_v1 = FeatureService(
     name="routing_v1",
-    features=[card_profile, transaction_context[["amount", "is_night", "is_weekend"]],
-              gateway_stats],
-    description="Inputs of gateway-router v1.",
+    features=[gateway_stats],
+    description="Inputs of gateway-router v1: gateway success rates and latency per segment.",
 )

@@ -21,6 +21,7 @@ from serving.app import create_app
 from serving.backends import Checkpointing, Reloading, load_factory
 from serving.batching import Coalescer
 from serving.router_outcomes import learn_or_forward, outcome_forwarding
+from serving.router_stats import stats_sync
 from serving.runtime import freeze_startup_heap
 from serving.schemas import (
     FraudRequest, FraudResult, RouteRequest, RouteResult, RouterDecision,
@@ -124,6 +125,7 @@ class GatewayRouter:
                                          serving.router_checkpoint_s)
         # prod: outcomes of decisions another router worker or pod made go to it
         self.outcomes = outcome_forwarding(get_settings(), self._learn)
+        self.stats = stats_sync(lambda: self.policy.current, serving)
 
     @bentoml.on_startup
     async def _start_serving(self) -> None:
@@ -131,10 +133,12 @@ class GatewayRouter:
         self.checkpoints.start()
         if self.outcomes is not None:
             await self.outcomes.start()
+        self.stats.start()
 
     @bentoml.on_shutdown
     async def _stop_serving(self) -> None:
         await self.policy.stop()
+        await self.stats.stop()  # pushes what is left before the last checkpoint
         await self.checkpoints.stop()
         if self.outcomes is not None:
             await self.outcomes.stop()

@@ -14,6 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from models.router.config import WorldConfig, load_config
 from models.router.context import PaymentContext, derive_one, shared_features_one
 from models.router.policies import Payment
+from models.router.stats import FEATURES, gateway_segment
 from models.router.vw_policy import VWRouter, reward_of
 from smartpay.errors import InputError
 
@@ -61,6 +63,19 @@ def record_of(p: Payment, row: dict, pmf: np.ndarray, feats: np.ndarray, action:
             "stats": np.round(feats, 6).tolist(), "pmf": pmf.tolist(), "action_idx": action}
 
 
+def push_row(gateway: str, segment: str, minute: int, seq: int,
+             row: list[float]) -> dict:
+    """One `gateway_stats` row as the push source takes it. Stamped at the statistics'
+    minute (the batch table's `event_timestamp`) plus one microsecond per earlier push
+    of that row in the same minute, so a later push is newer than the one stored (an
+    online store may keep only a newer row)."""
+    at = datetime.fromtimestamp(minute * 60, timezone.utc) + timedelta(microseconds=seq)
+    out = {"gateway_segment": gateway_segment(gateway, segment), "event_timestamp": at}
+    out.update({name: float(v) for name, v in zip(FEATURES, row)})
+    out["attempts_1h"] = int(round(row[len(FEATURES)]))
+    return out
+
+
 class RouterPolicy:
     """Thread-safe online VW router with outcome learning; `snapshot()` hands its
     learned state to the checkpoint store (`models.router.checkpoints`)."""
@@ -77,6 +92,10 @@ class RouterPolicy:
         # decision id -> (payment, pmf, eligible action indices, VW example lines, action)
         self._pending: OrderedDict[str, tuple[Payment, np.ndarray, np.ndarray, list[str], int]] = OrderedDict()
         self.max_pending, self.learned = max_pending, 0
+        # Segment id -> (minute, window sums) after its last outcome not yet handed out
+        # for a push; per (gateway, segment id) the (minute, sequence, row) last pushed
+        self._dirty: dict[int, tuple[int, np.ndarray]] = {}
+        self._pushed: dict[tuple[int, int], tuple[int, int, list[float]]] = {}
 
     def _eligible(self, eligible_gateways: Sequence[str]) -> np.ndarray:
         if not eligible_gateways:
@@ -116,8 +135,7 @@ class RouterPolicy:
         p, row = self._payment(ctx, mask, time.time() if now_s is None else now_s)
         with self._lock:
             pmf = self.router.pmf(p)
-            _, sid, idx, example, _ = self.router.last
-            feats = self.router.stats.features(sid)
+            _, sid, idx, example, _, feats = self.router.last
             a = min(int(np.searchsorted(np.cumsum(pmf), self._rng.random() * pmf.sum())), len(pmf) - 1)
             while pmf[a] == 0:
                 a -= 1
@@ -144,7 +162,54 @@ class RouterPolicy:
             sid = self.router.stats.segment_id(p.segment)
             self.router.stats.advance(p.minute)
             self.router.stats.record(a, sid, out.success, out.latency_ms)
+            self._mark(sid)
             self.learned += 1
+
+    def take_rows(self) -> tuple[list[dict], tuple]:
+        """The `gateway_stats` rows to push: every gateway's statistics in each segment
+        with outcomes since the last push, as of its last outcome (the batch table's
+        row of that minute, however late the push), less those equal to what was
+        pushed last; and the batch to hand to `confirm` once written, or to `requeue`
+        if the write failed (nothing is lost: the next call writes them, or newer)."""
+        with self._lock:
+            taken, self._dirty = self._dirty, {}
+            segments, batch, rows = self.segment_names(), [], []
+            for sid, (minute, sums) in sorted(taken.items()):
+                for g, row in enumerate(self.router.stats.rows_of(sums).tolist()):
+                    last = self._pushed.get((g, sid))
+                    if last is not None and last[2] == row:
+                        continue
+                    seq = last[1] + 1 if last is not None and last[0] == minute else 0
+                    batch.append((g, sid, (minute, seq, row)))
+                    rows.append(push_row(self.names[g], segments[sid], minute, seq, row))
+        return rows, (taken, batch)
+
+    def confirm(self, batch: tuple) -> None:
+        """Remember what a successful push wrote (unchanged rows are not pushed again)."""
+        with self._lock:
+            self._pushed.update({(g, sid): state for g, sid, state in batch[1]})
+
+    def requeue(self, batch: tuple) -> None:
+        """Hand back the segments of a failed push (unless newer outcomes replaced them)."""
+        with self._lock:
+            for sid, state in batch[0].items():
+                self._dirty.setdefault(sid, state)
+
+    def _mark(self, sid: int) -> None:
+        """Keep segment `sid`'s window sums as of now for the next push (under the
+        lock; its rows are computed when taken)."""
+        stats = self.router.stats
+        self._dirty[sid] = (stats.minute or 0, stats.sums(sid))
+
+    def segment_names(self) -> list[str]:
+        """Segment keys by segment id (id 0: the all-segments pseudo-segment)."""
+        ids = self.router.stats.seg_ids
+        return sorted(ids, key=ids.__getitem__)
+
+    def segments(self) -> list[str]:
+        """Every segment this router has routed (what its shared statistics cover)."""
+        with self._lock:
+            return self.segment_names()[1:]
 
     def checkpoint(self) -> bytes:
         """The current VW model bytes (consistent: taken under the lock)."""
@@ -178,4 +243,7 @@ class RouterPolicy:
             policy.router.stats.restore({k.removeprefix("stats_"): z[k]
                                          for k in z.files if k.startswith("stats_")})
             policy.learned = int(z["learned"])
+        # Push every restored segment once: the shared store then holds this state
+        for sid in range(1, len(policy.router.stats.seg_ids)):
+            policy._mark(sid)
         return policy

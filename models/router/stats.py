@@ -4,6 +4,12 @@ The online twin of the Feast view `gateway_stats` (features/views/gateway.py): c
 live in one-minute buckets of a 24 h ring, and each window keeps a running sum, so an
 update or a lookup costs O(K) whatever the traffic. Rates are smoothed towards a prior
 so a segment with three attempts does not read as 0 % or 100 %.
+
+A segment's statistics as of now, every gateway's (`rows`), are what the served
+router pushes to Feast after outcomes in the segment (`models.router.shared_stats`)
+and what the batch build writes for each minute with traffic in the segment
+(`pipelines.router.nodes.gateway_stats_table`): one implementation for training,
+replays and serving.
 """
 
 from __future__ import annotations
@@ -13,11 +19,19 @@ import numpy as np
 WINDOWS_MIN = (15, 60, 1440)
 RING = 1440
 FEATURES = ("sr_15m", "sr_1h", "sr_24h", "latency_1h_s")
+ROW = (*FEATURES, "attempts_1h")  # the columns of a `gateway_stats` row
 ALL = "*"  # pseudo-segment holding every segment's counts (segment id 0)
 # Smoothing shared by this online tracker and the batch `gateway_stats` build
 # (pipelines/router/nodes.py): a rate starts at PRIOR_SR with PRIOR_WEIGHT pseudo-attempts,
 # a latency at PRIOR_LATENCY_MS with one.
 PRIOR_SR, PRIOR_WEIGHT, PRIOR_LATENCY_MS = 0.9, 2.0, 500.0
+# A gateway x segment without outcomes (the view has no row for it; readers fill this).
+PRIOR_ROW = (PRIOR_SR, PRIOR_SR, PRIOR_SR, PRIOR_LATENCY_MS / 1000.0, 0.0)
+
+
+def gateway_segment(gateway: str, segment: str) -> str:
+    """The `gateway_segment` entity key, e.g. 'stripe|visa:US:ecommerce'."""
+    return f"{gateway}|{segment}"
 
 
 class WindowStats:
@@ -104,3 +118,21 @@ class WindowStats:
         out[:, :3] = ((w[:, 1] + self.prior_w * self.prior_sr) / (w[:, 0] + self.prior_w)).T
         out[:, 3] = (w[1, 2] + self.prior_lat) / (w[1, 0] + 1.0) / 1000.0
         return out
+
+    def sums(self, sid: int) -> np.ndarray:
+        """A copy of a segment's window sums now (for `rows_of` later)."""
+        return self.win[:, :, :, sid].copy()
+
+    def rows_of(self, sums: np.ndarray) -> np.ndarray:
+        """K x 5 `gateway_stats` rows (ROW order) from a segment's window sums (`sums`):
+        `features` and the attempts over 1 h."""
+        out = np.empty((self.k, len(ROW)))
+        out[:, :3] = ((sums[:, 1] + self.prior_w * self.prior_sr)
+                      / (sums[:, 0] + self.prior_w)).T
+        out[:, 3] = (sums[1, 2] + self.prior_lat) / (sums[1, 0] + 1.0) / 1000.0
+        out[:, 4] = sums[1, 0]
+        return out
+
+    def rows(self, sid: int) -> np.ndarray:
+        """K x 5 `gateway_stats` rows of a segment now."""
+        return self.rows_of(self.win[:, :, :, sid])

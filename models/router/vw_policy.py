@@ -2,9 +2,11 @@
 
 Shared features describe the payment; each eligible gateway is one action line with
 its id, its fee for this amount and its recent success rates and latency for the
-payment's segment (the `gateway_stats` features). On top of VW's own exploration the
-router keeps a minimum probability for every healthy gateway and moves traffic off
-gateways whose recent success rate collapsed (outage elimination).
+payment's segment (the `gateway_stats` features: the router's own windows, or what
+every router process shares through Feast when `shared` is set). On top of VW's own
+exploration the router keeps a minimum probability for every healthy gateway and moves
+traffic off gateways whose recent success rate collapsed (outage elimination, always
+on the router's own windows: it must see a collapse at once).
 """
 
 from __future__ import annotations
@@ -51,18 +53,30 @@ class VWRouter:
         self.names, self.opts = names, opts
         self.vw = _workspace(vw_arguments(opts), model_bytes)
         self.stats = WindowStats(len(names))
+        # Where the gateway statistics of a segment are read from when not from
+        # `stats` (`models.router.shared_stats.SharedStats`: Feast, cached); None: own.
+        self.shared = None
         self.last: tuple | None = None
 
-    def features(self, p: Payment) -> tuple[int, np.ndarray, list[str]]:
-        """Segment id, eligible action indices and the multi-line VW example."""
+    def context_stats(self, segment: str, sid: int) -> np.ndarray:
+        """K x 4 gateway statistics a decision in `segment` reads: the shared ones
+        while they are cached and fresh, else this router's own windows."""
+        shared = self.shared
+        feats = shared.features(segment) if shared is not None else None
+        return self.stats.features(sid) if feats is None else feats
+
+    def features(self, p: Payment) -> tuple[int, np.ndarray, list[str], np.ndarray]:
+        """Segment id, eligible action indices, the multi-line VW example and the
+        gateway statistics it was built from."""
         self.stats.advance(p.minute)
         sid = self.stats.segment_id(p.segment)
         idx = np.flatnonzero(p.eligible)
-        lines = action_lines(self.names, idx, p.fee_frac, self.stats.features(sid))
-        return sid, idx, [p.shared, *lines]
+        feats = self.context_stats(p.segment, sid)
+        lines = action_lines(self.names, idx, p.fee_frac, feats)
+        return sid, idx, [p.shared, *lines], feats
 
     def pmf(self, p: Payment) -> np.ndarray:
-        sid, idx, example = self.features(p)
+        sid, idx, example, feats = self.features(p)
         probs = np.asarray(_predict(self.vw, example), dtype=float)
         floor = self.opts.exploration.min_probability
         probs = (1.0 - floor * len(idx)) * probs / probs.sum() + floor
@@ -70,17 +84,16 @@ class VWRouter:
         pmf[idx] = probs
         out = eliminated(self.stats, sid, self.opts.elimination)
         pmf = with_elimination(pmf, out, self.opts.elimination.probe_probability)
-        self.last = (p, sid, idx, example, pmf)
+        self.last = (p, sid, idx, example, pmf, feats)
         return pmf
 
     def update(self, p: Payment, action: int, success: bool, latency_ms: float, reward: float) -> None:
         """Learn from the outcome of the last decision (replay: decide, then update)."""
         last = self.last
         if last is None or last[0] is not p:
-            sid, idx, example = self.features(p)
-            pmf = self.pmf(p)
-        else:
-            _, sid, idx, example, pmf = last
+            self.pmf(p)
+            last = self.last
+        _, sid, idx, example, pmf, _ = last
         self.learn_example(example, idx, action, pmf[action], reward)
         self.stats.record(action, sid, success, latency_ms)
 

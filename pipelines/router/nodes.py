@@ -15,7 +15,7 @@ from models.router.ope import RewardModel, doubly_robust, ips, snips
 from models.router.policies import Payment, RandomPolicy, SlidingWindowSR, StaticFeeRule, Thompson
 from models.router.replay import Decisions, payments, replay
 from models.router.stats import (
-    FEATURES, PRIOR_LATENCY_MS, PRIOR_SR, PRIOR_WEIGHT, WINDOWS_MIN,
+    FEATURES, PRIOR_LATENCY_MS, PRIOR_SR, PRIOR_WEIGHT, WINDOWS_MIN, gateway_segment,
 )
 from models.router.vw_policy import VWRouter
 from models.router.world import World
@@ -198,25 +198,57 @@ def train_offline(train: pd.DataFrame, cfg: WorldConfig, passes: int = 1) -> VWR
     return offline.train(train, cfg.gateway_names, cfg.router.for_offline(), passes)
 
 
-def gateway_stats_table(log: pd.DataFrame) -> pd.DataFrame:
-    """Feast source of `gateway_stats`: per gateway x segment, at each minute with traffic,
-    success rates over the trailing 15 min / 1 h / 24 h and mean latency over 1 h."""
+def gateway_stats_table(log: pd.DataFrame, names: list[str] | None = None) -> pd.DataFrame:
+    """Feast source of `gateway_stats`: at each minute with outcomes in a segment, every
+    gateway's (`names`; default: the log's) success rates over the trailing 15 min /
+    1 h / 24 h, attempts and mean latency over 1 h, as of the end of that minute: the
+    rows the served router pushes after outcomes in the segment (`WindowStats.rows`)."""
+    names = list(names) if names is not None else _gateways_of(log)
     df = log.assign(minute=log["timestamp"].dt.floor("min"), n=1.0,
                     s=log["success"].astype(float), lat=log["latency_ms"].astype(float))
-    per_min = (df.groupby(["gateway", "segment", "minute"], sort=True)[["n", "s", "lat"]]
-               .sum().reset_index())
-    out = per_min[["gateway", "segment", "minute"]].copy()
-    g = per_min.set_index("minute").groupby(["gateway", "segment"], sort=True)
+    wide = (df.groupby(["segment", "minute", "gateway"], sort=True)[["n", "s", "lat"]].sum()
+            .unstack("gateway", fill_value=0.0)
+            .reindex(columns=pd.MultiIndex.from_product([["n", "s", "lat"], names]),
+                     fill_value=0.0))
+    sums = {m: _trailing_sums(wide, m) for m in WINDOWS_MIN}
+    return pd.concat([_gateway_rows(wide.index, sums, names, k) for k in range(len(names))],
+                     ignore_index=True)
+
+
+def _trailing_sums(wide: pd.DataFrame, minutes: int) -> np.ndarray:
+    """Per (segment, minute) row of `wide` (sorted), its column sums over the segment's
+    rows of the trailing `minutes` minutes (that minute included): prefix sums, and for
+    each row the first row of the same segment inside the window."""
+    seg = wide.index.codes[0].astype(np.int64)
+    minute = pd.DatetimeIndex(wide.index.get_level_values(1)).as_unit("s").asi8 // 60
+    key = seg * 10**9 + (minute - minute.min() + 2 * WINDOWS_MIN[-1])
+    first = np.searchsorted(key, key - minutes + 1, side="left")
+    cum = np.vstack([np.zeros(wide.shape[1]), np.cumsum(wide.to_numpy(), axis=0)])
+    return cum[1:] - cum[first]
+
+
+def _gateways_of(log: pd.DataFrame) -> list[str]:
+    """Gateways a decision log covers: its `elig__<gateway>` columns, else those chosen."""
+    named = [c.removeprefix("elig__") for c in log.columns if c.startswith("elig__")]
+    return named or sorted(log["gateway"].unique())
+
+
+def _gateway_rows(index: pd.MultiIndex, sums: dict[int, np.ndarray], names: list[str],
+                  k: int) -> pd.DataFrame:
+    """Gateway k's `gateway_stats` rows from the trailing window sums (columns: n, s,
+    lat for each gateway in `names` order)."""
+    kk = len(names)
+    out = pd.DataFrame({"gateway": names[k], "segment": index.get_level_values(0),
+                        "event_timestamp": index.get_level_values(1)})
     for name, minutes in zip(("15m", "1h", "24h"), WINDOWS_MIN):
-        roll = g[["n", "s", "lat"]].rolling(f"{minutes}min").sum().reset_index(drop=True)
-        out[f"sr_{name}"] = ((roll["s"] + PRIOR_WEIGHT * PRIOR_SR)
-                             / (roll["n"] + PRIOR_WEIGHT)).to_numpy()
+        n, s = sums[minutes][:, k], sums[minutes][:, kk + k]
+        out[f"sr_{name}"] = (s + PRIOR_WEIGHT * PRIOR_SR) / (n + PRIOR_WEIGHT)
         if name == "1h":
-            out["attempts_1h"] = roll["n"].to_numpy().astype(np.int64)
-            out["latency_1h_s"] = ((roll["lat"] + PRIOR_LATENCY_MS)
-                                   / (roll["n"] + 1) / 1000).to_numpy()
-    out["gateway_segment"] = out["gateway"] + "|" + out["segment"]
-    return out.rename(columns={"minute": "event_timestamp"})
+            out["attempts_1h"] = np.rint(n).astype(np.int64)
+            lat = sums[minutes][:, 2 * kk + k]
+            out["latency_1h_s"] = (lat + PRIOR_LATENCY_MS) / (n + 1) / 1000
+    out["gateway_segment"] = [gateway_segment(names[k], seg) for seg in out["segment"]]
+    return out
 
 
 def target_pmf(router: VWRouter, log: pd.DataFrame, cfg: WorldConfig) -> np.ndarray:

@@ -1,7 +1,8 @@
 """`smartpay evaluate router --through-api` against a real `bentoml serve`: a simulated
-day routed by the served router (/route, then each outcome reported back), compared
-with the offline replay of the same fresh VW policy on the same eligible sets and
-draws; and a restart in the middle of the day that carries on from the checkpoint."""
+day routed by the served router (/route, then each outcome reported back; its gateway
+statistics pushed to Feast and read back), compared with the offline replay of the
+same fresh VW policy on the same eligible sets and draws; and a restart in the middle
+of the day that carries on from the checkpoint."""
 
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ def test_a_served_day_matches_the_offline_replay_and_survives_a_restart(standins
                                                                        data_dir, tmp_path):
     from cli.main import app
     from cli.router_api_cmds import through_api_day
+    from features.store import open_store
+    from models.router.config import load_config
+    from pipelines.features.pipeline import apply
     from serving.launcher import start_service, stop_service
+    from smartpay.settings import get_settings
 
-    env = _env(standins, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    apply(get_settings())  # the router shares its gateway statistics through Feast
+    env = {**_env(standins, f"sqlite:///{tmp_path / 'mlflow.db'}"),
+           "SMARTPAY_SERVING__ROUTER_STATS_SYNC_S": "0.5"}
     log = tmp_path / "serve.out"
     proc, url = start_service(extra_env=env, log_path=log)
     try:
@@ -43,8 +50,15 @@ def test_a_served_day_matches_the_offline_replay_and_survives_a_restart(standins
         assert res.exit_code == 0, res.output
         day = json.loads(res.output.strip().splitlines()[-1])
     finally:
-        stop_service(proc)
+        stop_service(proc)  # its last Feast sync runs at shutdown
     assert day["compared"] and day["learned"] == day["payments"] > 400
+    assert "Feast sync failed" not in log.read_text()
+    store = open_store(get_settings())
+    keys = [{"gateway_segment": f"{g}|visa:US:ecommerce"}  # its last outcome is in
+            for g in load_config().gateway_names]              # one gateway's hour
+    pushed = store.get_online_features(features=store.get_feature_service("routing_v1"),
+                                       entity_rows=keys).to_dict()
+    assert None not in pushed["sr_24h"] and sum(pushed["attempts_1h"]) > 0
     # the same policy on the same day: the difference is within noise
     assert abs(day["difference_pp"]) <= 4 * day["difference_se_pp"] + 0.5, day
     assert day["served_auth_rate"] > day["oracle_auth_rate"] - 0.1

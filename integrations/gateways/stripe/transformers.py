@@ -128,8 +128,10 @@ def classify(error_class: str, http_status: int | None, error: dict, message: st
     elif error_class in ("AuthenticationError", "PermissionError"):
         kind = ErrorKind.AUTH
     elif error_class == "APIConnectionError":
-        kind = ErrorKind.TIMEOUT if "timed out" in message.lower() else ErrorKind.NETWORK
-        sent = not any(s in message.lower() for s in _NEVER_SENT)
+        lowered = message.lower()
+        kind = (ErrorKind.TIMEOUT if "timed out" in lowered or "timeout" in lowered
+                else ErrorKind.NETWORK)
+        sent = not any(s in lowered for s in _NEVER_SENT)
     elif http_status == 409:  # the same key is still running: its outcome is unknown
         kind = ErrorKind.GATEWAY
     elif error_class in ("InvalidRequestError", "IdempotencyError") and (http_status or 0) < 500:
@@ -140,8 +142,12 @@ def classify(error_class: str, http_status: int | None, error: dict, message: st
 
 
 # Connection errors that prove the request never reached Stripe (safe to fail over).
+# The SDK names the transport's exception in its message ("A ClientConnectorError was
+# raised"): aiohttp's connect failures (refused, DNS, TLS handshake) and connect
+# timeout, httpx's ConnectError.
 _NEVER_SENT = ("connection refused", "connecterror", "failed to establish",
-               "name or service not known", "nodename nor servname")
+               "name or service not known", "nodename nor servname",
+               "clientconnectorerror", "connectiontimeouterror")
 
 
 def find_by_payment_id(intents: list[dict], payment_id: str) -> dict | None:

@@ -100,3 +100,41 @@ def test_stripe_soft_decline_codes_should_be_retryable_and_others_hard():
     assert (soft.kind, soft.retryable, soft.code) == (ErrorKind.SOFT_DECLINE, True, "try_again_later")
     assert (hard.kind, hard.retryable) == (ErrorKind.HARD_DECLINE, False)
     assert (server.kind, server.retryable) == (ErrorKind.GATEWAY, True)
+
+
+def test_a_refused_connection_is_never_sent_and_a_silent_server_is_an_unknown_timeout():
+    """Through the SDK's aiohttp transport: a refused connect proves nothing reached
+    Stripe (safe to fail over); a server that takes the request and never answers
+    leaves the outcome unknown."""
+    from integrations.gateways.base import AuthorizeRequest
+    from integrations.gateways.stripe.adapter import StripeAdapter, StripeConfig
+    from harness.server import free_port
+
+    req = AuthorizeRequest(payment_id="net-1", amount_minor=1234, currency="USD",
+                           payment_method="pm_card_visa", idempotency_key="net-1")
+
+    async def call(base: str, timeout_s: float = 5.0) -> GatewayError:
+        adapter = StripeAdapter(StripeConfig(SecretStr("sk_test_x"), base, timeout_s))
+        try:
+            with pytest.raises(GatewayError) as err:
+                await adapter.authorize(req)
+            return err.value
+        finally:
+            await adapter.aclose()
+
+    refused = asyncio.run(call(f"http://127.0.0.1:{free_port()}"))
+    assert refused.sent is False and refused.kind == ErrorKind.NETWORK
+
+    async def silent():
+        async def hold(reader, writer):
+            await reader.read(65536)
+            await asyncio.sleep(5)
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await call(f"http://127.0.0.1:{port}", timeout_s=0.5)
+        finally:
+            server.close()
+
+    hung = asyncio.run(silent())
+    assert hung.sent is True and hung.kind == ErrorKind.TIMEOUT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.router.stats import WindowStats
+from models.router.stats import ROW, WindowStats, gateway_segment
 from pipelines.router import nodes
 from tests.models.router.helpers import run, small_config, synthetic_contexts, world_for
 
@@ -50,21 +50,24 @@ def test_best_fixed_gateway_per_segment_is_between_random_and_oracle():
     assert nodes.expected_success(dec, world).mean() < best <= nodes.oracle_success(world).mean() + 1e-9
 
 
-def test_offline_gateway_stats_match_the_online_tracker():
+def test_offline_gateway_stats_are_the_online_trackers_rows_at_the_end_of_each_minute():
     cfg, ctx, world, dec = _replayed()
     log = nodes.decision_log(ctx, dec, world, cfg)
-    table = nodes.gateway_stats_table(log).set_index(["gateway", "segment", "event_timestamp"])
-    stats = WindowStats(len(cfg.gateways))
     names = cfg.gateway_names
-    minutes = (log["timestamp"] - log["timestamp"].min().normalize()).dt.total_seconds() // 60
-    for m, g, seg, ok, lat in zip(minutes.astype(int), log["gateway"], log["segment"],
-                                  log["success"], log["latency_ms"]):
-        stats.advance(m)
-        stats.record(names.index(g), stats.segment_id(seg), ok, lat)
-    last = log.iloc[-1]
-    row = table.loc[(last["gateway"], last["segment"], last["timestamp"].floor("min"))]
-    online = stats.features(stats.segment_id(last["segment"]))[names.index(last["gateway"])]
-    assert np.allclose([row["sr_15m"], row["sr_1h"], row["sr_24h"], row["latency_1h_s"]], online)
+    table = nodes.gateway_stats_table(log, names).set_index(["gateway_segment", "event_timestamp"])
+    stats, t0, ends = WindowStats(len(names)), log["timestamp"].min().normalize(), {}
+    for ts, g, seg, ok, lat in zip(log["timestamp"], log["gateway"], log["segment"],
+                                   log["success"], log["latency_ms"]):
+        stats.advance(int((ts - t0).total_seconds() // 60))
+        sid = stats.segment_id(seg)
+        stats.record(names.index(g), sid, ok, lat)
+        for k, row in enumerate(stats.rows(sid)):  # every gateway of the segment
+            ends[(gateway_segment(names[k], seg), ts.floor("min"))] = row
+    expected = pd.DataFrame(list(ends.values()), columns=list(ROW),
+                            index=pd.MultiIndex.from_tuples(list(ends)))
+    assert len(table) == len(expected) > 3 * len(names) * 90
+    got = table.loc[expected.index, list(ROW)].to_numpy(float)
+    assert np.allclose(got, expected.to_numpy(float), rtol=1e-12)
 
 
 def test_risk_proxy_separates_frauds_from_genuine_payments():
