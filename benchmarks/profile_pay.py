@@ -126,7 +126,8 @@ def main() -> None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         sys.exit("py-spy is not installed: pip install py-spy")
-    from benchmarks.load_test import _fraud_backend_env, _roles
+    from benchmarks.load_cpu import api_roles
+    from benchmarks.load_test import _fraud_backend_env
     from harness.standins import running_standins
     from serving.launcher import start_service, stop_service
     from serving.security import issue_token
@@ -142,9 +143,9 @@ def main() -> None:
            "SMARTPAY_SERVING__IP_RATE_LIMIT_BURST": "100000"}
     args.out.mkdir(parents=True, exist_ok=True)
     with running_standins(settings.data_path) as standins:
-        proc, url = start_service(extra_env=standins | env | _fraud_backend_env())
+        proc, url = start_service(extra_env=standins | env | _fraud_backend_env()[0])
         try:
-            api = next(p for role, p in _roles(proc) if role == "api")
+            api = next(p for role, p in api_roles(proc) if role == "api")
             asyncio.run(send_pays(url, args.rate, 5, headers, "warm"))  # warm-up
             raw = args.out / "pay-api.collapsed.txt"
             rec = [spy, "record", "--pid", str(api.pid), "--duration",
