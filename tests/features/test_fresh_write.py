@@ -14,6 +14,7 @@ from features.fresh import CUSTOMER_PUSH, TERMINAL_PUSH, Windows, customer_row, 
 from features.store import open_store
 from pipelines.features.pipeline import apply
 from smartpay.settings import get_settings
+from tests.features.conftest import use_prod_feast
 
 T = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 
@@ -63,9 +64,13 @@ def test_the_proto_path_is_taken_and_stores_what_the_public_path_stores(store, m
     fast = (_read(store, "customer_spending", "customer_id", range(100, 105)),
             _read(store, "terminal_activity", "terminal_id", range(200, 205)))
 
-    public = []
-    monkeypatch.setattr(fresh, "_write_frame", lambda s, v, r: public.append(v) or
-                        s.write_to_online_store(v, __import__("pandas").DataFrame(r)))
+    public, real_write_frame = [], fresh._write_frame
+
+    def recorded_write_frame(s, view, rows):  # the real fallback, its calls noted
+        public.append(view)
+        real_write_frame(s, view, rows)
+
+    monkeypatch.setattr(fresh, "_write_frame", recorded_write_frame)
     slow_store = _WithoutProvider(store)
     cust2, term2 = _rows(offset=7)  # different values first, so the rewrite shows
     write_rows(slow_store, views_of(store, CUSTOMER_PUSH), cust2)
@@ -88,16 +93,7 @@ def test_the_proto_path_writes_the_redis_online_store(data_dir, monkeypatch, pro
     row older than the stored one is skipped there, as a push's would be."""
     from smartpay.settings import reset_settings
 
-    prod_server("redis")
-    prod_server("postgres")
-    monkeypatch.setenv("SMARTPAY_PROFILE", "prod")
-    monkeypatch.setenv("SMARTPAY_REDIS_URL", "redis://127.0.0.1:6379/13")
-    monkeypatch.setenv("SMARTPAY_POSTGRES_URL",
-                       "postgresql+psycopg://postgres@127.0.0.1:5432/smartpay_test_feast")
-    reset_settings()
-    import redis
-
-    redis.Redis(db=13).flushdb()
+    use_prod_feast(monkeypatch, prod_server, redis_db=13)
     try:
         apply(get_settings())
         store = open_store(get_settings())

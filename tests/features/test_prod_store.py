@@ -8,24 +8,15 @@ from features.store import open_store
 from pipelines.features.pipeline import apply, build, materialize
 from pipelines.io import write_parquet_atomic
 from pipelines.simulate.pipeline import SimulationParams, simulate
-from smartpay.settings import get_settings, reset_settings
+from smartpay.settings import reset_settings
+from tests.features.conftest import use_prod_feast
 
 pytestmark = pytest.mark.prod
 
 
 @pytest.fixture
 def prod_settings(data_dir, monkeypatch, prod_server):
-    prod_server("redis")
-    prod_server("postgres")
-    monkeypatch.setenv("SMARTPAY_PROFILE", "prod")
-    monkeypatch.setenv("SMARTPAY_REDIS_URL", "redis://127.0.0.1:6379/14")
-    monkeypatch.setenv("SMARTPAY_POSTGRES_URL",
-                       "postgresql+psycopg://postgres@127.0.0.1:5432/smartpay_test_feast")
-    reset_settings()
-    import redis
-
-    redis.Redis(db=14).flushdb()
-    yield get_settings()
+    yield use_prod_feast(monkeypatch, prod_server, redis_db=14)
     reset_settings()
 
 
