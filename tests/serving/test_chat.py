@@ -27,13 +27,17 @@ def saved_kb_index(data_dir, request):
 
 def test_chat_answers_with_sources_and_a_repeat_is_served_from_the_cache(client):
     paid = client.post("/pay", json=pay_body(), headers=auth(key="chat-p")).json()
-    # The merchant's payments are part of the answer's key: let the reward minter
-    # finish, so the repeat asks about the same facts.
-    for _ in range(100):
+    # The merchant's payments (with their rewards) are part of the answer's key: wait
+    # until the minter has written this payment's reward and finished it, so the repeat
+    # asks about the same facts. Until the minter writes, the stored reward is None.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
         view = client.get(f"/payments/{paid['payment_id']}", headers=auth()).json()
-        if (view["reward"] or {}).get("status") != "minting":
+        if view["reward"] and view["reward"].get("status") != "minting":
             break
         time.sleep(0.1)
+    else:
+        pytest.fail(f"the reward was not minted in 20 s: {view['reward']}")
     q = {"message": "How long does a refund take to reach the customer?"}
     first = client.post("/chat", json=q, headers=auth())
     assert first.status_code == 200, first.text
