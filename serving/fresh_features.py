@@ -11,7 +11,13 @@ id once, and the pushed windows are recomputed from them.
 Windows also change with time alone (a payment leaves the one-day window a day
 later): `slide`, called before a payment is scored, pushes the windows as of the
 payment's instant where they differ from the last push, so the model scores it with
-the offline build's values.
+the offline build's values. Each process remembers, for a bounded set of entities
+(`SLID_MAX`, each for `SLID_TTL_S`), the windows its own slide last stored and the log
+state they came from (newest event, event count): while the log is unchanged and the
+windows as of the new instant have the same values, the row stored already holds them
+and nothing is written. A payment logged by any process changes the event count and so
+ends that memory; the TTL bounds how long a row written by someone else (a
+`materialize`, another process's slide of a delayed terminal window) can go unseen.
 
 The logs are async (redis.asyncio, aiosqlite). Feast's online write is synchronous, so
 it runs in one worker thread of this object's own: at most one write in flight per
@@ -28,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -40,6 +47,8 @@ from serving.events import Event
 log = logging.getLogger("smartpay.fresh_features")
 EVENT = "payment_created"
 RECHECK_S = 60.0
+SLID_MAX = 100_000
+SLID_TTL_S = 60.0
 ENTITY_KEY = {CUSTOMER_PUSH: "customer_id", TERMINAL_PUSH: "terminal_id"}
 Pushes = list[tuple[str, list[dict]]]
 
@@ -79,6 +88,10 @@ class FreshFeatures:
         self._flushing: asyncio.Task | None = None
         self.pushed = 0
         self.writes = 0  # online-store writes (each one group of callers' rows)
+        # (kind, entity id) -> (newest event, event count, counts, sums, when), of the
+        # windows this process's slides last stored; oldest first
+        self._slid: OrderedDict[tuple[str, int], tuple] = OrderedDict()
+        self.slides_skipped = 0
 
     async def handle(self, event: Event) -> None:
         if event.type != EVENT or not await self._ready():
@@ -103,17 +116,41 @@ class FreshFeatures:
         rows were pushed; an instant before the entity's newest payment pushes none."""
         if not await self._ready():
             return 0
-        pushes = []
+        pushes, slid = [], []
         for kind, eid, source, row in (
                 ("customer", customer_id, CUSTOMER_PUSH, customer_row),
                 ("terminal", terminal_id, TERMINAL_PUSH, terminal_row)):
             now, last = await self.events.at(kind, eid, epoch_s)
             if last is None or (now.instant_s > last.instant_s
                                 and not now.same_values(last)):
+                if self._stored_already((kind, eid), now):
+                    self.slides_skipped += 1
+                    continue
                 pushes.append((source, [row(eid, now)]))
+                slid.append(((kind, eid), now))
         if pushes:
             await self._write(pushes)
+            self._remember(slid)
         return len(pushes)
+
+    def _stored_already(self, key: tuple[str, int], now) -> bool:
+        """True if this process's last slide of `key` stored these window values from
+        the same log state, less than SLID_TTL_S ago."""
+        seen = self._slid.get(key)
+        if seen is None:
+            return False
+        if time.monotonic() - seen[4] > SLID_TTL_S:
+            del self._slid[key]
+            return False
+        return seen[:4] == (now.latest_s, now.n_events, now.counts, now.sums_minor)
+
+    def _remember(self, slid: list) -> None:
+        at = time.monotonic()
+        for key, w in slid:
+            self._slid[key] = (w.latest_s, w.n_events, w.counts, w.sums_minor, at)
+            self._slid.move_to_end(key)
+        while len(self._slid) > SLID_MAX:
+            self._slid.popitem(last=False)
 
     async def _write(self, pushes: Pushes) -> None:
         """Queue these rows and wait until a write has stored them (or raise its

@@ -93,3 +93,65 @@ def test_a_failed_write_fails_its_callers_and_the_next_group_still_goes():
     stored = [r["customer_id"] for w in rec.writes if w for _, rows in w for r in rows]
     assert sorted(stored) == [2, 3, 4, 5]
     fresh._pool.shutdown()
+
+
+def _memo_fresh(tmp_path, recorder: _Recorder) -> FreshFeatures:
+    """Over a real SQLite event log; the store counts as open, the write is `recorder`."""
+    from features.event_log import SqliteEventLog
+
+    fresh = FreshFeatures(events=SqliteEventLog(tmp_path / "events.db"),
+                          open_store=lambda: None)
+    fresh._store = object()
+    fresh._push = recorder
+    return fresh
+
+
+def _stored(rec: _Recorder) -> list[tuple[str, int]]:
+    return [(source, r.get("customer_id", r.get("terminal_id")))
+            for w in rec.writes if w for source, rows in w for r in rows]
+
+
+def test_a_slide_whose_rows_are_stored_already_writes_nothing_until_the_log_changes(
+        tmp_path):
+    from serving.events import Event
+
+    rec = _Recorder()
+    fresh = _memo_fresh(tmp_path, rec)
+    t = 1_795_000_000
+
+    async def go():
+        # Never logged: zeros go out once, then this process knows they are stored
+        assert await fresh.slide(7, 11, t) == 2
+        assert await fresh.slide(7, 11, t) == 0
+        assert await fresh.slide(7, 11, t + 60) == 0
+        assert fresh.slides_skipped == 4
+        # A payment of customer 7 at terminal 12 changes customer 7's log: its row is
+        # pushed by the handler, and a later slide that changes its windows is written
+        await fresh.handle(Event(type="payment_created", merchant_id="m", payment_id="p1",
+                                 data={"customer_id": 7, "terminal_id": 12,
+                                       "amount_minor": 500, "tx_epoch_s": t + 100}))
+        before = len(rec.writes)
+        assert await fresh.slide(7, 11, t + 100 + 2 * 86_400) == 1  # left the 1-day window
+        assert _stored(rec)[-1] == (CUSTOMER_PUSH, 7) and len(rec.writes) == before + 1
+        assert await fresh.slide(7, 11, t + 100 + 2 * 86_400 + 5) == 0
+        await fresh.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_failed_slide_is_not_remembered_and_the_memory_expires(tmp_path, monkeypatch):
+    import serving.fresh_features as ff
+
+    rec = _Recorder(fail_first=True)
+    fresh = _memo_fresh(tmp_path, rec)
+
+    async def go():
+        with pytest.raises(OSError):
+            await fresh.slide(1, 2, 1_795_000_000)
+        assert await fresh.slide(1, 2, 1_795_000_000) == 2  # written this time
+        assert await fresh.slide(1, 2, 1_795_000_000) == 0
+        monkeypatch.setattr(ff, "SLID_TTL_S", 0.0)
+        assert await fresh.slide(1, 2, 1_795_000_000) == 2  # memory expired
+        await fresh.aclose()
+
+    asyncio.run(go())
