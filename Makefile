@@ -36,7 +36,7 @@ demo: setup web
 	$(VENV)/bin/smartpay demo
 
 test: setup web
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 # The fast lane: the payment domain on fake ports and pure unit tests that need no
 # servers, stand-ins, trained models or Feast (under 30 s on two cores).

@@ -144,6 +144,35 @@ def pytest_configure(config):
     config.pluginmanager.register(_WiderFixtureThreads(), "smartpay-fixture-threads")
 
 
+# The longest test files, longest first: seconds each took in a whole run on two
+# workers (`make test` prints the slowest tests; 2026-12-03, 1,672 s in all). `make
+# test` hands files to its two workers in collection order (`--dist loadfile
+# --no-loadscope-reorder`), so these start first and the short files fill in around
+# them: xdist's own order (most tests first) had left the single-test Spark cluster
+# file (236-318 s) to start last, with the other worker idle for minutes.
+LONGEST_FIRST = (
+    "tests/pipelines/fraud/test_spark_cluster.py",  # 236 s
+    "tests/serving/security/test_served_api.py",  # 218 s (schemathesis)
+    "tests/serving/test_router_through_api.py",  # 108 s
+    "tests/pipelines/fraud/test_spark_train_score.py",  # 80 s
+    "tests/web/test_browser.py",  # CI only (Chromium)
+    "tests/serving/e2e/test_crash.py",  # 53 s
+    "tests/serving/e2e/test_rewards_restart.py",  # 51 s
+    "tests/pipelines/test_features.py",  # 46 s
+    "tests/pipelines/fraud/test_ui.py",  # 37 s
+    "tests/serving/e2e/test_workers.py",  # 34 s
+    "tests/pipelines/fraud/test_pipeline_spark.py",  # 34 s
+    "tests/models/test_mlflow_serve.py",  # 34 s
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The LONGEST_FIRST files first, in that order; every other file after them, in
+    collection order (a stable sort: tests keep their order within a file)."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @dataclass(frozen=True)
 class ProcessState:
     """What a test must leave as it found it: threads and process-wide settings."""

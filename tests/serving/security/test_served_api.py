@@ -121,11 +121,13 @@ def test_card_numbers_and_secrets_sent_everywhere_never_reach_the_service_log(se
 
 
 def _budget_s() -> int:
-    """3 minutes under CI (`.ci/run`), 20 s locally; SMARTPAY_SCHEMATHESIS_S wins."""
+    """2 minutes under CI (`.ci/run`), 20 s locally; SMARTPAY_SCHEMATHESIS_S wins (a
+    longer hunt: `SMARTPAY_SCHEMATHESIS_S=1800`). CI had 3 minutes until 2026-12-03;
+    the suite's 15-minute budget took one back."""
     if os.environ.get("SMARTPAY_SCHEMATHESIS_S"):
         return int(os.environ["SMARTPAY_SCHEMATHESIS_S"])
     ci = os.environ.get("CI") or os.environ.get("SMARTPAY_REQUIRE_PROD") == "1"
-    return 180 if ci else 20
+    return 120 if ci else 20
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_status_code(served,
