@@ -48,8 +48,8 @@ from solders.token.state import Mint, TokenAccount
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations.gateways.solana import standin_state
@@ -158,8 +158,12 @@ def build_app(standin: RpcStandin | None = None) -> Starlette:
     """The ASGI app serving JSON-RPC at '/'."""
     rpc = standin or RpcStandin()
 
-    async def endpoint(request: Request) -> JSONResponse:
-        body = json.loads(await request.body())
+    async def endpoint(request: Request) -> Response:
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client gave up mid-request (its timeout): no one
+            return Response(status_code=400)  # to answer, and nothing to log as a crash
+        body = json.loads(raw)
         if isinstance(body, list):
             return JSONResponse([rpc.handle(r) for r in body])
         return JSONResponse(rpc.handle(body))
