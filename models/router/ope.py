@@ -78,10 +78,18 @@ def doubly_robust(reward: np.ndarray, logged_prob: np.ndarray, action: np.ndarra
 
 
 class RewardModel:
-    """Logistic success model per gateway over one-hot context (DR's direct part)."""
+    """Logistic success model over one-hot context (DR's direct part): context effects
+    every gateway shares, plus each gateway's own deviations from them.
 
-    def __init__(self, k: int, categorical: list[str], numeric: list[str], c: float = 1.0) -> None:
-        self.k, self.cat, self.num, self.c = k, categorical, numeric, c
+    With `pooled` (the default) a gateway's own block only adds to the shared block,
+    and the L2 penalty (strength 1/c) pulls it towards zero, so where a gateway has
+    few outcomes (a served router plays a gateway it does not favour once per ~500
+    decisions) it is predicted from the shared effects rather than from its dozen own
+    outcomes; unpooled, each gateway is a separate model."""
+
+    def __init__(self, k: int, categorical: list[str], numeric: list[str], c: float = 1.0,
+                 pooled: bool = True) -> None:
+        self.k, self.cat, self.num, self.c, self.pooled = k, categorical, numeric, c, pooled
 
     def _context(self, ctx: pd.DataFrame) -> sparse.csr_matrix:
         onehot = self._unseen_as_average(self.encoder.transform(ctx[self.cat].astype(str)))
@@ -99,11 +107,13 @@ class RewardModel:
         return (onehot + unseen @ self._freq).tocsr()
 
     def _design(self, x: sparse.csr_matrix, action: np.ndarray) -> sparse.csr_matrix:
-        """Place each row's context in its gateway's block of columns."""
+        """Each row's context in the shared block (when pooled) and in its gateway's
+        own block of columns."""
         coo = x.tocoo()
         d = x.shape[1]
         cols = coo.col + d * action[coo.row]
-        return sparse.csr_matrix((coo.data, (coo.row, cols)), shape=(x.shape[0], d * self.k))
+        own = sparse.csr_matrix((coo.data, (coo.row, cols)), shape=(x.shape[0], d * self.k))
+        return sparse.hstack([x, own]).tocsr() if self.pooled else own
 
     def fit(self, ctx: pd.DataFrame, action: np.ndarray, reward: np.ndarray) -> "RewardModel":
         from sklearn.linear_model import LogisticRegression

@@ -110,3 +110,32 @@ def test_reward_model_reads_an_unseen_value_as_the_training_average_of_its_featu
     day, night, evening = np.log(model.predict(ask) / (1 - model.predict(ask)))
     share = (band == "day").mean()
     assert np.allclose(evening, share * day + (1 - share) * night, atol=0.02)
+
+
+def _sparse_cell_error(seed: int, pooled: bool, c: float) -> float:
+    """Reward model error on gateway 1 in country B, where it has 15 outcomes and
+    gateway 0 about 2,000; the country effect is the same for both gateways."""
+    import pandas as pd
+
+    from models.router.ope import RewardModel
+
+    p = {("A", 0): 0.95, ("B", 0): 0.85, ("A", 1): 0.93, ("B", 1): 0.83}
+    rng = np.random.default_rng(seed)
+    n = 4000
+    country = np.where(rng.random(n) < 0.5, "A", "B")
+    a = np.where(country == "A", rng.integers(0, 2, n), 0)
+    a[np.flatnonzero(country == "B")[:15]] = 1
+    y = rng.random(n) < np.array([p[(x, k)] for x, k in zip(country, a)])
+    ctx = pd.DataFrame({"country": country, "risk_score": np.zeros(n)})
+    model = RewardModel(2, ["country"], ["risk_score"], c=c, pooled=pooled).fit(
+        ctx, a, y.astype(float))
+    ask = pd.DataFrame({"country": ["B"], "risk_score": [0.0]})
+    return float(model.predict(ask)[0, 1] - p[("B", 1)])
+
+
+def test_reward_model_predicts_a_gateways_sparse_cell_from_the_effects_gateways_share():
+    from pipelines.router.nodes import OPE_C
+
+    pooled = np.abs([_sparse_cell_error(s, True, OPE_C) for s in range(40)]).mean()
+    separate = np.abs([_sparse_cell_error(s, False, 1.0) for s in range(40)]).mean()
+    assert pooled < 0.05 and pooled < 0.7 * separate, (pooled, separate)
