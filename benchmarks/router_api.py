@@ -11,7 +11,7 @@ server in the middle (`smartpay evaluate router --through-api`, issue #16):
 The restart's cost is the second run's auth rate minus the first's (the target is a
 loss under 0.2 pp); each run's offline replay is printed beside it for scale.
 
-    .venv/bin/python -m benchmarks.router_api [--customers 10000] [--seed 1]
+    .venv/bin/python -m benchmarks.router_api [--customers 10000] [--seed 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--restart-at", type=float, default=0.5)
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="folder to keep each day's served decisions in (pickled)")
     args = ap.parse_args()
 
     from cli.router_api_cmds import local_token, print_report, through_api_day
@@ -57,7 +59,9 @@ def main() -> None:
             try:
                 reports[name] = through_api_day(f"http://127.0.0.1:{port}", local_token(),
                                                 args.customers, args.seed, restart_at,
-                                                restart if restart_at else None)
+                                                restart if restart_at else None,
+                                                keep=None if args.keep is None else
+                                                args.keep / f"{name}-seed{args.seed}.pkl")
             finally:
                 stop_service(state["proc"])
             print(f"-- {name}")

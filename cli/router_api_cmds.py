@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 import time
+from pathlib import Path
 
 import typer
 
@@ -40,9 +42,12 @@ def local_token() -> str:
 
 
 def through_api_day(url: str, token: str, customers: int, seed: int,
-                    restart_at: float | None = None, restart=None) -> dict:
+                    restart_at: float | None = None, restart=None,
+                    keep: Path | None = None) -> dict:
     """Drive one simulated day through the API at `url`; the report of `compare`
-    (or the served figures only when the server does not serve a fresh policy)."""
+    (or the served figures only when the server does not serve a fresh policy).
+    With `keep`, the served decisions (`ApiRun`) are pickled there, so OPE can be
+    computed again on the same log (the day's world follows from the seed)."""
     import httpx
 
     from pipelines.router import through_api
@@ -60,6 +65,8 @@ def through_api_day(url: str, token: str, customers: int, seed: int,
     t0 = time.perf_counter()
     run = asyncio.run(go())
     seconds = round(time.perf_counter() - t0, 1)
+    if keep is not None:
+        keep.write_bytes(pickle.dumps(run))
     if run.versions != {"fresh-vw"}:
         return {"payments": len(rp.ctx), "seconds": seconds, "left_out": left_out,
                 "served_auth_rate": round(float(run.decisions.success.mean()), 5),
@@ -86,7 +93,10 @@ def print_report(r: dict) -> None:
                   f" pp); static rule {r['static_rule_auth_rate']:.4f}, oracle "
                   f"{r['oracle_auth_rate']:.4f} on the same eligible sets")
     o = r["ope"]
-    console.print(f"OPE on the newest {o['held_out']:,} served decisions (DR vs truth): " +
-                  ", ".join(f"{name} {e['dr']:.4f} vs {e['truth']:.4f} "
-                            f"({o['dr_error_pp'][name]:.2f} pp)"
+    cap = next(iter(o["policies"].values()))["max_weight"]
+    console.print(f"OPE on the newest {o['held_out']:,} served decisions (DR / DR with "
+                  f"weights clipped at {cap:g} vs truth): " +
+                  ", ".join(f"{name} {e['dr']:.4f} / {e['dr_clipped']:.4f} vs "
+                            f"{e['truth']:.4f} ({o['dr_error_pp'][name]:.2f} / "
+                            f"{o['dr_clipped_error_pp'][name]:.2f} pp)"
                             for name, e in o["policies"].items()))

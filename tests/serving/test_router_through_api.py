@@ -67,6 +67,10 @@ def test_a_served_day_matches_the_offline_replay_and_survives_a_restart(standins
                                     "thompson"}
     assert ope["held_out"] == day["payments"] - int(day["payments"] * 2 / 3)
     assert all(0 < e["truth"] < 1 for e in ope["policies"].values())
+    # each target also gets DR with its weights capped, and its error against the truth
+    assert set(ope["dr_clipped_error_pp"]) == set(ope["policies"])
+    assert all(e["dr_clipped_ci"][0] <= e["dr_clipped"] <= e["dr_clipped_ci"][1]
+               and 0 <= e["clipped_share"] <= 1 for e in ope["policies"].values())
 
     # a second server on a new store: the restart at half-day stops it (checkpoint at
     # shutdown) and starts it again, which must carry on from that checkpoint

@@ -94,6 +94,20 @@ def test_baselines_judged_on_a_log_give_eligible_distributions_and_the_rule_its_
     assert pmfs["sliding_window_sr"].max(axis=1).mean() > 0.6
 
 
+def test_baselines_judged_from_a_start_row_carry_what_the_earlier_rows_taught_them():
+    cfg, ctx, world, dec = _replayed()
+    log = nodes.decision_log(ctx, dec, world, cfg)
+    start = len(log) * 2 // 3
+    warm = nodes.baseline_pmfs(log, cfg, seed=3, start=start)
+    whole = nodes.baseline_pmfs(log, cfg, seed=3)
+    cold = nodes.baseline_pmfs(log.iloc[start:].reset_index(drop=True), cfg, seed=3)
+    for name in nodes.BASELINES:
+        assert warm[name].shape == (len(log) - start, len(cfg.gateways))
+        assert np.array_equal(warm[name], whole[name][start:])
+    # a sliding window started cold on the later rows routes differently at first
+    assert not np.array_equal(warm["sliding_window_sr"], cold["sliding_window_sr"])
+
+
 def test_through_api_leaves_out_unpayable_rows_from_contexts_world_and_draws_alike():
     from pipelines.router.pipeline import RouterParams, build
     from pipelines.router.through_api import payable
