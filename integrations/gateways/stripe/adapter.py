@@ -117,7 +117,10 @@ class StripeAdapter:
         """Every payment intent at the gateway, each named by the payment id in its
         metadata (for reconciliation against the ledger; charges come expanded)."""
         found = []
-        async for page in self._pages(expand=["data.latest_charge"]):
+        # Every page: a reconciliation that stopped at a cap would report each intent
+        # past it as a payment the gateway never charged (`make chaos` found that at
+        # 23,244 intents, 10,000 of them listed).
+        async for page in self._pages(None, expand=["data.latest_charge"]):
             found += [tf.to_result(await self._expanded(i)) for i in page]
         return found
 
@@ -134,14 +137,16 @@ class StripeAdapter:
             if err.kind != ErrorKind.INVALID_REQUEST:
                 raise
         hits = []
-        async for page in self._pages():
+        async for page in self._pages(MAX_LOOKUP_PAGES):
             hits += [i for i in page if _names(i, payment_id)]
         return _newest_of(hits, payment_id)
 
-    async def _pages(self, **extra):
-        """The intent list page by page (100 a page, at most MAX_LOOKUP_PAGES)."""
+    async def _pages(self, max_pages: int | None, **extra):
+        """The intent list page by page (100 a page; at most `max_pages`, None: all)."""
         after = None
-        for _ in range(MAX_LOOKUP_PAGES):
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            pages += 1
             params = {"limit": 100, **extra} | ({"starting_after": after} if after else {})
             page = await self._call(self._intents.list_async(params=params))
             if page.data:

@@ -192,6 +192,31 @@ def test_the_adapter_lists_every_intent_for_reconciliation(stripe_harness):
     assert len(records) == len({r.gateway_ref for r in records})
 
 
+def test_reconciliation_lists_every_page_past_the_lookup_cap(stripe_harness, monkeypatch):
+    """A lookup stops after MAX_LOOKUP_PAGES; the reconciliation list must not, or every
+    intent past the cap reads as a payment Stripe never charged. Here the cap is one
+    page and ours is on the second."""
+    from integrations.gateways.stripe import adapter as stripe_adapter
+
+    monkeypatch.setattr(stripe_adapter, "MAX_LOOKUP_PAGES", 1)
+    client = _client(stripe_harness.proxy.upstream)
+    for _ in range(100):  # localstripe lists oldest first
+        client.v1.payment_intents.create(params=_intent(f"other-{uuid.uuid4().hex}"))
+
+    async def scenario():
+        adapter = stripe_harness.adapter()
+        try:
+            req, paid = await _paid(adapter, 4_321)
+            return req, paid, await adapter.records()
+        finally:
+            await adapter.aclose()
+
+    req, paid, records = asyncio.run(scenario())
+    assert len(records) > 100
+    mine = [r for r in records if r.payment_id == req.payment_id]
+    assert [(r.gateway_ref, r.captured_minor) for r in mine] == [(paid.gateway_ref, 4_321)]
+
+
 def test_a_charge_re_sent_while_its_lookup_also_fails_is_answered_by_its_key_not_repeated(
     stripe_harness,
 ):
