@@ -125,14 +125,16 @@ class StripeAdapter:
         return found
 
     async def _find(self, payment_id: str):
-        """Search (real Stripe; it lags about a minute, localstripe lacks it), then
-        every page of the intent list until one names our payment id. "Not found"
-        from here is only final after the consistency window (status sync's rule)."""
+        """The intent naming our payment id, by Stripe's search. Search lags about a
+        minute; status sync reads "not found" as final only after its consistency
+        window, so an empty answer is trusted here. Only a server without search
+        (400 invalid_request_error) gets the intent list scanned instead, at most
+        MAX_LOOKUP_PAGES pages: a scan of every page for each payment in doubt had
+        status sync time out past 10,000 intents and leave payments pending."""
         query = f"metadata['payment_id']:'{payment_id}'"
         try:
             page = await self._call(self._intents.search_async(params={"query": query}))
-            if hit := _newest_of(page.data, payment_id):
-                return hit
+            return _newest_of(page.data, payment_id)
         except GatewayError as err:
             if err.kind != ErrorKind.INVALID_REQUEST:
                 raise

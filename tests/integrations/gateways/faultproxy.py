@@ -3,6 +3,8 @@
 Faults are queued with `inject(mode, times, match)`; a request whose method, path or
 body contains `match` consumes one. Modes:
   "5xx"         answer 503 without forwarding
+  "400"         answer 400 invalid_request_error without forwarding (an endpoint the
+                server does not offer, as a Stripe-compatible server without search)
   "drop"        close the connection without forwarding (the gateway never saw it)
   "drop_after"  forward, then close without answering (the gateway did the work)
   "delay"       forward, then answer `delay_s` late (the client times out first)
@@ -95,6 +97,10 @@ class FaultProxy:
                 mode = fault.mode if fault else "ok"
                 if mode == "5xx":
                     return self._reply(503, b'{"error": {"message": "injected 503"}}', {"content-type": "application/json"})
+                if mode == "400":
+                    return self._reply(400, b'{"error": {"type": "invalid_request_error", '
+                                       b'"message": "injected: not supported"}}',
+                                       {"content-type": "application/json"})
                 if mode == "drop":
                     return self._drop()
                 resp = proxy.forward(self.command, self.path, dict(self.headers), body)

@@ -155,6 +155,8 @@ def test_a_refund_sent_again_after_its_answer_was_lost_refunds_once(stripe_harne
 def test_a_lost_charge_is_found_by_our_payment_id_behind_more_than_a_hundred_intents(
     stripe_harness,
 ):
+    """Without search (a Stripe-compatible server answering 400 to it) the intent
+    list is scanned: ours is past the first page."""
     client = _client(stripe_harness.proxy.upstream)
     for _ in range(101):  # localstripe lists oldest first: ours is past the first page
         client.v1.payment_intents.create(params=_intent(f"other-{uuid.uuid4().hex}"))
@@ -166,6 +168,8 @@ def test_a_lost_charge_is_found_by_our_payment_id_behind_more_than_a_hundred_int
             client.v1.payment_intents.create(
                 params=_intent(f"later-{uuid.uuid4().hex}")
             )
+            stripe_harness.proxy.clear()
+            stripe_harness.proxy.inject("400", match="/v1/payment_intents/search")
             return paid, await adapter.sync(req.payment_id)
         finally:
             await adapter.aclose()
@@ -173,6 +177,35 @@ def test_a_lost_charge_is_found_by_our_payment_id_behind_more_than_a_hundred_int
     paid, found = asyncio.run(scenario())
     assert found is not None and found.gateway_ref == paid.gateway_ref
     assert found.status == PaymentStatus.CAPTURED and found.captured_minor == 1_234
+    lists = [r for r in stripe_harness.proxy.requests
+             if r.startswith("GET /v1/payment_intents?")]
+    assert len(lists) >= 2  # it did scan, past the first page
+
+
+def test_a_charge_search_does_not_know_is_not_found_without_scanning_every_intent(
+    stripe_harness,
+):
+    """Search answers for our payment id; an empty answer is "not found" (status
+    sync holds it unknown for its consistency window), with no scan of the list."""
+    client = _client(stripe_harness.proxy.upstream)
+    for _ in range(101):
+        client.v1.payment_intents.create(params=_intent(f"other-{uuid.uuid4().hex}"))
+
+    async def scenario():
+        adapter = stripe_harness.adapter()
+        try:
+            req, paid = await _paid(adapter, 2_345)
+            stripe_harness.proxy.clear()
+            return (await adapter.sync(req.payment_id),
+                    await adapter.sync(f"pay_never_sent_{uuid.uuid4().hex[:8]}-1"), paid)
+        finally:
+            await adapter.aclose()
+
+    found, missing, paid = asyncio.run(scenario())
+    assert found is not None and found.gateway_ref == paid.gateway_ref
+    assert missing is None
+    assert not [r for r in stripe_harness.proxy.requests
+                if r.startswith("GET /v1/payment_intents?")]
 
 
 def test_the_adapter_lists_every_intent_for_reconciliation(stripe_harness):
