@@ -208,16 +208,21 @@ def test_a_charge_search_does_not_know_is_not_found_without_scanning_every_inten
                 if r.startswith("GET /v1/payment_intents?")]
 
 
-def test_the_adapter_lists_every_intent_for_reconciliation(stripe_harness):
+def _paid_and_listed(stripe_harness, amount_minor: int):
+    """Pay `amount_minor` through a fresh adapter, then list every intent with it."""
     async def scenario():
         adapter = stripe_harness.adapter()
         try:
-            req, paid = await _paid(adapter, 777)
+            req, paid = await _paid(adapter, amount_minor)
             return req, paid, await adapter.records()
         finally:
             await adapter.aclose()
 
-    req, paid, records = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_the_adapter_lists_every_intent_for_reconciliation(stripe_harness):
+    req, paid, records = _paid_and_listed(stripe_harness, 777)
     mine = [r for r in records if r.payment_id == req.payment_id]
     assert [(r.gateway_ref, r.captured_minor) for r in mine] == [
         (paid.gateway_ref, 777)
@@ -235,16 +240,7 @@ def test_reconciliation_lists_every_page_past_the_lookup_cap(stripe_harness, mon
     client = _client(stripe_harness.proxy.upstream)
     for _ in range(100):  # localstripe lists oldest first
         client.v1.payment_intents.create(params=_intent(f"other-{uuid.uuid4().hex}"))
-
-    async def scenario():
-        adapter = stripe_harness.adapter()
-        try:
-            req, paid = await _paid(adapter, 4_321)
-            return req, paid, await adapter.records()
-        finally:
-            await adapter.aclose()
-
-    req, paid, records = asyncio.run(scenario())
+    req, paid, records = _paid_and_listed(stripe_harness, 4_321)
     assert len(records) > 100
     mine = [r for r in records if r.payment_id == req.payment_id]
     assert [(r.gateway_ref, r.captured_minor) for r in mine] == [(paid.gateway_ref, 4_321)]
