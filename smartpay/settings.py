@@ -95,12 +95,12 @@ class ServingSettings(BaseModel):
     router_stats_ttl_s: float = Field(default=900.0, gt=0)
     # How long a fraud check waits, under sustained traffic, for others to share its
     # call to the scorer (0 = always send at once; a quiet service never waits).
-    # Batches still form without it: checks queue while one batch is at the scorer.
-    # Measured 2026-12-03 (make load-test phases, 10 s, idle 2-core box): /fraud
-    # closed loop 583/s at 0 ms against 397/s at 5 ms (p50 22.6 vs 39.1 ms); open loop
-    # at 1,000/s, past capacity, 626/s at 0 ms against 697/s at 5 ms. Capacity and
-    # latency below saturation win: 0.
-    fraud_linger_ms: float = Field(default=0.0, ge=0)
+    # A trade-off, measured 2026-12-03 on an idle 2-core box: 0 ms gives /fraud more
+    # closed-loop capacity (583/s against 397/s, p50 22.6 vs 39.1 ms), 5 ms gives /pay
+    # more (the demo's 3,000 payments at 8 in flight: 57.1/s, p50 139 ms, against
+    # 47.0/s, p50 172 ms at 0 ms: each lone scorer call costs the API CPU a payment
+    # needs). Payments win: 5.
+    fraud_linger_ms: float = Field(default=5.0, ge=0)
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     # Where the web app's Models page links to (the MLflow UI of the tracking store).
     mlflow_ui_url: str = "http://127.0.0.1:5000"
