@@ -95,11 +95,11 @@ class ServingSettings(BaseModel):
     router_stats_ttl_s: float = Field(default=900.0, gt=0)
     # How long a fraud check waits, under sustained traffic, for others to share its
     # call to the scorer (0 = always send at once; a quiet service never waits).
-    # A trade-off, measured 2026-12-03 on an idle 2-core box: 0 ms gives /fraud more
-    # closed-loop capacity (583/s against 397/s, p50 22.6 vs 39.1 ms), 5 ms gives /pay
-    # more (the demo's 3,000 payments at 8 in flight: 57.1/s, p50 139 ms, against
-    # 47.0/s, p50 172 ms at 0 ms: each lone scorer call costs the API CPU a payment
-    # needs). Payments win: 5.
+    # Measured 2026-12-03 on an idle 2-core box: 0 ms gives /fraud more closed-loop
+    # capacity (583/s against 397/s, p50 22.6 vs 39.1 ms, twice). For /pay one demo
+    # pair gave 47.0/s at 0 ms against 57.1/s at 5 ms, but identical code varied from
+    # 48 to 53/s between runs, so that is unproven; 5 stays until a repeated /pay
+    # comparison says otherwise.
     fraud_linger_ms: float = Field(default=5.0, ge=0)
     assistant: bool = True  # POST /chat through integrations.rag (loaded on first use)
     # Where the web app's Models page links to (the MLflow UI of the tracking store).
